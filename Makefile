@@ -1,0 +1,39 @@
+# The two commands a new user needs are `make synth` and `make test`; both
+# install the pinned CDK CLI and Node from package-lock.json first.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+STACK := Cruddur
+GOLDEN := testdata/$(STACK).template.json
+
+# The project's Node (npm package `node`, v24) and CDK CLI come first, so
+# neither the CLI nor jsii runs on the machine's Node 20.
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: synth test golden diff-golden
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## synth: synthesize the stack to cdk.out/$(STACK).template.json with the real CDK CLI
+synth: node_modules/.installed
+	cdk synth --quiet
+	@echo "synthesized cdk.out/$(STACK).template.json"
+
+## test: vet, format check, every Go test, and the CLI's synth equal to the golden template
+test: node_modules/.installed
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
+	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	go vet ./...
+	go test ./...
+	cdk synth --quiet
+	cmp cdk.out/$(STACK).template.json $(GOLDEN) || \
+	  { echo "cdk synth differs from $(GOLDEN): see make diff-golden"; exit 1; }
+
+## golden: deliberately rewrite the golden template from a fresh synth
+golden: node_modules/.installed
+	go test . -run '^TestGolden$$' -update -v
+
+## diff-golden: show, with the CLI's own diff, how a fresh synth differs from the golden template
+diff-golden: synth
+	cdk diff --template $(GOLDEN) $(STACK)

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/cruddur/tracing/constructs/xray"
+)
+
+// contextPrefix starts every context key this app reads, so that a mistyped
+// key is caught instead of silently falling back to its default.
+const contextPrefix = "cruddur:"
+
+// The context keys, with their defaults in cdk.json.
+const (
+	keyServiceName           = contextPrefix + "serviceName"
+	keyGroupName             = contextPrefix + "groupName"
+	keyGroupFilterExpression = contextPrefix + "groupFilterExpression"
+	keyInsightsEnabled       = contextPrefix + "insightsEnabled"
+	keyInsightsNotifications = contextPrefix + "insightsNotificationsEnabled"
+	keySamplingRuleFile      = contextPrefix + "samplingRuleFile"
+	keyAccount               = contextPrefix + "account"
+	keyRegion                = contextPrefix + "region"
+)
+
+// Config is everything the stack is built from, read from CDK context and
+// checked before any construct exists.
+type Config struct {
+	// ServiceName is the one name that the group's filter, the sampling
+	// rule's ServiceName and the backend's segments share.
+	ServiceName string
+	// GroupName names the X-Ray group.
+	GroupName string
+	// GroupFilterExpression, when not empty, replaces service("ServiceName").
+	GroupFilterExpression string
+	// InsightsEnabled and InsightsNotificationsEnabled configure X-Ray
+	// Insights on the group.
+	InsightsEnabled, InsightsNotificationsEnabled bool
+	// SamplingRuleFile is the path of the rule file, in the X-Ray CLI's
+	// --cli-input-json shape.
+	SamplingRuleFile string
+	// SamplingRule is that file's content, with ServiceName filled in.
+	SamplingRule *xray.SamplingRuleProps
+	// Account and Region are the target environment; empty means
+	// environment-agnostic.
+	Account, Region string
+}
+
+var (
+	accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
+	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+)
+
+// LoadConfig reads the app's configuration from CDK context (cdk.json and
+// `-c key=value`) and the environment the CDK CLI sets. Every error names the
+// context key or file field, the bad value, and what is expected.
+func LoadConfig(ctx map[string]any, getenv func(string) string) (*Config, error) {
+	r := contextReader{ctx: ctx}
+	c := &Config{
+		ServiceName:                  r.str(keyServiceName, xray.DefaultServiceName),
+		GroupName:                    r.str(keyGroupName, xray.DefaultServiceName),
+		GroupFilterExpression:        r.str(keyGroupFilterExpression, ""),
+		InsightsEnabled:              r.boolean(keyInsightsEnabled, false),
+		InsightsNotificationsEnabled: r.boolean(keyInsightsNotifications, false),
+		SamplingRuleFile:             r.str(keySamplingRuleFile, "aws/json/xray.json"),
+		Account:                      r.str(keyAccount, ""),
+		Region:                       r.str(keyRegion, ""),
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if err := unknownKeys(ctx, r.known); err != nil {
+		return nil, err
+	}
+	if err := xray.ValidateServiceName(c.ServiceName); err != nil {
+		return nil, fmt.Errorf("context %s: %w", keyServiceName, err)
+	}
+	if c.Account != "" && !accountPattern.MatchString(c.Account) {
+		return nil, fmt.Errorf("context %s: %q is not an AWS account id; expected 12 digits", keyAccount, c.Account)
+	}
+	if c.Region != "" && !regionPattern.MatchString(c.Region) {
+		return nil, fmt.Errorf("context %s: %q is not an AWS region; expected a name such as us-east-1", keyRegion, c.Region)
+	}
+	// The CLI always sets CDK_DEFAULT_REGION (us-east-1 when nothing is
+	// configured) but CDK_DEFAULT_ACCOUNT only when it found credentials, so
+	// the CLI's environment is taken only when both are there: a machine
+	// without an AWS profile keeps the environment-agnostic template.
+	if c.Account == "" && c.Region == "" && getenv("CDK_DEFAULT_ACCOUNT") != "" && getenv("CDK_DEFAULT_REGION") != "" {
+		c.Account, c.Region = getenv("CDK_DEFAULT_ACCOUNT"), getenv("CDK_DEFAULT_REGION")
+	}
+
+	rule, err := xray.LoadSamplingRuleFile(c.SamplingRuleFile)
+	if err != nil {
+		return nil, fmt.Errorf("context %s: %w", keySamplingRuleFile, err)
+	}
+	switch {
+	case rule.ServiceName == nil:
+		rule.ServiceName = &c.ServiceName
+	case !xray.MatchesWildcard(*rule.ServiceName, c.ServiceName):
+		// A rule that cannot match the service's own segments never samples
+		// them: the seed's group had this bug. A pattern such as "*" that
+		// does match is an override on purpose.
+		return nil, fmt.Errorf("%s: SamplingRule.ServiceName: %q does not match the service name %q (context %s), so the rule would never sample its traces; expected %q, a pattern that matches it, or no ServiceName to follow the context",
+			c.SamplingRuleFile, *rule.ServiceName, c.ServiceName, keyServiceName, c.ServiceName)
+	}
+	c.SamplingRule = rule
+
+	if c.InsightsNotificationsEnabled && !c.InsightsEnabled {
+		return nil, fmt.Errorf("context %s: true needs %s true; expected both true, or notifications false", keyInsightsNotifications, keyInsightsEnabled)
+	}
+	groupProps := c.GroupProps()
+	if err := groupProps.Validate(); err != nil {
+		return nil, fmt.Errorf("context %s: %w", keyGroupName, err)
+	}
+	return c, nil
+}
+
+// GroupProps are the X-Ray group's props that the configuration implies.
+func (c *Config) GroupProps() *xray.GroupProps {
+	p := &xray.GroupProps{
+		GroupName:   &c.GroupName,
+		ServiceName: &c.ServiceName,
+	}
+	if c.GroupFilterExpression != "" {
+		p.FilterExpression = &c.GroupFilterExpression
+	}
+	if c.InsightsEnabled {
+		p.InsightsEnabled = &c.InsightsEnabled
+		p.NotificationsEnabled = &c.InsightsNotificationsEnabled
+	}
+	return p
+}
+
+// contextReader reads typed values from CDK context, keeping the first error
+// and the keys it was asked for.
+type contextReader struct {
+	ctx   map[string]any
+	known []string
+	err   error
+}
+
+func (r *contextReader) lookup(key string) (any, bool) {
+	r.known = append(r.known, key)
+	v, ok := r.ctx[key]
+	return v, ok && v != nil
+}
+
+func (r *contextReader) fail(key string, v any, want string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("context %s: %s; expected %s", key, describe(v), want)
+	}
+}
+
+func (r *contextReader) str(key, def string) string {
+	v, ok := r.lookup(key)
+	if !ok {
+		return def
+	}
+	s, isString := v.(string)
+	if !isString {
+		r.fail(key, v, "a string")
+	}
+	return s
+}
+
+func (r *contextReader) boolean(key string, def bool) bool {
+	v, ok := r.lookup(key)
+	if !ok {
+		return def
+	}
+	switch b := v.(type) {
+	case bool:
+		return b
+	case string: // -c key=value always gives a string
+		if b == "true" || b == "false" {
+			return b == "true"
+		}
+	}
+	r.fail(key, v, "true or false")
+	return def
+}
+
+// integer reads a whole number in min..max, given as a JSON number in
+// cdk.json or as a string by `-c key=value`.
+func (r *contextReader) integer(key string, def, min, max int) int {
+	v, ok := r.lookup(key)
+	if !ok {
+		return def
+	}
+	want := fmt.Sprintf("a whole number in %d..%d", min, max)
+	var n int
+	switch x := v.(type) {
+	case float64:
+		if x != float64(int(x)) {
+			r.fail(key, v, want)
+			return def
+		}
+		n = int(x)
+	case string:
+		var err error
+		if n, err = strconv.Atoi(x); err != nil {
+			r.fail(key, v, want)
+			return def
+		}
+	default:
+		r.fail(key, v, want)
+		return def
+	}
+	if n < min || n > max {
+		r.fail(key, v, want)
+		return def
+	}
+	return n
+}
+
+// describe renders a context value as the user wrote it, with its JSON type
+// where that is the problem.
+func describe(v any) string {
+	switch x := v.(type) {
+	case string:
+		return strconv.Quote(x)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	default:
+		return fmt.Sprintf("%v (a %T)", x, x)
+	}
+}
+
+// unknownKeys refuses context keys with this app's prefix that it does not
+// read: most likely a typo that would otherwise be ignored.
+func unknownKeys(ctx map[string]any, known []string) error {
+	isKnown := map[string]bool{}
+	for _, k := range known {
+		isKnown[k] = true
+	}
+	var unknown []string
+	for k := range ctx {
+		if strings.HasPrefix(k, contextPrefix) && !isKnown[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	sort.Strings(known)
+	return fmt.Errorf("context %s: unknown key; expected one of %s", strings.Join(unknown, ", "), strings.Join(known, ", "))
+}

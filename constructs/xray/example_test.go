@@ -1,0 +1,118 @@
+package xray_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/cruddur/tracing/constructs/xray"
+)
+
+func TestMain(m *testing.M) {
+	// The examples print templates; aws-cdk-lib's CloudFormation validator
+	// adds seconds to each and is exercised by the app's own tests.
+	os.Setenv("CDK_VALIDATION", "false")
+	code := m.Run()
+	jsii.Close()
+	os.Exit(code)
+}
+
+// printResources prints the properties of every resource of one type in the
+// stack's template.
+func printResources(stack awscdk.Stack, resourceType string) {
+	found := assertions.Template_FromStack(stack, nil).FindResources(jsii.String(resourceType), nil)
+	for _, r := range *found {
+		out, _ := json.MarshalIndent((*r)["Properties"], "", "  ")
+		fmt.Println(string(out))
+	}
+}
+
+func ExampleNewGroup() {
+	app := awscdk.NewApp(nil)
+	stack := awscdk.NewStack(app, jsii.String("Tracing"), nil)
+
+	group := xray.NewGroup(stack, "Group", &xray.GroupProps{
+		GroupName:       jsii.String("orders"),
+		ServiceName:     jsii.String("orders"),
+		InsightsEnabled: jsii.Bool(true),
+	})
+	fmt.Println(*group.FilterExpression())
+	printResources(stack, "AWS::XRay::Group")
+	// Output:
+	// service("orders")
+	// {
+	//   "FilterExpression": "service(\"orders\")",
+	//   "GroupName": "orders",
+	//   "InsightsConfiguration": {
+	//     "InsightsEnabled": true,
+	//     "NotificationsEnabled": false
+	//   }
+	// }
+}
+
+func ExampleNewSamplingRule() {
+	app := awscdk.NewApp(nil)
+	stack := awscdk.NewStack(app, jsii.String("Tracing"), nil)
+
+	// Trace every POST to /api/activities, up to 10 a second, then 1 in 4.
+	xray.NewSamplingRule(stack, "Writes", &xray.SamplingRuleProps{
+		RuleName:      jsii.String("cruddur-writes"),
+		Priority:      jsii.Number(100),
+		ReservoirSize: jsii.Number(10),
+		FixedRate:     jsii.Number(0.25),
+		HTTPMethod:    jsii.String("POST"),
+		URLPath:       jsii.String("/api/activities*"),
+	})
+	printResources(stack, "AWS::XRay::SamplingRule")
+	// Output:
+	// {
+	//   "SamplingRule": {
+	//     "FixedRate": 0.25,
+	//     "HTTPMethod": "POST",
+	//     "Host": "*",
+	//     "Priority": 100,
+	//     "ReservoirSize": 10,
+	//     "ResourceARN": "*",
+	//     "RuleName": "cruddur-writes",
+	//     "ServiceName": "Cruddur",
+	//     "ServiceType": "*",
+	//     "URLPath": "/api/activities*",
+	//     "Version": 1
+	//   }
+	// }
+}
+
+func ExampleLoadSamplingRuleFile() {
+	app := awscdk.NewApp(nil)
+	stack := awscdk.NewStack(app, jsii.String("Tracing"), nil)
+
+	// The file `aws xray create-sampling-rule --cli-input-json` takes.
+	props, err := xray.LoadSamplingRuleFile("../../aws/json/xray.json")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	rule := xray.NewSamplingRule(stack, "SamplingRule", props)
+	fmt.Println(*rule.RuleName(), *props.Priority, *props.FixedRate, *props.ReservoirSize)
+
+	_, err = xray.ParseSamplingRule([]byte(`{"SamplingRule": {"Priority": 0}}`))
+	fmt.Println(err)
+	// Output:
+	// Cruddur 9000 0.1 5
+	// SamplingRule.Priority: 0 is outside 1..9999
+}
+
+func ExampleNewSamplingRule_badProps() {
+	app := awscdk.NewApp(nil)
+	stack := awscdk.NewStack(app, jsii.String("Tracing"), nil)
+	defer func() { fmt.Println(recover()) }()
+
+	xray.NewSamplingRule(stack, "Rule", &xray.SamplingRuleProps{FixedRate: jsii.Number(1.5)})
+	// Output:
+	// xray.NewSamplingRule Rule: FixedRate: 1.5 is outside 0..1
+}

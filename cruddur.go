@@ -1,0 +1,104 @@
+// Command cruddur is the CDK app for Cruddur's tracing: it reads its
+// configuration from CDK context, builds the stack from the constructs in
+// ./constructs, and synthesizes it. Run it through the CDK CLI (`npx cdk
+// synth`); see README.md.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/cruddur/tracing/constructs/xray"
+)
+
+// StackID names the stack, and so the template: cdk.out/Cruddur.template.json.
+const StackID = "Cruddur"
+
+// CruddurStackProps configure the Cruddur stack.
+type CruddurStackProps struct {
+	awscdk.StackProps
+	// Config is the checked configuration; see LoadConfig.
+	Config *Config
+}
+
+// NewCruddurStack defines the X-Ray group and sampling rule for one service.
+func NewCruddurStack(scope constructs.Construct, id string, props *CruddurStackProps) awscdk.Stack {
+	cfg := props.Config
+	stack := awscdk.NewStack(scope, &id, &props.StackProps)
+
+	xray.NewGroup(stack, "Group", cfg.GroupProps())
+	xray.NewSamplingRule(stack, "SamplingRule", cfg.SamplingRule)
+	return stack
+}
+
+// NewApp builds the whole app: configuration from the app's context and the
+// environment, then the stack. It returns the configuration errors a user
+// can fix; a panic still means a bug.
+func NewApp(props *awscdk.AppProps, getenv func(string) string) (awscdk.App, awscdk.Stack, error) {
+	app := awscdk.NewApp(props)
+	ctx, _ := app.Node().GetAllContext(nil).(map[string]any)
+	cfg, err := LoadConfig(ctx, getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	var env *awscdk.Environment
+	if cfg.Account != "" || cfg.Region != "" {
+		env = &awscdk.Environment{Account: nonEmpty(cfg.Account), Region: nonEmpty(cfg.Region)}
+	}
+	stack := NewCruddurStack(app, StackID, &CruddurStackProps{
+		StackProps: awscdk.StackProps{
+			Env:         env,
+			Description: jsii.String("Cruddur tracing: the X-Ray group and sampling rule for " + cfg.ServiceName),
+		},
+		Config: cfg,
+	})
+	return app, stack, nil
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "cruddur:", err)
+		os.Exit(1)
+	}
+}
+
+// run synthesizes the app, turning a construct's panic on bad input into an
+// error, so that a user sees one line instead of a Go stack trace.
+func run() (err error) {
+	defer jsii.Close()
+	defer func() {
+		if r := recover(); r != nil {
+			err = panicError(r)
+		}
+	}()
+	app, _, err := NewApp(nil, os.Getenv)
+	if err != nil {
+		return err
+	}
+	app.Synth(nil)
+	return nil
+}
+
+// panicError keeps the first line of a panic's message: errors raised inside
+// aws-cdk-lib carry a JavaScript stack trace after it.
+func panicError(r any) error {
+	msg := fmt.Sprint(r)
+	if e, ok := r.(error); ok {
+		msg = e.Error()
+	}
+	msg, _, _ = strings.Cut(strings.TrimSpace(msg), "\n")
+	return errors.New(msg)
+}

@@ -1,0 +1,319 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden template testdata/"+StackID+".template.json from this run's synth")
+
+// goldenPath is the checked-in template that every synth must equal.
+var goldenPath = filepath.Join("testdata", StackID+".template.json")
+
+// The app is synthesized once per test binary, as the CLI would, and every
+// test reads that one result: a synth costs seconds, an assertion
+// milliseconds.
+var synth struct {
+	template []byte // cdk.out/Cruddur.template.json, byte for byte
+	outdir   string
+	tmpl     assertions.Template
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	defer jsii.Close()
+	outdir, err := os.MkdirTemp("", "cruddur-synth-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(outdir)
+	if err := synthesize(outdir, nil, true); err != nil {
+		fmt.Fprintln(os.Stderr, "synthesizing the app for the tests:", err)
+		return 1
+	}
+	synth.outdir = outdir
+	synth.template, err = os.ReadFile(filepath.Join(outdir, StackID+".template.json"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	synth.tmpl = assertions.Template_FromString(jsii.String(string(synth.template)), nil)
+	return m.Run()
+}
+
+// cliContext is the context `cdk synth` gives the app: cdk.json's, plus the
+// keys the CLI adds itself (seen in CDK_CONTEXT_JSON of CLI 2.1148), so that a
+// test's template is byte for byte the one `cdk synth` writes.
+func cliContext(overrides map[string]any) (map[string]any, error) {
+	data, err := os.ReadFile("cdk.json")
+	if err != nil {
+		return nil, err
+	}
+	var cdkJSON struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(data, &cdkJSON); err != nil {
+		return nil, fmt.Errorf("cdk.json: %w", err)
+	}
+	ctx := cdkJSON.Context
+	ctx["aws:cdk:enable-path-metadata"] = true
+	ctx["aws:cdk:enable-asset-metadata"] = true
+	ctx["aws:cdk:version-reporting"] = false // cdk.json: "versionReporting": false
+	ctx["aws:cdk:bundling-stacks"] = []any{"**"}
+	for k, v := range overrides {
+		ctx[k] = v
+	}
+	return ctx, nil
+}
+
+// synthesize runs the whole app into outdir with the CLI's context and no
+// environment variables, turning a panic into an error. The CloudFormation
+// validator costs about 4 s a synth, so only the shared synth runs it.
+func synthesize(outdir string, overrides map[string]any, validate bool) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	ctx, err := cliContext(overrides)
+	if err != nil {
+		return err
+	}
+	app, _, err := NewApp(&awscdk.AppProps{
+		Context:                         &ctx,
+		Outdir:                          &outdir,
+		BuiltinCloudFormationValidation: jsii.Bool(validate),
+	}, noEnv)
+	if err != nil {
+		return err
+	}
+	app.Synth(nil)
+	return nil
+}
+
+func noEnv(string) string { return "" }
+
+// check runs one assertions call; those panic inside jsii on failure, so
+// the failure is turned into a test error that names the assertion.
+func check(t *testing.T, what string, assertion func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s: %v", what, r)
+		}
+	}()
+	assertion()
+}
+
+func TestGolden(t *testing.T) {
+	if *update {
+		if err := os.WriteFile(goldenPath, synth.template, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("rewrote %s", goldenPath)
+		return
+	}
+	want, err := os.ReadFile(goldenPath)
+	if err != nil {
+		t.Fatalf("%v (run `make golden` to write it)", err)
+	}
+	if !bytes.Equal(synth.template, want) {
+		t.Fatalf("the synthesized template differs from %s.\nIf the change is intended, review it with `make diff-golden` and rewrite the golden file with `make golden`.\n%s",
+			goldenPath, firstDifference(want, synth.template))
+	}
+}
+
+// firstDifference shows the first line where two templates differ.
+func firstDifference(want, got []byte) string {
+	w, g := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			return fmt.Sprintf("line %d:\n golden: %s\n synth:  %s", i+1, wl, gl)
+		}
+	}
+	return "(they differ only in line endings)"
+}
+
+func TestSynthIsDeterministic(t *testing.T) {
+	outdir := t.TempDir()
+	if err := synthesize(outdir, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	again, err := os.ReadFile(filepath.Join(outdir, StackID+".template.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again, synth.template) {
+		t.Fatalf("two synths of the same inputs differ:\n%s", firstDifference(synth.template, again))
+	}
+}
+
+func TestXRayGroup(t *testing.T) {
+	check(t, "one group", func() {
+		synth.tmpl.ResourceCountIs(jsii.String("AWS::XRay::Group"), jsii.Number(1))
+	})
+	check(t, "group named Cruddur filtering on the service", func() {
+		synth.tmpl.HasResourceProperties(jsii.String("AWS::XRay::Group"), map[string]any{
+			"GroupName":        "Cruddur",
+			"FilterExpression": `service("Cruddur")`,
+		})
+	})
+	check(t, "Insights off by default", func() {
+		synth.tmpl.HasResourceProperties(jsii.String("AWS::XRay::Group"), map[string]any{
+			"InsightsConfiguration": assertions.Match_Absent(),
+		})
+	})
+}
+
+func TestSamplingRuleHasTheSeedsValues(t *testing.T) {
+	check(t, "one rule", func() {
+		synth.tmpl.ResourceCountIs(jsii.String("AWS::XRay::SamplingRule"), jsii.Number(1))
+	})
+	check(t, "seed values", func() {
+		synth.tmpl.HasResourceProperties(jsii.String("AWS::XRay::SamplingRule"), map[string]any{
+			"SamplingRule": assertions.Match_ObjectEquals(&map[string]any{
+				"RuleName":      "Cruddur",
+				"ResourceARN":   "*",
+				"Priority":      9000,
+				"FixedRate":     0.1,
+				"ReservoirSize": 5,
+				"ServiceName":   "Cruddur",
+				"ServiceType":   "*",
+				"Host":          "*",
+				"HTTPMethod":    "*",
+				"URLPath":       "*",
+				"Version":       1,
+			}),
+			"Tags": assertions.Match_Absent(),
+		})
+	})
+}
+
+// TestOneServiceName checks that the group's filter and the rule's
+// ServiceName name the same service: the seed's group filtered on
+// backend-flask while its app named segments Cruddur, and matched nothing.
+func TestOneServiceName(t *testing.T) {
+	var doc struct {
+		Resources map[string]struct {
+			Type       string
+			Properties struct {
+				FilterExpression string
+				SamplingRule     struct{ ServiceName string }
+			}
+		}
+	}
+	if err := json.Unmarshal(synth.template, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var filter, ruleService string
+	for _, r := range doc.Resources {
+		switch r.Type {
+		case "AWS::XRay::Group":
+			filter = r.Properties.FilterExpression
+		case "AWS::XRay::SamplingRule":
+			ruleService = r.Properties.SamplingRule.ServiceName
+		}
+	}
+	if want := `service("` + ruleService + `")`; ruleService == "" || filter != want {
+		t.Fatalf("group filter %q and rule ServiceName %q name different services", filter, ruleService)
+	}
+}
+
+func TestStackIsEnvironmentAgnosticByDefault(t *testing.T) {
+	if bytes.Contains(synth.template, []byte(`"us-east-1"`)) {
+		t.Fatal("the default template names a region; it should use AWS::Region")
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(synth.template, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := doc["Parameters"].(map[string]any)["BootstrapVersion"]; !ok {
+		t.Fatal("missing the BootstrapVersion parameter of the default synthesizer")
+	}
+}
+
+func TestValidatorFindsNothing(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(synth.outdir, "validation-report.json"))
+	if err != nil {
+		t.Fatalf("aws-cdk-lib's CloudFormation validator did not run: %v", err)
+	}
+	var report struct {
+		PluginReports []struct {
+			PluginName string
+			Violations []any
+		}
+	}
+	if err := json.Unmarshal(data, &report); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range report.PluginReports {
+		if len(r.Violations) > 0 {
+			t.Errorf("%s: %d violations: %v", r.PluginName, len(r.Violations), r.Violations)
+		}
+	}
+}
+
+func TestContextOverridesReachTheTemplate(t *testing.T) {
+	outdir := t.TempDir()
+	err := synthesize(outdir, map[string]any{
+		keyServiceName:           "orders",
+		keyInsightsEnabled:       "true",
+		keyInsightsNotifications: true,
+		keySamplingRuleFile:      writeFile(t, `{"SamplingRule": {"Priority": 10, "FixedRate": 0.5}, "Tags": [{"Key": "team", "Value": "web"}]}`),
+	}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(outdir, StackID+".template.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := assertions.Template_FromString(jsii.String(string(data)), nil)
+	check(t, "group follows the service name, with Insights", func() {
+		tmpl.HasResourceProperties(jsii.String("AWS::XRay::Group"), map[string]any{
+			"FilterExpression": `service("orders")`,
+			"InsightsConfiguration": map[string]any{
+				"InsightsEnabled": true, "NotificationsEnabled": true,
+			},
+		})
+	})
+	check(t, "rule follows the service name; file values and defaults", func() {
+		tmpl.HasResourceProperties(jsii.String("AWS::XRay::SamplingRule"), map[string]any{
+			"SamplingRule": map[string]any{
+				"ServiceName": "orders", "Priority": 10, "FixedRate": 0.5, "ReservoirSize": 5,
+			},
+			"Tags": []any{map[string]any{"Key": "team", "Value": "web"}},
+		})
+	})
+}
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "xray.json")
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
