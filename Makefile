@@ -9,7 +9,7 @@ GOLDEN := testdata/$(STACK).template.json
 # neither the CLI nor jsii runs on the machine's Node 20.
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: synth test golden diff-golden
+.PHONY: synth test golden diff-golden bench-backend
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -26,6 +26,7 @@ test: node_modules/.installed
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	go vet ./...
 	go test ./...
+	cd backend && go vet ./... && go test ./...
 	cdk synth --quiet
 	cmp cdk.out/$(STACK).template.json $(GOLDEN) || \
 	  { echo "cdk synth differs from $(GOLDEN): see make diff-golden"; exit 1; }
@@ -37,3 +38,7 @@ golden: node_modules/.installed
 ## diff-golden: show, with the CLI's own diff, how a fresh synth differs from the golden template
 diff-golden: synth
 	cdk diff --template $(GOLDEN) $(STACK)
+
+## bench-backend: the tracing middleware's per-request cost against the same handler untraced
+bench-backend:
+	cd backend && go test -run '^$$' -bench HomeActivities -benchmem -count 5 .

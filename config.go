@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/distribution/reference"
+
+	"github.com/cruddur/tracing/constructs/tracedtask"
 	"github.com/cruddur/tracing/constructs/xray"
 )
 
@@ -24,7 +27,16 @@ const (
 	keySamplingRuleFile      = contextPrefix + "samplingRuleFile"
 	keyAccount               = contextPrefix + "account"
 	keyRegion                = contextPrefix + "region"
+	keyAppImage              = contextPrefix + "appImage"
+	keyAppPort               = contextPrefix + "appPort"
+	keyTaskCPU               = contextPrefix + "taskCpu"
+	keyTaskMemoryMiB         = contextPrefix + "taskMemoryMiB"
+	keyDaemonImage           = contextPrefix + "daemonImage"
+	keyLogRetentionDays      = contextPrefix + "logRetentionDays"
 )
+
+// BackendDir holds the backend's Dockerfile: the app image's default source.
+const BackendDir = "backend"
 
 // Config is everything the stack is built from, read from CDK context and
 // checked before any construct exists.
@@ -47,6 +59,18 @@ type Config struct {
 	// Account and Region are the target environment; empty means
 	// environment-agnostic.
 	Account, Region string
+
+	// AppImage is a prebuilt image for the app container; empty means the
+	// image built from BackendDir as a CDK asset.
+	AppImage string
+	// AppPort is the port the backend serves on.
+	AppPort int
+	// TaskCPU and TaskMemoryMiB are the Fargate task size.
+	TaskCPU, TaskMemoryMiB int
+	// DaemonImage is the X-Ray daemon image, pinned by tag or digest.
+	DaemonImage string
+	// LogRetentionDays is how long the containers' logs are kept.
+	LogRetentionDays int
 }
 
 var (
@@ -68,6 +92,12 @@ func LoadConfig(ctx map[string]any, getenv func(string) string) (*Config, error)
 		SamplingRuleFile:             r.str(keySamplingRuleFile, "aws/json/xray.json"),
 		Account:                      r.str(keyAccount, ""),
 		Region:                       r.str(keyRegion, ""),
+		AppImage:                     r.str(keyAppImage, ""),
+		AppPort:                      r.integer(keyAppPort, 4567, 1, 65535),
+		TaskCPU:                      r.integer(keyTaskCPU, 256, 1, 1<<20),
+		TaskMemoryMiB:                r.integer(keyTaskMemoryMiB, 512, 1, 1<<20),
+		DaemonImage:                  r.str(keyDaemonImage, tracedtask.DefaultDaemonImage),
+		LogRetentionDays:             r.integer(keyLogRetentionDays, 30, 1, 1<<20),
 	}
 	if r.err != nil {
 		return nil, r.err
@@ -108,6 +138,24 @@ func LoadConfig(ctx map[string]any, getenv func(string) string) (*Config, error)
 	}
 	c.SamplingRule = rule
 
+	if c.AppImage != "" {
+		if err := validateImage(c.AppImage); err != nil {
+			return nil, fmt.Errorf("context %s: %w", keyAppImage, err)
+		}
+	}
+	if err := validateImage(c.DaemonImage); err != nil {
+		return nil, fmt.Errorf("context %s: %w", keyDaemonImage, err)
+	}
+	if c.AppPort == tracedtask.DaemonPort {
+		return nil, fmt.Errorf("context %s: %d is the X-Ray daemon's port in the same task; expected another port in 1..65535", keyAppPort, c.AppPort)
+	}
+	if err := tracedtask.ValidateTaskSize(c.TaskCPU, c.TaskMemoryMiB); err != nil {
+		return nil, fmt.Errorf("context %s/%s: %w", keyTaskCPU, keyTaskMemoryMiB, err)
+	}
+	if _, err := tracedtask.RetentionFromDays(c.LogRetentionDays); err != nil {
+		return nil, fmt.Errorf("context %s: %w", keyLogRetentionDays, err)
+	}
+
 	if c.InsightsNotificationsEnabled && !c.InsightsEnabled {
 		return nil, fmt.Errorf("context %s: true needs %s true; expected both true, or notifications false", keyInsightsNotifications, keyInsightsEnabled)
 	}
@@ -132,6 +180,22 @@ func (c *Config) GroupProps() *xray.GroupProps {
 		p.NotificationsEnabled = &c.InsightsNotificationsEnabled
 	}
 	return p
+}
+
+// validateImage accepts a container image reference that names one image for
+// good: with a tag other than "latest", or a digest, so that a deploy cannot
+// change what runs without a change to the template.
+func validateImage(image string) error {
+	ref, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return fmt.Errorf("%q is not an image reference (%v); expected a name with a tag or digest, such as %s", image, err, tracedtask.DefaultDaemonImage)
+	}
+	_, digested := ref.(reference.Digested)
+	tagged, isTagged := ref.(reference.Tagged)
+	if !digested && (!isTagged || tagged.Tag() == "latest") {
+		return fmt.Errorf("%q is not pinned; expected a tag other than latest, or a digest, such as %s", image, tracedtask.DefaultDaemonImage)
+	}
+	return nil
 }
 
 // contextReader reads typed values from CDK context, keeping the first error

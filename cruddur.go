@@ -11,9 +11,12 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecrassets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/cruddur/tracing/constructs/tracedtask"
 	"github.com/cruddur/tracing/constructs/xray"
 )
 
@@ -27,14 +30,41 @@ type CruddurStackProps struct {
 	Config *Config
 }
 
-// NewCruddurStack defines the X-Ray group and sampling rule for one service.
+// NewCruddurStack defines the X-Ray group and sampling rule for one service,
+// and the Fargate task that runs the service with the X-Ray daemon beside it.
 func NewCruddurStack(scope constructs.Construct, id string, props *CruddurStackProps) awscdk.Stack {
 	cfg := props.Config
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
 
 	xray.NewGroup(stack, "Group", cfg.GroupProps())
 	xray.NewSamplingRule(stack, "SamplingRule", cfg.SamplingRule)
+
+	retention, err := tracedtask.RetentionFromDays(cfg.LogRetentionDays)
+	if err != nil {
+		panic(err) // LoadConfig checked it
+	}
+	tracedtask.NewTracedTask(stack, "Task", &tracedtask.TracedTaskProps{
+		AppImage:       appImage(cfg),
+		AppPort:        jsii.Number(cfg.AppPort),
+		ServiceName:    &cfg.ServiceName,
+		Cpu:            jsii.Number(cfg.TaskCPU),
+		MemoryLimitMiB: jsii.Number(cfg.TaskMemoryMiB),
+		DaemonImage:    awsecs.ContainerImage_FromRegistry(&cfg.DaemonImage, nil),
+		LogRetention:   retention,
+	})
 	return stack
+}
+
+// appImage is the prebuilt image named in context, or else the backend's
+// Dockerfile as an image asset: synth only hashes the folder, and `cdk deploy`
+// builds and pushes the image, for the task's linux/amd64 platform.
+func appImage(cfg *Config) awsecs.ContainerImage {
+	if cfg.AppImage != "" {
+		return awsecs.ContainerImage_FromRegistry(&cfg.AppImage, nil)
+	}
+	return awsecs.ContainerImage_FromAsset(jsii.String(BackendDir), &awsecs.AssetImageProps{
+		Platform: awsecrassets.Platform_LINUX_AMD64(),
+	})
 }
 
 // NewApp builds the whole app: configuration from the app's context and the
@@ -54,7 +84,7 @@ func NewApp(props *awscdk.AppProps, getenv func(string) string) (awscdk.App, aws
 	stack := NewCruddurStack(app, StackID, &CruddurStackProps{
 		StackProps: awscdk.StackProps{
 			Env:         env,
-			Description: jsii.String("Cruddur tracing: the X-Ray group and sampling rule for " + cfg.ServiceName),
+			Description: jsii.String("Cruddur tracing: the X-Ray group, sampling rule and traced Fargate task of " + cfg.ServiceName),
 		},
 		Config: cfg,
 	})

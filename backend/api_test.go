@@ -1,0 +1,78 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+var fixedNow = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+
+func TestHealthCheck(t *testing.T) {
+	rec := httptest.NewRecorder()
+	routes(func() time.Time { return fixedNow }).ServeHTTP(rec, httptest.NewRequest("GET", "/api/health-check", nil))
+	if rec.Code != http.StatusOK || rec.Body.String() != "{\"success\":true}\n" {
+		t.Fatalf("got %d %q", rec.Code, rec.Body.String())
+	}
+}
+
+func TestHomeActivities(t *testing.T) {
+	rec := httptest.NewRecorder()
+	routes(func() time.Time { return fixedNow }).ServeHTTP(rec, httptest.NewRequest("GET", "/api/activities/home", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body.String())
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	var got []map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("got %d activities, want 3", len(got))
+	}
+	for _, field := range []string{"uuid", "handle", "message", "created_at", "expires_at", "likes_count", "replies_count", "reposts_count"} {
+		for i, a := range got {
+			if _, ok := a[field]; !ok {
+				t.Errorf("activity %d has no %s: %v", i, field, a)
+			}
+		}
+	}
+	first := got[0]
+	if first["handle"] != "Andrew Brown" || first["created_at"] != "2026-11-22T12:00:00Z" || first["expires_at"] != "2026-11-29T12:00:00Z" || first["likes_count"] != 5.0 {
+		t.Errorf("first activity %v", first)
+	}
+}
+
+func TestRoutesRefuseWhatTheyDoNotServe(t *testing.T) {
+	cases := []struct {
+		method, path string
+		want         int
+	}{
+		{"POST", "/api/activities/home", http.StatusMethodNotAllowed},
+		{"GET", "/api/nope", http.StatusNotFound},
+	}
+	for _, tc := range cases {
+		rec := httptest.NewRecorder()
+		routes(time.Now).ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, nil))
+		if rec.Code != tc.want {
+			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, rec.Code, tc.want)
+		}
+	}
+}
+
+func TestPortFromEnv(t *testing.T) {
+	for in, want := range map[string]int{"": 4567, "8080": 8080, "65535": 65535} {
+		if got, err := portFromEnv(in); err != nil || got != want {
+			t.Errorf("portFromEnv(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"0", "65536", "http", "-1"} {
+		if _, err := portFromEnv(in); err == nil {
+			t.Errorf("portFromEnv(%q): no error", in)
+		}
+	}
+}

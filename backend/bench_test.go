@@ -1,0 +1,76 @@
+package main
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
+	"github.com/aws/aws-xray-sdk-go/v2/xray"
+	"github.com/aws/aws-xray-sdk-go/v2/xraylog"
+)
+
+// BenchmarkHomeActivities measures what the tracing middleware adds to one
+// request of GET /api/activities/home, against the same handler untraced, in
+// one run: `go test -run '^$' -bench HomeActivities -benchmem ./backend`.
+// Segments go to a loopback UDP socket that drains them, as the daemon would.
+func BenchmarkHomeActivities(b *testing.B) {
+	xray.SetLogger(xraylog.NullLogger)
+	sink, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sink.Close()
+	go func() {
+		buf := make([]byte, 64*1024)
+		for {
+			if _, _, err := sink.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+	b.Setenv("AWS_XRAY_DAEMON_ADDRESS", sink.LocalAddr().String())
+	b.Setenv("AWS_XRAY_TRACING_NAME", "")
+
+	all, err := sampling.NewLocalizedStrategyFromJSONBytes([]byte(`{"version": 2, "default": {"fixed_target": 0, "rate": 1.0}}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defaults, err := sampling.NewLocalizedStrategy() // 1 a second, then 5%
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := tracingOptions{ServiceName: "Cruddur"}
+	variants := []struct {
+		name    string
+		handler func() http.Handler
+	}{
+		{"untraced", func() http.Handler { return routes(time.Now) }},
+		{"traced-every-request-sampled", func() http.Handler { return mustTrace(b, opts, all) }},
+		{"traced-default-sampling", func() http.Handler { return mustTrace(b, opts, defaults) }},
+	}
+	for _, v := range variants {
+		b.Run(v.name, func(b *testing.B) {
+			h := v.handler()
+			req := httptest.NewRequest("GET", "/api/activities/home", nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d", rec.Code)
+				}
+			}
+		})
+	}
+}
+
+func mustTrace(b *testing.B, opts tracingOptions, s sampling.Strategy) http.Handler {
+	h, err := traced(routes(time.Now), opts, xray.Config{SamplingStrategy: s})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h
+}

@@ -1,0 +1,145 @@
+// Command cruddur-backend serves Cruddur's API and traces every request with
+// AWS X-Ray: the Go version of the seed's instrumented Flask backend.
+//
+// It is configured by environment variables, as ECS sets them:
+//
+//	PORT                     the TCP port to serve on (default 4567)
+//	AWS_XRAY_TRACING_NAME    the segment name (default Cruddur); the SDK reads it
+//	AWS_XRAY_URL             a Host pattern for dynamic segment naming, as in the seed
+//	AWS_XRAY_DAEMON_ADDRESS  the X-Ray daemon (default 127.0.0.1:2000); the SDK reads it
+//	ECS_CONTAINER_METADATA_URI_V4  set by ECS; turns on the ECS plugin
+//
+// With -healthcheck it instead asks a running backend on PORT for
+// /api/health-check and exits 0 when it answers 200: the container health
+// check, in an image that has no shell or curl.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-xray-sdk-go/v2/xray"
+	"github.com/aws/aws-xray-sdk-go/v2/xraylog"
+)
+
+const (
+	defaultPort        = 4567
+	defaultServiceName = "Cruddur"
+	defaultDaemonAddr  = "127.0.0.1:2000"
+	// shutdownGrace is how long in-flight requests may finish after
+	// SIGTERM; ECS waits 30 s (stopTimeout) before it sends SIGKILL.
+	shutdownGrace = 20 * time.Second
+)
+
+func main() {
+	healthcheck := flag.Bool("healthcheck", false, "check the backend on PORT and exit 0 if it is healthy")
+	flag.Parse()
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stdout, nil)))
+
+	port, err := portFromEnv(os.Getenv("PORT"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cruddur-backend:", err)
+		os.Exit(2)
+	}
+	if *healthcheck {
+		if err := checkHealth(port); err != nil {
+			fmt.Fprintln(os.Stderr, "cruddur-backend: unhealthy:", err)
+			os.Exit(1)
+		}
+		return
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := serve(ctx, port, optionsFromEnv(os.Getenv)); err != nil {
+		slog.Error("backend stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func portFromEnv(s string) (int, error) {
+	if s == "" {
+		return defaultPort, nil
+	}
+	p, err := strconv.Atoi(s)
+	if err != nil || p < 1 || p > 65535 {
+		return 0, fmt.Errorf("PORT: %q is not a port; expected 1..65535", s)
+	}
+	return p, nil
+}
+
+func optionsFromEnv(getenv func(string) string) tracingOptions {
+	return tracingOptions{
+		ServiceName: defaultServiceName,
+		URLPattern:  getenv("AWS_XRAY_URL"),
+		DaemonAddr:  defaultDaemonAddr,
+		OnECS:       getenv("ECS_CONTAINER_METADATA_URI_V4") != "",
+	}
+}
+
+// serve runs the API on port until ctx ends, then lets in-flight requests
+// finish.
+func serve(ctx context.Context, port int, opts tracingOptions) error {
+	xray.SetLogger(slogXRay{min: xraylog.LogLevelWarn})
+	handler, err := traced(routes(time.Now), opts, xray.Config{})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+	if err != nil {
+		return err
+	}
+	return serveOn(ctx, ln, handler)
+}
+
+func serveOn(ctx context.Context, ln net.Listener, handler http.Handler) error {
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	slog.Info("serving", "addr", ln.Addr().String())
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	slog.Info("shutting down", "grace", shutdownGrace.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	slog.Info("stopped")
+	return nil
+}
+
+// checkHealth asks the backend on the task's loopback for its health check.
+func checkHealth(port int) error {
+	client := &http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/api/health-check")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("/api/health-check answered %s", resp.Status)
+	}
+	return nil
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/aws/aws-xray-sdk-go/v2/awsplugins/ecs"
+	"github.com/aws/aws-xray-sdk-go/v2/strategy/ctxmissing"
+	"github.com/aws/aws-xray-sdk-go/v2/xray"
+	"github.com/aws/aws-xray-sdk-go/v2/xraylog"
+)
+
+// tracingOptions say how requests are traced.
+type tracingOptions struct {
+	// ServiceName names every segment unless the Host header matches
+	// URLPattern; AWS_XRAY_TRACING_NAME, read by the SDK, overrides both.
+	ServiceName string
+	// URLPattern, from AWS_XRAY_URL, is the dynamic-naming pattern of the
+	// seed (xray_recorder.configure(dynamic_naming=...)): a request whose
+	// Host matches it (with * and ?) is named after its host.
+	URLPattern string
+	// DaemonAddr is used when AWS_XRAY_DAEMON_ADDRESS is not set (the SDK
+	// gives that variable precedence).
+	DaemonAddr string
+	// OnECS adds the ECS plugin's container metadata to segments.
+	OnECS bool
+}
+
+// traced wraps h in the X-Ray middleware. Its recorder configuration lives in
+// the returned handler's context, not in the SDK's globals, so tests can run
+// servers that talk to different daemons.
+func traced(h http.Handler, opts tracingOptions, cfg xray.Config) (http.Handler, error) {
+	if opts.OnECS {
+		ecs.Init()
+	}
+	if cfg.DaemonAddr == "" {
+		cfg.DaemonAddr = opts.DaemonAddr
+	}
+	if cfg.Emitter == nil {
+		// An emitter of its own, which ContextWithConfig points at the
+		// daemon; the SDK's global one keeps the address it read at start-up.
+		emitter, err := xray.NewDefaultEmitter(nil)
+		if err != nil {
+			return nil, fmt.Errorf("configuring X-Ray: %w", err)
+		}
+		cfg.Emitter = emitter
+	}
+	if cfg.ContextMissingStrategy == nil {
+		// Work outside a request (none today) must never fail for want of
+		// a segment: log it instead.
+		cfg.ContextMissingStrategy = ctxmissing.NewDefaultLogErrorStrategy()
+	}
+	ctx, err := xray.ContextWithConfig(context.Background(), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("configuring X-Ray: %w", err)
+	}
+	var namer xray.SegmentNamer = xray.NewFixedSegmentNamer(opts.ServiceName)
+	if opts.URLPattern != "" {
+		namer = xray.NewDynamicSegmentNamer(opts.ServiceName, opts.URLPattern)
+	}
+	return xray.HandlerWithContext(ctx, namer, h), nil
+}
+
+// slogXRay sends the X-Ray SDK's own log lines to the structured log.
+type slogXRay struct{ min xraylog.LogLevel }
+
+func (l slogXRay) Log(level xraylog.LogLevel, msg fmt.Stringer) {
+	if level < l.min {
+		return
+	}
+	lvl := slog.LevelInfo
+	switch level {
+	case xraylog.LogLevelDebug:
+		lvl = slog.LevelDebug
+	case xraylog.LogLevelWarn:
+		lvl = slog.LevelWarn
+	case xraylog.LogLevelError:
+		lvl = slog.LevelError
+	}
+	slog.Log(context.Background(), lvl, msg.String(), "component", "xray-sdk")
+}

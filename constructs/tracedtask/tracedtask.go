@@ -1,0 +1,306 @@
+// Package tracedtask defines a Fargate task definition in which every request
+// the app serves can be traced: the app container plus the AWS X-Ray daemon as
+// a sidecar, wired as AWS documents it, with a pinned image, least-privilege
+// IAM, and nothing that a daemon fault could use to take the app down.
+package tracedtask
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// DefaultDaemonImage is the X-Ray daemon release the sidecar runs: 3.6.6
+// (2026-07-14) from ECR Public. The image is FROM scratch (no shell, no curl)
+// and runs as user xray, uid 10001.
+const DefaultDaemonImage = "public.ecr.aws/xray/aws-xray-daemon:3.6.6"
+
+// DaemonAddress is where the app finds the daemon. Containers of a Fargate
+// task share one network namespace (awsvpc), so the daemon listens on the
+// task's loopback and nothing outside the task can send it segments.
+const DaemonAddress = "127.0.0.1:2000"
+
+// DaemonPort is the daemon's port: UDP for segments, TCP for the sampling
+// proxy that the SDKs' centralized sampling polls.
+const DaemonPort = 2000
+
+// daemonUser is the uid the daemon image's USER xray has; ECS takes a
+// numeric user even where the image has no /etc/group entry for it.
+const daemonUser = "10001"
+
+// Defaults, documented on TracedTaskProps.
+const (
+	defaultAppPort            = 4567
+	defaultAppUser            = "65532:65532"
+	defaultCPU                = 256
+	defaultMemoryMiB          = 512
+	defaultDaemonCPU          = 32
+	defaultDaemonMemoryMiB    = 256
+	defaultHealthCheckCommand = "/cruddur-backend"
+)
+
+// TracedTaskProps configure a TracedTask.
+type TracedTaskProps struct {
+	// AppImage is the app's container image. Required.
+	AppImage awsecs.ContainerImage
+	// AppPort is the TCP port the app serves HTTP on, 1..65535 but not the
+	// daemon's 2000.
+	// Default: 4567.
+	AppPort *float64
+	// AppUser is the user the app runs as; never root.
+	// Default: "65532:65532", the distroless image's nonroot user.
+	AppUser *string
+	// AppHealthCheck is the command ECS runs inside the app container to
+	// check it. The backend's image has no shell or curl, so its binary
+	// checks itself.
+	// Default: ["CMD", "/cruddur-backend", "-healthcheck"].
+	AppHealthCheck *[]*string
+	// AppEnvironment adds variables to the app's environment. It may not set
+	// the tracing variables, which the construct owns; never put secrets or
+	// AWS keys here: the task role carries the permissions.
+	// Default: none.
+	AppEnvironment map[string]string
+	// ServiceName is the name the app gives its segments
+	// (AWS_XRAY_TRACING_NAME): the same name the X-Ray group filters on and
+	// the sampling rule matches.
+	// Default: "Cruddur".
+	ServiceName *string
+	// Cpu is the task's CPU units (1024 to a vCPU), MemoryLimitMiB its
+	// memory; together they must be a Fargate task size.
+	// Default: 256 CPU units and 512 MiB, the smallest size that holds both
+	// containers.
+	Cpu            *float64
+	MemoryLimitMiB *float64
+	// DaemonImage replaces the X-Ray daemon image; it must keep /xray as the
+	// daemon's path, as the ECR Public and Docker Hub images do.
+	// Default: DefaultDaemonImage, pinned.
+	DaemonImage awsecs.ContainerImage
+	// LogRetention is how long both containers' logs are kept.
+	// Default: one month.
+	LogRetention awslogs.RetentionDays
+}
+
+// TracedTask is a Fargate task definition with the app container and the X-Ray
+// daemon sidecar.
+type TracedTask struct {
+	constructs.Construct
+	taskDefinition awsecs.FargateTaskDefinition
+	app, daemon    awsecs.ContainerDefinition
+	appLogs        awslogs.LogGroup
+	daemonLogs     awslogs.LogGroup
+	appPort        int
+}
+
+// NewTracedTask defines the task. It panics on props that ECS or Fargate would
+// refuse, naming the field, the value and what is expected.
+func NewTracedTask(scope constructs.Construct, id string, props *TracedTaskProps) *TracedTask {
+	if props == nil || props.AppImage == nil {
+		panic(fmt.Errorf("tracedtask.NewTracedTask %s: AppImage is required", id))
+	}
+	p := *props
+	cpu, memory := intOr(p.Cpu, defaultCPU), intOr(p.MemoryLimitMiB, defaultMemoryMiB)
+	port := intOr(p.AppPort, defaultAppPort)
+	if err := ValidateTaskSize(cpu, memory); err != nil {
+		panic(fmt.Errorf("tracedtask.NewTracedTask %s: Cpu/MemoryLimitMiB: %w", id, err))
+	}
+	if port < 1 || port > 65535 || port == DaemonPort {
+		panic(fmt.Errorf("tracedtask.NewTracedTask %s: AppPort: %d is not usable; expected 1..65535 other than the daemon's %d", id, port, DaemonPort))
+	}
+	for k := range p.AppEnvironment {
+		if _, owned := tracingEnv(DaemonAddress, "")[k]; owned {
+			panic(fmt.Errorf("tracedtask.NewTracedTask %s: AppEnvironment: %s is set by the construct; expected other variables", id, k))
+		}
+	}
+	serviceName := "Cruddur"
+	if p.ServiceName != nil {
+		serviceName = *p.ServiceName
+	}
+	retention := p.LogRetention
+	if retention == "" {
+		retention = awslogs.RetentionDays_ONE_MONTH
+	}
+
+	t := &TracedTask{appPort: port}
+	constructs.NewConstruct_Override(t, scope, &id)
+
+	// The task role is what the containers' AWS calls run as: the seed's
+	// static keys for the daemon become this role's inline policy.
+	taskRole := awsiam.NewRole(t, jsii.String("TaskRole"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil),
+		Description: jsii.String("Task role of the traced " + serviceName + " task: sends traces to X-Ray"),
+		InlinePolicies: &map[string]awsiam.PolicyDocument{
+			"XRayDaemonWrite": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
+				Statements: &[]awsiam.PolicyStatement{XRayWriteStatement()},
+			}),
+		},
+	})
+
+	t.taskDefinition = awsecs.NewFargateTaskDefinition(t, jsii.String("Resource"), &awsecs.FargateTaskDefinitionProps{
+		Cpu:            jsii.Number(cpu),
+		MemoryLimitMiB: jsii.Number(memory),
+		TaskRole:       taskRole,
+		// The backend's image is built for linux/amd64 (see backend/).
+		RuntimePlatform: &awsecs.RuntimePlatform{
+			CpuArchitecture:       awsecs.CpuArchitecture_X86_64(),
+			OperatingSystemFamily: awsecs.OperatingSystemFamily_LINUX(),
+		},
+	})
+
+	t.daemonLogs = logGroup(t, "DaemonLogs", retention)
+	daemonImage := p.DaemonImage
+	if daemonImage == nil {
+		daemonImage = awsecs.ContainerImage_FromRegistry(jsii.String(DefaultDaemonImage), nil)
+	}
+	loopback := DaemonAddress
+	t.daemon = t.taskDefinition.AddContainer(jsii.String("xray-daemon"), &awsecs.ContainerDefinitionOptions{
+		Image: daemonImage,
+		// The image's own ENTRYPOINT binds 0.0.0.0; naming the binary here
+		// replaces it, so that every flag is in the template.
+		EntryPoint: jsii.Strings("/xray"),
+		Command: jsii.Strings(
+			"-b", loopback, // UDP: segments from the app
+			"-t", loopback, // TCP: the sampling-rule proxy
+			"-o",                               // local mode: no EC2 instance metadata on Fargate
+			"-n", *awscdk.Stack_Of(t).Region(), // the region to send to, never guessed
+			"-m", strconv.Itoa(daemonBufferMiB(defaultDaemonMemoryMiB)),
+			"-l", "info",
+		),
+		Cpu:                  jsii.Number(defaultDaemonCPU),
+		MemoryReservationMiB: jsii.Number(defaultDaemonMemoryMiB),
+		PortMappings: &[]*awsecs.PortMapping{
+			{Name: jsii.String("xray-udp"), ContainerPort: jsii.Number(DaemonPort), Protocol: awsecs.Protocol_UDP},
+			{Name: jsii.String("xray-tcp"), ContainerPort: jsii.Number(DaemonPort), Protocol: awsecs.Protocol_TCP},
+		},
+		// A daemon fault must not stop the app: traces are lost for a few
+		// seconds while ECS restarts the daemon in place, requests are not.
+		Essential:              jsii.Bool(false),
+		EnableRestartPolicy:    jsii.Bool(true),
+		RestartAttemptPeriod:   awscdk.Duration_Seconds(jsii.Number(60)),
+		User:                   jsii.String(daemonUser),
+		ReadonlyRootFilesystem: jsii.Bool(true),
+		Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
+			LogGroup:     t.daemonLogs,
+			StreamPrefix: jsii.String("xray-daemon"),
+		}),
+		// No HealthCheck: the image has no shell and no curl to run one, and
+		// a check that cannot run would mark the daemon unhealthy forever.
+	})
+
+	t.appLogs = logGroup(t, "AppLogs", retention)
+	env := map[string]*string{}
+	for k, v := range p.AppEnvironment {
+		env[k] = jsii.String(v)
+	}
+	for k, v := range tracingEnv(DaemonAddress, serviceName) {
+		env[k] = jsii.String(v)
+	}
+	env["PORT"] = jsii.String(strconv.Itoa(port))
+	healthCheck := p.AppHealthCheck
+	if healthCheck == nil {
+		healthCheck = jsii.Strings("CMD", defaultHealthCheckCommand, "-healthcheck")
+	}
+	user := p.AppUser
+	if user == nil {
+		user = jsii.String(defaultAppUser)
+	}
+	t.app = t.taskDefinition.AddContainer(jsii.String("app"), &awsecs.ContainerDefinitionOptions{
+		Image:       p.AppImage,
+		Environment: &env,
+		PortMappings: &[]*awsecs.PortMapping{
+			{Name: jsii.String("http"), ContainerPort: jsii.Number(port), Protocol: awsecs.Protocol_TCP},
+		},
+		Essential: jsii.Bool(true),
+		HealthCheck: &awsecs.HealthCheck{
+			Command:     healthCheck,
+			Interval:    awscdk.Duration_Seconds(jsii.Number(30)),
+			Timeout:     awscdk.Duration_Seconds(jsii.Number(5)),
+			Retries:     jsii.Number(3),
+			StartPeriod: awscdk.Duration_Seconds(jsii.Number(10)),
+		},
+		User: user,
+		// The Go backend writes no files, so it needs no scratch volume.
+		ReadonlyRootFilesystem: jsii.Bool(true),
+		Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
+			LogGroup:     t.appLogs,
+			StreamPrefix: jsii.String("app"),
+		}),
+	})
+	// Segments sent before the daemon listens would be dropped.
+	t.app.AddContainerDependencies(&awsecs.ContainerDependency{
+		Container: t.daemon,
+		Condition: awsecs.ContainerDependencyCondition_START,
+	})
+	return t
+}
+
+// XRayWriteStatement allows exactly what the X-Ray daemon calls: the actions
+// of the AWSXRayDaemonWriteAccess managed policy, inline so that the grant
+// does not grow when AWS changes that policy.
+func XRayWriteStatement() awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("XRayDaemonWrite"),
+		Actions: jsii.Strings(
+			"xray:PutTraceSegments",
+			"xray:PutTelemetryRecords",
+			"xray:GetSamplingRules",
+			"xray:GetSamplingTargets",
+			"xray:GetSamplingStatisticSummaries",
+		),
+		// X-Ray has no resource-level permissions for these actions: "*" is
+		// the only resource they take.
+		Resources: jsii.Strings("*"),
+	})
+}
+
+// tracingEnv is the environment that points the X-Ray SDK at the daemon and
+// names the app's segments.
+func tracingEnv(daemonAddress, serviceName string) map[string]string {
+	return map[string]string{
+		"AWS_XRAY_DAEMON_ADDRESS": daemonAddress,
+		"AWS_XRAY_TRACING_NAME":   serviceName,
+	}
+}
+
+// daemonBufferMiB bounds the daemon's segment buffer (-m) to a quarter of its
+// memory reservation, leaving the rest for the process itself; the daemon's
+// own default is 1% of the host's memory, which on Fargate is not the task's.
+func daemonBufferMiB(reservationMiB int) int {
+	return max(reservationMiB/4, 3) // 3 is the daemon's minimum
+}
+
+func logGroup(scope constructs.Construct, id string, retention awslogs.RetentionDays) awslogs.LogGroup {
+	return awslogs.NewLogGroup(scope, jsii.String(id), &awslogs.LogGroupProps{
+		Retention: retention,
+	})
+}
+
+func intOr(v *float64, def int) int {
+	if v == nil {
+		return def
+	}
+	return int(*v)
+}
+
+// TaskDefinition is the Fargate task definition, to run in a service.
+func (t *TracedTask) TaskDefinition() awsecs.FargateTaskDefinition { return t.taskDefinition }
+
+// AppContainer is the app's container definition.
+func (t *TracedTask) AppContainer() awsecs.ContainerDefinition { return t.app }
+
+// DaemonContainer is the X-Ray daemon's container definition.
+func (t *TracedTask) DaemonContainer() awsecs.ContainerDefinition { return t.daemon }
+
+// AppLogGroup holds the app's logs.
+func (t *TracedTask) AppLogGroup() awslogs.LogGroup { return t.appLogs }
+
+// DaemonLogGroup holds the daemon's logs.
+func (t *TracedTask) DaemonLogGroup() awslogs.LogGroup { return t.daemonLogs }
+
+// AppPort is the TCP port the app serves on.
+func (t *TracedTask) AppPort() int { return t.appPort }
