@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/cruddur/tracing/constructs/tracedtask"
 	"github.com/cruddur/tracing/constructs/xray"
@@ -81,6 +83,10 @@ func NewApp(props *awscdk.AppProps, getenv func(string) string) (awscdk.App, aws
 	if cfg.Account != "" || cfg.Region != "" {
 		env = &awscdk.Environment{Account: nonEmpty(cfg.Account), Region: nonEmpty(cfg.Region)}
 	}
+	// cdk-nag's AWS Solutions pack reviews every resource at synth; its
+	// findings are errors and warnings on the construct tree, which the
+	// CLI prints and the tests refuse.
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	stack := NewCruddurStack(app, StackID, &CruddurStackProps{
 		StackProps: awscdk.StackProps{
 			Env:         env,
@@ -113,6 +119,11 @@ func run() (err error) {
 		if r := recover(); r != nil {
 			err = panicError(r)
 		}
+		if err != nil {
+			// A failed synth must not leave an earlier run's assembly
+			// behind, where a later step could take it for this run's.
+			removeAssembly(os.Getenv("CDK_OUTDIR"))
+		}
 	}()
 	app, _, err := NewApp(nil, os.Getenv)
 	if err != nil {
@@ -120,6 +131,21 @@ func run() (err error) {
 	}
 	app.Synth(nil)
 	return nil
+}
+
+// removeAssembly deletes what a synth writes into a cloud assembly folder:
+// the manifest that makes it an assembly, templates, asset manifests and
+// staged assets. The CLI's own files there (locks, error.txt) stay.
+func removeAssembly(outdir string) {
+	if outdir == "" {
+		return
+	}
+	for _, pattern := range []string{"manifest.json", "tree.json", "validation-report.json", "*.template.json", "*.assets.json", "*.metadata.json", "*NagReport*", "asset.*"} {
+		matches, _ := filepath.Glob(filepath.Join(outdir, pattern))
+		for _, m := range matches {
+			os.RemoveAll(m)
+		}
+	}
 }
 
 // panicError keeps the first line of a panic's message: errors raised inside

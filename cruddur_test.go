@@ -27,10 +27,26 @@ var synth struct {
 	template []byte // cdk.out/Cruddur.template.json, byte for byte
 	outdir   string
 	tmpl     assertions.Template
+	stack    awscdk.Stack
 }
 
+// runAsAppEnv makes the test binary run the app's main instead of the tests,
+// so that a test can run the synth command as the CLI does, without building
+// a second 100 MB binary.
+const runAsAppEnv = "CRUDDUR_TEST_RUN_APP"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(runAsAppEnv) == "1" {
+		main()
+		os.Exit(0)
+	}
 	flag.Parse()
+	if os.Getenv(overBroadChildEnv) == "1" {
+		// A child of TestNagCatchesAnOverBroadGrant synthesizes its own app.
+		code := m.Run()
+		jsii.Close()
+		os.Exit(code)
+	}
 	os.Exit(runTests(m))
 }
 
@@ -42,10 +58,12 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(outdir)
-	if err := synthesize(outdir, nil, true); err != nil {
+	stack, err := synthesize(outdir, nil, true)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "synthesizing the app for the tests:", err)
 		return 1
 	}
+	synth.stack = stack
 	synth.outdir = outdir
 	synth.template, err = os.ReadFile(filepath.Join(outdir, StackID+".template.json"))
 	if err != nil {
@@ -84,7 +102,7 @@ func cliContext(overrides map[string]any) (map[string]any, error) {
 // synthesize runs the whole app into outdir with the CLI's context and no
 // environment variables, turning a panic into an error. The CloudFormation
 // validator costs about 4 s a synth, so only the shared synth runs it.
-func synthesize(outdir string, overrides map[string]any, validate bool) (err error) {
+func synthesize(outdir string, overrides map[string]any, validate bool) (stack awscdk.Stack, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic: %v", r)
@@ -92,18 +110,18 @@ func synthesize(outdir string, overrides map[string]any, validate bool) (err err
 	}()
 	ctx, err := cliContext(overrides)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	app, _, err := NewApp(&awscdk.AppProps{
+	app, stack, err := NewApp(&awscdk.AppProps{
 		Context:                         &ctx,
 		Outdir:                          &outdir,
 		BuiltinCloudFormationValidation: jsii.Bool(validate),
 	}, noEnv)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	app.Synth(nil)
-	return nil
+	return stack, nil
 }
 
 func noEnv(string) string { return "" }
@@ -158,7 +176,7 @@ func firstDifference(want, got []byte) string {
 
 func TestSynthIsDeterministic(t *testing.T) {
 	outdir := t.TempDir()
-	if err := synthesize(outdir, nil, false); err != nil {
+	if _, err := synthesize(outdir, nil, false); err != nil {
 		t.Fatal(err)
 	}
 	again, err := os.ReadFile(filepath.Join(outdir, StackID+".template.json"))
@@ -277,7 +295,7 @@ func TestValidatorFindsNothing(t *testing.T) {
 
 func TestContextOverridesReachTheTemplate(t *testing.T) {
 	outdir := t.TempDir()
-	err := synthesize(outdir, map[string]any{
+	_, err := synthesize(outdir, map[string]any{
 		keyServiceName:           "orders",
 		keyInsightsEnabled:       "true",
 		keyInsightsNotifications: true,
