@@ -9,7 +9,10 @@ GOLDEN := testdata/$(STACK).template.json
 # neither the CLI nor jsii runs on the machine's Node 20.
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: synth test golden diff-golden bench-backend
+BASE ?= origin/main
+HEAD ?=
+
+.PHONY: synth test golden diff-golden diff deploy bench-backend
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -25,11 +28,21 @@ test: node_modules/.installed
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	go vet ./...
+	go tool actionlint
 	go test ./...
 	cd backend && go vet ./... && go test ./...
 	cdk synth --quiet
 	cmp cdk.out/$(STACK).template.json $(GOLDEN) || \
 	  { echo "cdk synth differs from $(GOLDEN): see make diff-golden"; exit 1; }
+
+## diff: the template diff between git revisions BASE and HEAD (default: the working tree), offline;
+##       exits 3 when a guarded resource would be replaced or deleted, unless ALLOW_DESTRUCTIVE=1
+diff: node_modules/.installed
+	tools/templatediff/revisions.sh $(BASE) $(HEAD)
+
+## deploy: cdk deploy with the credentials of the environment (the deploy workflow's OIDC role)
+deploy: node_modules/.installed
+	cdk deploy $(STACK) --require-approval never
 
 ## golden: deliberately rewrite the golden template from a fresh synth
 golden: node_modules/.installed

@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+// Compares two CloudFormation templates with the CDK CLI's own diff library
+// (@aws-cdk/cloudformation-diff), prints the diff as `cdk diff` does, and
+// guards the resources whose loss would hurt: a replacement, deletion or
+// orphaning of an IAM role or policy, a log group, the X-Ray group or the
+// X-Ray sampling rule fails unless it is allowed on purpose.
+//
+//   node diff.mjs BASE.template.json HEAD.template.json [--allow-destructive] [--markdown OUT.md]
+//
+// ALLOW_DESTRUCTIVE=1 in the environment is the same as --allow-destructive.
+// Exit codes: 0 the diff is safe (or allowed), 3 the guard tripped, 2 bad usage
+// or unreadable templates.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { fullDiff, formatDifferences, ResourceImpact } from '@aws-cdk/cloudformation-diff';
+
+/** Resource types a change must not replace or delete without a yes. */
+export const GUARDED_TYPES = new Set([
+  'AWS::IAM::Role',
+  'AWS::IAM::Policy',
+  'AWS::IAM::ManagedPolicy',
+  'AWS::Logs::LogGroup',
+  'AWS::XRay::Group',
+  'AWS::XRay::SamplingRule',
+]);
+
+/** What cloudformation-diff says when a resource would be lost or recreated. */
+const DESTRUCTIVE = new Map([
+  [ResourceImpact.WILL_REPLACE, 'would be replaced'],
+  [ResourceImpact.MAY_REPLACE, 'may be replaced'],
+  [ResourceImpact.WILL_DESTROY, 'would be deleted'],
+  [ResourceImpact.WILL_ORPHAN, 'would be orphaned (removed from the stack, left in the account)'],
+]);
+
+function usage(msg) {
+  process.stderr.write(`templatediff: ${msg}\nusage: node diff.mjs BASE.template.json HEAD.template.json [--allow-destructive] [--markdown OUT.md]\n`);
+  process.exit(2);
+}
+
+function readTemplate(path) {
+  let text;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    usage(`cannot read ${path}: ${e.message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    usage(`${path} is not a JSON template: ${e.message}`);
+  }
+}
+
+/** Lists the guarded resources the diff would replace, delete or orphan. */
+export function destructiveChanges(diff) {
+  const added = new Map(); // type -> logical ids added
+  diff.resources.forEachDifference((logicalId, change) => {
+    if (change.isAddition) {
+      const type = change.newValue?.Type;
+      added.set(type, [...(added.get(type) ?? []), logicalId]);
+    }
+  });
+  const found = [];
+  diff.resources.forEachDifference((logicalId, change) => {
+    let what = DESTRUCTIVE.get(change.changeImpact);
+    const type = change.resourceType ?? change.oldValue?.Type ?? change.newValue?.Type;
+    if (!what || !GUARDED_TYPES.has(type)) return;
+    const path = change.oldValue?.Metadata?.['aws:cdk:path'];
+    if (change.changeImpact === ResourceImpact.WILL_DESTROY && added.has(type)) {
+      // A new logical id for the same kind of resource: most often a renamed
+      // construct id, which CloudFormation carries out as a replacement.
+      what = `would be replaced: deleted, while ${added.get(type).join(', ')} is created (a changed logical id, such as a renamed construct id)`;
+    }
+    found.push(`${type} ${logicalId}${path ? ` (${path})` : ''} ${what}`);
+  });
+  return found;
+}
+
+function main(argv) {
+  const args = [];
+  let allow = process.env.ALLOW_DESTRUCTIVE === '1' || process.env.ALLOW_DESTRUCTIVE === 'true';
+  let markdown;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--allow-destructive') allow = true;
+    else if (argv[i] === '--markdown') markdown = argv[++i] ?? usage('--markdown needs a file');
+    else if (argv[i].startsWith('--')) usage(`unknown option ${argv[i]}`);
+    else args.push(argv[i]);
+  }
+  if (args.length !== 2) usage('expected two templates');
+  const [base, head] = args.map(readTemplate);
+
+  const diff = fullDiff(base, head);
+  let text = '';
+  const collect = new Writable({ write(chunk, _enc, done) { text += chunk; done(); } });
+  formatDifferences(collect, diff);
+  const plain = text.replace(/\x1b\[[0-9;]*m/g, '');
+  const changed = diff.resources.differenceCount;
+  const destructive = destructiveChanges(diff);
+
+  const lines = [];
+  lines.push(diff.isEmpty ? 'There were no differences.' : plain.trimEnd());
+  lines.push('', `Resources changed: ${changed}`);
+  if (destructive.length > 0) {
+    lines.push(allow
+      ? 'Destructive changes, allowed on purpose:'
+      : 'Destructive changes to guarded resources (allow them with the PR label allow-destructive-changes, or ALLOW_DESTRUCTIVE=1 locally):');
+    for (const d of destructive) lines.push(`  - ${d}`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+
+  if (markdown) {
+    // A GitHub comment holds at most 65536 characters.
+    const limit = 60000;
+    const shown = plain.length > limit ? `${plain.slice(0, limit)}\n... (cut: run make diff for the whole diff)` : plain;
+    const verdict = destructive.length === 0
+      ? 'No guarded resource is replaced or deleted.'
+      : (allow ? '**Destructive changes allowed** by label:' : '**Blocked**: destructive changes to guarded resources. Add the label `allow-destructive-changes` if they are intended.');
+    const md = [
+      '<!-- cruddur-cdk-diff -->',
+      '### cdk diff: base branch → this pull request',
+      '',
+      `${changed} resource(s) changed. ${verdict}`,
+      ...destructive.map((d) => `- ${d}`),
+      '',
+      '```diff',
+      diff.isEmpty ? 'There were no differences.' : shown.trimEnd(),
+      '```',
+      '',
+    ].join('\n');
+    writeFileSync(markdown, md);
+  }
+  process.exit(destructive.length > 0 && !allow ? 3 : 0);
+}
+
+main(process.argv.slice(2));
