@@ -33,6 +33,13 @@ const (
 	keyTaskMemoryMiB         = contextPrefix + "taskMemoryMiB"
 	keyDaemonImage           = contextPrefix + "daemonImage"
 	keyLogRetentionDays      = contextPrefix + "logRetentionDays"
+	keyVpcID                 = contextPrefix + "vpcId"
+	keyNatGateways           = contextPrefix + "natGateways"
+	keyDesiredCount          = contextPrefix + "desiredCount"
+	keyEcsExec               = contextPrefix + "ecsExec"
+	keyLoadBalancer          = contextPrefix + "loadBalancer"
+	keyCertificateArn        = contextPrefix + "certificateArn"
+	keyDeletionProtection    = contextPrefix + "deletionProtection"
 )
 
 // BackendDir holds the backend's Dockerfile: the app image's default source.
@@ -71,11 +78,28 @@ type Config struct {
 	DaemonImage string
 	// LogRetentionDays is how long the containers' logs are kept.
 	LogRetentionDays int
+
+	// VpcID names an existing VPC to run in; empty means a new one with
+	// NatGateways NAT gateways.
+	VpcID       string
+	NatGateways int
+	// DesiredCount is how many tasks the service runs.
+	DesiredCount int
+	// EcsExec turns on ECS Exec.
+	EcsExec bool
+	// LoadBalancer puts an Application Load Balancer in front of the
+	// service; CertificateArn adds HTTPS; DeletionProtection protects it.
+	LoadBalancer       bool
+	CertificateArn     string
+	DeletionProtection bool
 }
 
 var (
 	accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
 	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	vpcIDPattern   = regexp.MustCompile(`^vpc-([0-9a-f]{8}|[0-9a-f]{17})$`)
+	// An ACM certificate in any partition (aws, aws-cn, aws-us-gov).
+	certificateArnPattern = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z]{2}(-[a-z]+)+-[0-9]+:[0-9]{12}:certificate/[0-9a-f-]{36}$`)
 )
 
 // LoadConfig reads the app's configuration from CDK context (cdk.json and
@@ -98,6 +122,13 @@ func LoadConfig(ctx map[string]any, getenv func(string) string) (*Config, error)
 		TaskMemoryMiB:                r.integer(keyTaskMemoryMiB, 512, 1, 1<<20),
 		DaemonImage:                  r.str(keyDaemonImage, tracedtask.DefaultDaemonImage),
 		LogRetentionDays:             r.integer(keyLogRetentionDays, 30, 1, 1<<20),
+		VpcID:                        r.str(keyVpcID, ""),
+		NatGateways:                  r.integer(keyNatGateways, 1, 1, 2),
+		DesiredCount:                 r.integer(keyDesiredCount, 2, 1, 100),
+		EcsExec:                      r.boolean(keyEcsExec, false),
+		LoadBalancer:                 r.boolean(keyLoadBalancer, true),
+		CertificateArn:               r.str(keyCertificateArn, ""),
+		DeletionProtection:           r.boolean(keyDeletionProtection, false),
 	}
 	if r.err != nil {
 		return nil, r.err
@@ -154,6 +185,23 @@ func LoadConfig(ctx map[string]any, getenv func(string) string) (*Config, error)
 	}
 	if _, err := tracedtask.RetentionFromDays(c.LogRetentionDays); err != nil {
 		return nil, fmt.Errorf("context %s: %w", keyLogRetentionDays, err)
+	}
+
+	if c.VpcID != "" {
+		if !vpcIDPattern.MatchString(c.VpcID) {
+			return nil, fmt.Errorf("context %s: %q is not a VPC id; expected vpc- and 8 or 17 hexadecimal digits", keyVpcID, c.VpcID)
+		}
+		if c.Account == "" || c.Region == "" {
+			return nil, fmt.Errorf("context %s: looking up %s needs the stack's account and region; expected %s and %s too (or AWS credentials for the CLI)", keyVpcID, c.VpcID, keyAccount, keyRegion)
+		}
+	}
+	if c.CertificateArn != "" {
+		if !c.LoadBalancer {
+			return nil, fmt.Errorf("context %s: a certificate needs the load balancer; expected %s true or no certificate", keyCertificateArn, keyLoadBalancer)
+		}
+		if !certificateArnPattern.MatchString(c.CertificateArn) {
+			return nil, fmt.Errorf("context %s: %q is not an ACM certificate ARN; expected arn:aws:acm:REGION:ACCOUNT:certificate/ID", keyCertificateArn, c.CertificateArn)
+		}
 	}
 
 	if c.InsightsNotificationsEnabled && !c.InsightsEnabled {

@@ -12,12 +12,15 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecrassets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/cruddur/tracing/constructs/service"
 	"github.com/cruddur/tracing/constructs/tracedtask"
 	"github.com/cruddur/tracing/constructs/xray"
 )
@@ -33,19 +36,20 @@ type CruddurStackProps struct {
 }
 
 // NewCruddurStack defines the X-Ray group and sampling rule for one service,
-// and the Fargate task that runs the service with the X-Ray daemon beside it.
+// the Fargate task that runs the service with the X-Ray daemon beside it, and
+// the Fargate service, network and load balancer that run that task.
 func NewCruddurStack(scope constructs.Construct, id string, props *CruddurStackProps) awscdk.Stack {
 	cfg := props.Config
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
 
-	xray.NewGroup(stack, "Group", cfg.GroupProps())
+	group := xray.NewGroup(stack, "Group", cfg.GroupProps())
 	xray.NewSamplingRule(stack, "SamplingRule", cfg.SamplingRule)
 
 	retention, err := tracedtask.RetentionFromDays(cfg.LogRetentionDays)
 	if err != nil {
 		panic(err) // LoadConfig checked it
 	}
-	tracedtask.NewTracedTask(stack, "Task", &tracedtask.TracedTaskProps{
+	task := tracedtask.NewTracedTask(stack, "Task", &tracedtask.TracedTaskProps{
 		AppImage:       appImage(cfg),
 		AppPort:        jsii.Number(cfg.AppPort),
 		ServiceName:    &cfg.ServiceName,
@@ -54,7 +58,63 @@ func NewCruddurStack(scope constructs.Construct, id string, props *CruddurStackP
 		DaemonImage:    awsecs.ContainerImage_FromRegistry(&cfg.DaemonImage, nil),
 		LogRetention:   retention,
 	})
+
+	svc := service.NewTracedService(stack, "Service", &service.TracedServiceProps{
+		Task:                 task,
+		Vpc:                  network(stack, cfg, retention),
+		DesiredCount:         jsii.Number(cfg.DesiredCount),
+		EnableExecuteCommand: jsii.Bool(cfg.EcsExec),
+		LoadBalancer:         jsii.Bool(cfg.LoadBalancer),
+		CertificateArn:       nonEmpty(cfg.CertificateArn),
+		DeletionProtection:   jsii.Bool(cfg.DeletionProtection),
+	})
+
+	if url := svc.URL(); url != nil {
+		output(stack, "ServiceUrl", url, "The backend's address, through the load balancer")
+	}
+	output(stack, "AppLogGroupName", task.AppLogGroup().LogGroupName(), "The backend's logs")
+	output(stack, "DaemonLogGroupName", task.DaemonLogGroup().LogGroupName(), "The X-Ray daemon's logs")
+	output(stack, "XRayGroupName", group.GroupName(), "The X-Ray group that collects the service's traces")
+	output(stack, "XRayTracesUrl", jsii.String(fmt.Sprintf(
+		"https://%[1]s.console.aws.amazon.com/cloudwatch/home?region=%[1]s#xray:traces/query", *stack.Region())),
+		"X-Ray traces in the CloudWatch console: choose the group named in XRayGroupName")
 	return stack
+}
+
+// network is the VPC the service runs in: the one named in context, looked
+// up at synth (which needs the stack's account and region), or a new one
+// across two Availability Zones with public subnets for the load balancer
+// and private subnets with egress for the tasks. Its flow log records
+// rejected traffic, which is what an investigation needs, at a fraction of
+// the cost of all traffic.
+func network(stack awscdk.Stack, cfg *Config, retention awslogs.RetentionDays) awsec2.IVpc {
+	if cfg.VpcID != "" {
+		return awsec2.Vpc_FromLookup(stack, jsii.String("Vpc"), &awsec2.VpcLookupOptions{VpcId: &cfg.VpcID})
+	}
+	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{
+		MaxAzs: jsii.Number(2),
+		// One NAT gateway by default: the tasks' only way out (to X-Ray,
+		// CloudWatch Logs, ECR and ECR Public). Two survive the loss of an
+		// Availability Zone at twice the hourly cost.
+		NatGateways: jsii.Number(cfg.NatGateways),
+		SubnetConfiguration: &[]*awsec2.SubnetConfiguration{
+			{Name: jsii.String("Public"), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(24)},
+			{Name: jsii.String("Private"), SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS, CidrMask: jsii.Number(24)},
+		},
+		RestrictDefaultSecurityGroup: jsii.Bool(true),
+	})
+	vpc.AddFlowLog(jsii.String("FlowLog"), &awsec2.FlowLogOptions{
+		Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(awslogs.NewLogGroup(stack, jsii.String("VpcFlowLogs"), &awslogs.LogGroupProps{
+			Retention: retention,
+		}), nil),
+		TrafficType: awsec2.FlowLogTrafficType_REJECT,
+	})
+	return vpc
+}
+
+// output declares a stack output, shown by cdk deploy.
+func output(stack awscdk.Stack, id string, value *string, description string) {
+	awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
 }
 
 // appImage is the prebuilt image named in context, or else the backend's
@@ -90,7 +150,7 @@ func NewApp(props *awscdk.AppProps, getenv func(string) string) (awscdk.App, aws
 	stack := NewCruddurStack(app, StackID, &CruddurStackProps{
 		StackProps: awscdk.StackProps{
 			Env:         env,
-			Description: jsii.String("Cruddur tracing: the X-Ray group, sampling rule and traced Fargate task of " + cfg.ServiceName),
+			Description: jsii.String("Cruddur tracing: the X-Ray group, sampling rule and traced Fargate service of " + cfg.ServiceName),
 		},
 		Config: cfg,
 	})

@@ -138,8 +138,8 @@ func TestAppContainer(t *testing.T) {
 }
 
 func TestLogGroupsHaveRetention(t *testing.T) {
-	check(t, "two log groups kept 30 days", func() {
-		synth.tmpl.ResourceCountIs(jsii.String("AWS::Logs::LogGroup"), jsii.Number(2))
+	check(t, "three log groups (app, daemon, VPC flow log) kept 30 days", func() {
+		synth.tmpl.ResourceCountIs(jsii.String("AWS::Logs::LogGroup"), jsii.Number(3))
 		synth.tmpl.AllResourcesProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 30})
 	})
 }

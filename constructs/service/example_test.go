@@ -1,0 +1,52 @@
+package service_test
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/cruddur/tracing/constructs/service"
+	"github.com/cruddur/tracing/constructs/tracedtask"
+)
+
+func TestMain(m *testing.M) {
+	// aws-cdk-lib's CloudFormation validator adds seconds to each example;
+	// the app's own tests run it on the whole stack.
+	os.Setenv("CDK_VALIDATION", "false")
+	code := m.Run()
+	jsii.Close()
+	os.Exit(code)
+}
+
+func ExampleNewTracedService() {
+	app := awscdk.NewApp(nil)
+	stack := awscdk.NewStack(app, jsii.String("Orders"), &awscdk.StackProps{
+		Env: &awscdk.Environment{Account: jsii.String("111122223333"), Region: jsii.String("eu-west-1")},
+	})
+	task := tracedtask.NewTracedTask(stack, "Task", &tracedtask.TracedTaskProps{
+		AppImage: awsecs.ContainerImage_FromRegistry(jsii.String("public.ecr.aws/example/orders:1.4.2"), nil),
+	})
+	svc := service.NewTracedService(stack, "Service", &service.TracedServiceProps{
+		Task:         task,
+		Vpc:          awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{MaxAzs: jsii.Number(2), NatGateways: jsii.Number(1)}),
+		DesiredCount: jsii.Number(3),
+	})
+	fmt.Println(svc.URL() != nil)
+
+	template := assertions.Template_FromStack(stack, nil)
+	for _, kind := range []string{"AWS::ECS::Cluster", "AWS::ECS::Service", "AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::ElasticLoadBalancingV2::TargetGroup"} {
+		fmt.Println(kind, len(*template.FindResources(jsii.String(kind), nil)))
+	}
+	// Output:
+	// true
+	// AWS::ECS::Cluster 1
+	// AWS::ECS::Service 1
+	// AWS::ElasticLoadBalancingV2::LoadBalancer 1
+	// AWS::ElasticLoadBalancingV2::TargetGroup 1
+}
