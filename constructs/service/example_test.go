@@ -2,7 +2,6 @@ package service_test
 
 import (
 	"fmt"
-	"os"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -13,16 +12,10 @@ import (
 
 	"github.com/cruddur/tracing/constructs/service"
 	"github.com/cruddur/tracing/constructs/tracedtask"
+	"github.com/cruddur/tracing/internal/cdktest"
 )
 
-func TestMain(m *testing.M) {
-	// aws-cdk-lib's CloudFormation validator adds seconds to each example;
-	// the app's own tests run it on the whole stack.
-	os.Setenv("CDK_VALIDATION", "false")
-	code := m.Run()
-	jsii.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { cdktest.Main(m) }
 
 func ExampleNewTracedService() {
 	app := awscdk.NewApp(nil)

@@ -3,7 +3,6 @@ package tracedtask_test
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -12,16 +11,10 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/cruddur/tracing/constructs/tracedtask"
+	"github.com/cruddur/tracing/internal/cdktest"
 )
 
-func TestMain(m *testing.M) {
-	// aws-cdk-lib's CloudFormation validator adds seconds to each example;
-	// the app's own tests run it on the whole stack.
-	os.Setenv("CDK_VALIDATION", "false")
-	code := m.Run()
-	jsii.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { cdktest.Main(m) }
 
 func ExampleNewTracedTask() {
 	app := awscdk.NewApp(nil)

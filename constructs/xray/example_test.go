@@ -3,7 +3,6 @@ package xray_test
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -11,16 +10,10 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/cruddur/tracing/constructs/xray"
+	"github.com/cruddur/tracing/internal/cdktest"
 )
 
-func TestMain(m *testing.M) {
-	// The examples print templates; aws-cdk-lib's CloudFormation validator
-	// adds seconds to each and is exercised by the app's own tests.
-	os.Setenv("CDK_VALIDATION", "false")
-	code := m.Run()
-	jsii.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { cdktest.Main(m) }
 
 // printResources prints the properties of every resource of one type in the
 // stack's template.
