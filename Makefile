@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 BASE ?= origin/main
 HEAD ?=
 
-.PHONY: synth test golden diff-golden diff deploy bench-backend
+.PHONY: synth test golden diff-golden diff deploy bench bench-backend
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -51,6 +51,10 @@ golden: node_modules/.installed
 ## diff-golden: show, with the CLI's own diff, how a fresh synth differs from the golden template
 diff-golden: synth
 	cdk diff --template $(GOLDEN) $(STACK)
+
+## bench: synth and test times against the plain-JavaScript floor (bench/run.sh; BENCH_REPS=5)
+bench: node_modules/.installed
+	bench/run.sh
 
 ## bench-backend: the tracing middleware's per-request cost against the same handler untraced
 bench-backend:

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The speed bench (make bench): in one run, with BENCH_REPS repetitions
+# (default 5, after one warm-up), min/median/max of
+#   - the Go app's synth, aws-cdk-lib's validator on and off;
+#   - the same stack in plain JavaScript (bench/js, the floor), on and off;
+#   - a Go program that only starts jsii and creates an App, and Node alone;
+#   - warm `go test -count=1 ./...`;
+#   - synths of N = 1, 10, 50 traced services in one stack, Go and JS;
+# then the ratios issue #8 sets targets for, and peak memory (the whole process
+# tree: Go, the jsii wrapper and Node together).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+reps=${BENCH_REPS:-5}
+test_reps=${BENCH_TEST_REPS:-3}
+export PATH="$PWD/node_modules/.bin:$PATH"
+
+[ -f node_modules/.installed ] || make node_modules/.installed >/dev/null
+(cd bench/js && [ -d node_modules/aws-cdk-lib ] || npm ci --no-audit --no-fund --loglevel=error)
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+go build -o "$tmp/measure" ./bench/measure
+go build -o "$tmp/cruddur" .
+go build -o "$tmp/jsiistart" ./bench/jsiistart
+go build -o "$tmp/scale" ./bench/scale
+
+# The context `cdk synth` would pass: cdk.json's, plus the CLI's own keys.
+ctx=$(node -e '
+  const c = require("./cdk.json").context;
+  Object.assign(c, {"aws:cdk:enable-path-metadata": true, "aws:cdk:enable-asset-metadata": true,
+    "aws:cdk:version-reporting": false, "aws:cdk:bundling-stacks": ["**"]});
+  process.stdout.write(JSON.stringify(c));')
+
+results="$tmp/results.jsonl"
+m() { # m LABEL [VAR=VALUE...] -- COMMAND...
+  local label=$1; shift
+  local envs=()
+  while [ "$1" != "--" ]; do envs+=("$1"); shift; done; shift
+  local n=$reps
+  case "$label" in "go test"*) n=$test_reps;; esac
+  env ${envs[@]+"${envs[@]}"} \
+    "$tmp/measure" -json -n "$n" -label "$label" -- "$@" 2>/dev/null >>"$results" \
+    || { echo "bench: $label failed; run it alone to see why" >&2; exit 1; }
+  tail -n1 "$results" | node -e '
+    const r = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    console.log(`${r.label.padEnd(42)} min ${r.min_s.toFixed(2)} s  median ${r.median_s.toFixed(2)} s  max ${r.max_s.toFixed(2)} s  peak ${Math.round(r.peak_rss_mib)} MiB`);'
+}
+
+echo "bench: $reps runs each after one warm-up ($test_reps for go test); $(nproc) cores; $(go version | cut -d" " -f3), node $(node --version)"
+app=(CDK_CONTEXT_JSON="$ctx" CDK_OUTDIR="$tmp/out")
+m "go synth, validator on" "${app[@]}" -- "$tmp/cruddur"
+m "go synth, validator off" "${app[@]}" CDK_VALIDATION=false -- "$tmp/cruddur"
+m "js synth, validator on" "${app[@]}" -- node bench/js/app.js
+m "js synth, validator off" "${app[@]}" CDK_VALIDATION=false -- node bench/js/app.js
+m "go: start jsii, create an App" -- "$tmp/jsiistart"
+m "node: start" -- node -e 0
+m "go test -count=1 ./... (warm)" -- go test -count=1 ./...
+# 50 services are about 870 resources: past CloudFormation's 500 a stack, which
+# aws-cdk-lib checks at synth. The bench measures synthesis, so the check is off.
+scale=(CDK_OUTDIR="$tmp/scale-out" CDK_VALIDATION=false CDK_CONTEXT_JSON='{"@aws-cdk/core:stackResourceLimit": 0}')
+for n in 1 10 50; do
+  m "go scale N=$n, validator off" "${scale[@]}" BENCH_SERVICES=$n -- "$tmp/scale"
+  m "js scale N=$n, validator off" "${scale[@]}" BENCH_SERVICES=$n -- node bench/js/app.js
+done
+
+node - "$results" <<'JS'
+const rows = require('fs').readFileSync(process.argv[2], 'utf8').trim().split('\n').map(JSON.parse);
+const med = (label) => rows.find((r) => r.label === label).median_s;
+const peak = (label) => rows.find((r) => r.label === label).peak_rss_mib;
+const perService = (lang) => (med(`${lang} scale N=50, validator off`) - med(`${lang} scale N=1, validator off`)) / 49 * 1000;
+const goOn = med('go synth, validator on'), jsOn = med('js synth, validator on');
+const fixed = med('go: start jsii, create an App') - med('node: start');
+const out = [
+  ['go synth / js synth (validator on)', goOn / jsOn, 'target <= 1.15'],
+  ['go synth minus the jsii start-up / js synth (validator on)', (goOn - fixed) / jsOn, 'what is left above the fixed cost'],
+  ['go synth / js synth (validator off)', med('go synth, validator off') / med('js synth, validator off'), ''],
+  ['warm go test / one validated go synth', med('go test -count=1 ./... (warm)') / goOn, 'target <= 1.5'],
+  ['ms per added traced service, go', perService('go'), ''],
+  ['ms per added traced service, js', perService('js'), ''],
+  ['marginal cost go / js', perService('go') / perService('js'), 'target <= 1.5'],
+  ['peak memory, go synth with validator (MiB)', peak('go synth, validator on'), 'Go + jsii wrapper + Node'],
+  ['peak memory, js synth with validator (MiB)', peak('js synth, validator on'), ''],
+];
+console.log('\nratios (medians)');
+for (const [name, v, note] of out) console.log(`  ${name.padEnd(58)} ${v.toFixed(2).padStart(8)}  ${note}`);
+JS
