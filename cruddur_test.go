@@ -42,12 +42,6 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	flag.Parse()
-	if os.Getenv(overBroadChildEnv) == "1" {
-		// A child of TestNagCatchesAnOverBroadGrant synthesizes its own app.
-		code := m.Run()
-		jsii.Close()
-		os.Exit(code)
-	}
 	os.Exit(runTests(m))
 }
 

@@ -63,6 +63,7 @@ func renamedGroup(t *testing.T) []byte {
 }
 
 func TestDiffGuardsARenamedGroup(t *testing.T) {
+	t.Parallel() // node processes only: no jsii
 	out, code := templateDiff(t, synth.template, renamedGroup(t))
 	if code != 3 {
 		t.Fatalf("exit %d, want 3 (the guard):\n%s", code, out)
@@ -78,6 +79,7 @@ func TestDiffGuardsARenamedGroup(t *testing.T) {
 }
 
 func TestDiffOfIdenticalTemplates(t *testing.T) {
+	t.Parallel()
 	out, code := templateDiff(t, synth.template, synth.template)
 	if code != 0 || !strings.Contains(out, "There were no differences.") {
 		t.Fatalf("exit %d:\n%s", code, out)
