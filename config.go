@@ -40,6 +40,8 @@ const (
 	keyLoadBalancer          = contextPrefix + "loadBalancer"
 	keyCertificateArn        = contextPrefix + "certificateArn"
 	keyDeletionProtection    = contextPrefix + "deletionProtection"
+	keyCollector             = contextPrefix + "collector"
+	keyCollectorImage        = contextPrefix + "collectorImage"
 )
 
 // BackendDir holds the backend's Dockerfile: the app image's default source.
@@ -92,6 +94,10 @@ type Config struct {
 	LoadBalancer       bool
 	CertificateArn     string
 	DeletionProtection bool
+
+	// Collector is the tracing sidecar; CollectorImage the ADOT image.
+	Collector      tracedtask.Collector
+	CollectorImage string
 }
 
 var (
@@ -129,6 +135,8 @@ func LoadConfig(ctx map[string]any, getenv func(string) string) (*Config, error)
 		LoadBalancer:                 r.boolean(keyLoadBalancer, true),
 		CertificateArn:               r.str(keyCertificateArn, ""),
 		DeletionProtection:           r.boolean(keyDeletionProtection, false),
+		Collector:                    tracedtask.Collector(r.str(keyCollector, string(tracedtask.CollectorXRayDaemon))),
+		CollectorImage:               r.str(keyCollectorImage, tracedtask.DefaultCollectorImage),
 	}
 	if r.err != nil {
 		return nil, r.err
@@ -177,8 +185,14 @@ func LoadConfig(ctx map[string]any, getenv func(string) string) (*Config, error)
 	if err := validateImage(c.DaemonImage); err != nil {
 		return nil, fmt.Errorf("context %s: %w", keyDaemonImage, err)
 	}
-	if c.AppPort == tracedtask.DaemonPort {
-		return nil, fmt.Errorf("context %s: %d is the X-Ray daemon's port in the same task; expected another port in 1..65535", keyAppPort, c.AppPort)
+	if c.Collector != tracedtask.CollectorXRayDaemon && c.Collector != tracedtask.CollectorADOT {
+		return nil, fmt.Errorf("context %s: %q is not a collector; expected %q (the default) or %q", keyCollector, c.Collector, tracedtask.CollectorXRayDaemon, tracedtask.CollectorADOT)
+	}
+	if err := validateImage(c.CollectorImage); err != nil {
+		return nil, fmt.Errorf("context %s: %w", keyCollectorImage, err)
+	}
+	if c.AppPort == tracedtask.DaemonPort || (c.Collector == tracedtask.CollectorADOT && (c.AppPort == tracedtask.OTLPGRPCPort || c.AppPort == tracedtask.OTLPHTTPPort)) {
+		return nil, fmt.Errorf("context %s: %d is a port of the tracing sidecar in the same task; expected another port in 1..65535", keyAppPort, c.AppPort)
 	}
 	if err := tracedtask.ValidateTaskSize(c.TaskCPU, c.TaskMemoryMiB); err != nil {
 		return nil, fmt.Errorf("context %s/%s: %w", keyTaskCPU, keyTaskMemoryMiB, err)

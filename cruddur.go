@@ -57,6 +57,9 @@ func NewCruddurStack(scope constructs.Construct, id string, props *CruddurStackP
 		MemoryLimitMiB: jsii.Number(cfg.TaskMemoryMiB),
 		DaemonImage:    awsecs.ContainerImage_FromRegistry(&cfg.DaemonImage, nil),
 		LogRetention:   retention,
+		Collector:      cfg.Collector,
+		SampleRate:     sampleRate(cfg.SamplingRule),
+		CollectorImage: awsecs.ContainerImage_FromRegistry(&cfg.CollectorImage, nil),
 	})
 
 	svc := service.NewTracedService(stack, "Service", &service.TracedServiceProps{
@@ -115,6 +118,15 @@ func network(stack awscdk.Stack, cfg *Config, retention awslogs.RetentionDays) a
 // output declares a stack output, shown by cdk deploy.
 func output(stack awscdk.Stack, id string, value *string, description string) {
 	awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
+}
+
+// sampleRate is the sampling rule's FixedRate, which an OpenTelemetry app
+// applies itself (the X-Ray SDK fetches the whole rule from the daemon).
+func sampleRate(rule *xray.SamplingRuleProps) *float64 {
+	if rule.FixedRate != nil {
+		return rule.FixedRate
+	}
+	return jsii.Number(0.1) // the rule's own default
 }
 
 // appImage is the prebuilt image named in context, or else the backend's

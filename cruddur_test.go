@@ -16,10 +16,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden template testdata/"+StackID+".template.json from this run's synth")
-
-// goldenPath is the checked-in template that every synth must equal.
-var goldenPath = filepath.Join("testdata", StackID+".template.json")
+var update = flag.Bool("update", false, "rewrite the golden templates in testdata/ from this run's synths")
 
 // The app is synthesized once per test binary, as the CLI would, and every
 // test reads that one result: a synth costs seconds, an assertion
@@ -133,21 +130,40 @@ func check(t *testing.T, what string, assertion func()) {
 	assertion()
 }
 
+// goldens are the checked-in templates every synth must equal: the default
+// configuration, and each variant a user switches to as a whole.
+var goldens = []struct {
+	file      string
+	overrides map[string]any // nil: the shared synth
+}{
+	{StackID + ".template.json", nil},
+	{StackID + "-adot.template.json", map[string]any{keyCollector: "adot"}},
+}
+
 func TestGolden(t *testing.T) {
-	if *update {
-		if err := os.WriteFile(goldenPath, synth.template, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("rewrote %s", goldenPath)
-		return
-	}
-	want, err := os.ReadFile(goldenPath)
-	if err != nil {
-		t.Fatalf("%v (run `make golden` to write it)", err)
-	}
-	if !bytes.Equal(synth.template, want) {
-		t.Fatalf("the synthesized template differs from %s.\nIf the change is intended, review it with `make diff-golden` and rewrite the golden file with `make golden`.\n%s",
-			goldenPath, firstDifference(want, synth.template))
+	for _, g := range goldens {
+		t.Run(g.file, func(t *testing.T) {
+			got := synth.template
+			if g.overrides != nil {
+				got, _ = variant(t, g.overrides)
+			}
+			path := filepath.Join("testdata", g.file)
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("rewrote %s", path)
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run `make golden` to write it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("the synthesized template differs from %s.\nIf the change is intended, review it with `make diff-golden` and rewrite the golden files with `make golden`.\n%s",
+					path, firstDifference(want, got))
+			}
+		})
 	}
 }
 

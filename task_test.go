@@ -19,7 +19,10 @@ type container struct {
 	Command     []any
 	Essential   bool
 	User        string
-	Environment []struct{ Name, Value string }
+	Environment []struct {
+		Name  string
+		Value any // a string, or an intrinsic such as Fn::Join
+	}
 	DependsOn   []struct{ Condition, ContainerName string }
 	HealthCheck *struct{ Command []string }
 	Secrets     []any
@@ -52,7 +55,8 @@ func taskContainers(t *testing.T, template []byte) map[string]container {
 func (c container) env(name string) (string, bool) {
 	for _, e := range c.Environment {
 		if e.Name == name {
-			return e.Value, true
+			s, ok := e.Value.(string)
+			return s, ok
 		}
 	}
 	return "", false
@@ -286,7 +290,7 @@ func credentialsInEnvironment(t *testing.T, template []byte) []string {
 	var found []string
 	for _, c := range taskContainers(t, template) {
 		for _, e := range c.Environment {
-			if accessKeyPattern.MatchString(e.Value) || secretNamePattern.MatchString(e.Name) {
+			if accessKeyPattern.MatchString(fmt.Sprint(e.Value)) || secretNamePattern.MatchString(e.Name) {
 				found = append(found, c.Name+": "+e.Name)
 			}
 		}

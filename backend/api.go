@@ -23,34 +23,51 @@ type Activity struct {
 	RepostsCount int       `json:"reposts_count"`
 }
 
+// stepTracer records a named step of a request with what it found: an X-Ray
+// subsegment with metadata, or an OpenTelemetry child span with attributes.
+type stepTracer interface {
+	step(ctx context.Context, name string, fn func() map[string]any)
+}
+
+// xraySteps records steps as X-Ray subsegments, with their attributes as
+// metadata under cruddur.<metadataKey>.
+type xraySteps struct{ metadataKey string }
+
+func (x xraySteps) step(ctx context.Context, name string, fn func() map[string]any) {
+	err := xray.Capture(ctx, name, func(ctx context.Context) error {
+		// Metadata is not indexed; it carries what helps reading one trace.
+		return xray.AddMetadataToNamespace(ctx, "cruddur", x.metadataKey, fn())
+	})
+	if err != nil {
+		// A tracing problem is logged, never returned: tracing must not
+		// break serving.
+		slog.Debug("tracing "+name, "err", err)
+	}
+}
+
 // routes is the API without tracing: the tracing middleware wraps it whole.
-func routes(now func() time.Time) *http.ServeMux {
+func routes(now func() time.Time, steps stepTracer) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/health-check", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]bool{"success": true})
 	})
 	mux.HandleFunc("GET /api/activities/home", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, homeActivities(r.Context(), now()))
+		writeJSON(w, homeActivities(r.Context(), now(), steps))
 	})
 	return mux
 }
 
-// homeActivities builds the mock home feed inside the "mock-data"
-// subsegment, as the bootcamp's backend does, and records when and how many.
-// A tracing problem is logged, never returned: tracing must not break serving.
-func homeActivities(ctx context.Context, now time.Time) []Activity {
+// homeActivities builds the mock home feed inside the "mock-data" step, as
+// the bootcamp's backend does, and records when and how many.
+func homeActivities(ctx context.Context, now time.Time, steps stepTracer) []Activity {
 	var activities []Activity
-	err := xray.Capture(ctx, "mock-data", func(ctx context.Context) error {
+	steps.step(ctx, "mock-data", func() map[string]any {
 		activities = mockHomeActivities(now)
-		// Metadata is not indexed; it carries what helps reading one trace.
-		return xray.AddMetadataToNamespace(ctx, "cruddur", "home-activities", map[string]any{
+		return map[string]any{
 			"now":          now.UTC().Format(time.RFC3339),
 			"results-size": len(activities),
-		})
+		}
 	})
-	if err != nil {
-		slog.Debug("tracing mock-data", "err", err)
-	}
 	if activities == nil {
 		activities = mockHomeActivities(now)
 	}

@@ -47,7 +47,7 @@ func BenchmarkHomeActivities(b *testing.B) {
 		name    string
 		handler func() http.Handler
 	}{
-		{"untraced", func() http.Handler { return routes(time.Now) }},
+		{"untraced", func() http.Handler { return routes(time.Now, xraySteps{metadataKey: "home-activities"}) }},
 		{"traced-every-request-sampled", func() http.Handler { return mustTrace(b, opts, all) }},
 		{"traced-default-sampling", func() http.Handler { return mustTrace(b, opts, defaults) }},
 	}
@@ -68,7 +68,7 @@ func BenchmarkHomeActivities(b *testing.B) {
 }
 
 func mustTrace(b *testing.B, opts tracingOptions, s sampling.Strategy) http.Handler {
-	h, err := traced(routes(time.Now), opts, xray.Config{SamplingStrategy: s})
+	h, err := traced(routes(time.Now, xraySteps{metadataKey: "home-activities"}), opts, xray.Config{SamplingStrategy: s})
 	if err != nil {
 		b.Fatal(err)
 	}

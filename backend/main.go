@@ -8,6 +8,10 @@
 //	AWS_XRAY_URL             a Host pattern for dynamic segment naming, as in the seed
 //	AWS_XRAY_DAEMON_ADDRESS  the X-Ray daemon (default 127.0.0.1:2000); the SDK reads it
 //	ECS_CONTAINER_METADATA_URI_V4  set by ECS; turns on the ECS plugin
+//	CRUDDUR_TRACING          xray (default): the X-Ray SDK and daemon;
+//	                         otel: OpenTelemetry, exported over OTLP
+//	OTEL_EXPORTER_OTLP_ENDPOINT  in otel mode, the collector (default http://127.0.0.1:4318)
+//	OTEL_SERVICE_NAME        in otel mode, the service name (default Cruddur)
 //
 // With -healthcheck it instead asks a running backend on PORT for
 // /api/health-check and exits 0 when it answers 200: the container health
@@ -36,6 +40,8 @@ const (
 	defaultPort        = 4567
 	defaultServiceName = "Cruddur"
 	defaultDaemonAddr  = "127.0.0.1:2000"
+	// defaultOTLPEndpoint is the collector sidecar's OTLP/HTTP receiver.
+	defaultOTLPEndpoint = "http://127.0.0.1:4318"
 	// shutdownGrace is how long in-flight requests may finish after
 	// SIGTERM; ECS waits 30 s (stopTimeout) before it sends SIGKILL.
 	shutdownGrace = 20 * time.Second
@@ -61,7 +67,13 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := serve(ctx, port, optionsFromEnv(os.Getenv)); err != nil {
+	handler, shutdown, err := tracedHandler(ctx, os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cruddur-backend:", err)
+		os.Exit(2)
+	}
+	defer shutdown()
+	if err := serve(ctx, port, handler); err != nil {
 		slog.Error("backend stopped", "err", err)
 		os.Exit(1)
 	}
@@ -87,14 +99,44 @@ func optionsFromEnv(getenv func(string) string) tracingOptions {
 	}
 }
 
+// tracedHandler is the API wrapped in the tracing that CRUDDUR_TRACING
+// chooses, and what to call on the way out to flush it.
+func tracedHandler(ctx context.Context, getenv func(string) string) (http.Handler, func(), error) {
+	switch mode := getenv("CRUDDUR_TRACING"); mode {
+	case "", "xray":
+		xray.SetLogger(slogXRay{min: xraylog.LogLevelWarn})
+		h, err := traced(routes(time.Now, xraySteps{metadataKey: "home-activities"}), optionsFromEnv(getenv), xray.Config{})
+		return h, func() {}, err
+	case "otel":
+		name := getenv("OTEL_SERVICE_NAME")
+		if name == "" {
+			name = defaultServiceName
+		}
+		endpoint := getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+		if endpoint == "" {
+			endpoint = defaultOTLPEndpoint
+		}
+		o, err := newOTelTracing(ctx, name, endpoint)
+		if err != nil {
+			return nil, nil, err
+		}
+		slog.Info("tracing with OpenTelemetry", "endpoint", endpoint, "service", name)
+		flush := func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := o.shutdown(ctx); err != nil {
+				slog.Warn("flushing traces", "err", err)
+			}
+		}
+		return o.wrap(routes(time.Now, o), name), flush, nil
+	default:
+		return nil, nil, fmt.Errorf("CRUDDUR_TRACING: %q is not a tracing mode; expected xray or otel", mode)
+	}
+}
+
 // serve runs the API on port until ctx ends, then lets in-flight requests
 // finish.
-func serve(ctx context.Context, port int, opts tracingOptions) error {
-	xray.SetLogger(slogXRay{min: xraylog.LogLevelWarn})
-	handler, err := traced(routes(time.Now), opts, xray.Config{})
-	if err != nil {
-		return err
-	}
+func serve(ctx context.Context, port int, handler http.Handler) error {
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
 	if err != nil {
 		return err

@@ -85,6 +85,22 @@ type TracedTaskProps struct {
 	// LogRetention is how long both containers' logs are kept.
 	// Default: one month.
 	LogRetention awslogs.RetentionDays
+	// Collector chooses the tracing sidecar: the X-Ray daemon, or the ADOT
+	// collector configured to stand in for it, which also takes OTLP and
+	// switches the app to OpenTelemetry (CRUDDUR_TRACING=otel).
+	// Default: CollectorXRayDaemon.
+	Collector Collector
+	// SampleRate is, with the ADOT collector, the share of requests the
+	// app's OpenTelemetry SDK traces when no upstream decided
+	// (OTEL_TRACES_SAMPLER=parentbased_traceidratio): X-Ray's centralized
+	// rules apply to X-Ray SDKs only, so the stack passes its rule's
+	// FixedRate here. 0..1.
+	// Default: 0.1.
+	SampleRate *float64
+	// CollectorImage replaces the ADOT collector image; it must keep
+	// /awscollector and /healthcheck, as the ECR Public image does.
+	// Default: DefaultCollectorImage, pinned.
+	CollectorImage awsecs.ContainerImage
 }
 
 // TracedTask is a Fargate task definition with the app container and the X-Ray
@@ -156,49 +172,25 @@ func NewTracedTask(scope constructs.Construct, id string, props *TracedTaskProps
 		},
 	})
 
+	// One log group for the tracing sidecar whichever it is, so that
+	// switching the collector does not replace it.
 	t.daemonLogs = logGroup(t, "DaemonLogs", retention)
-	daemonImage := p.DaemonImage
-	if daemonImage == nil {
-		daemonImage = awsecs.ContainerImage_FromRegistry(jsii.String(DefaultDaemonImage), nil)
+	var sidecarEnv map[string]string
+	switch p.Collector {
+	case "", CollectorXRayDaemon:
+		t.daemon = t.addXRayDaemon(p.DaemonImage)
+	case CollectorADOT:
+		rate := 0.1
+		if p.SampleRate != nil {
+			rate = *p.SampleRate
+		}
+		if rate < 0 || rate > 1 {
+			panic(fmt.Errorf("tracedtask.NewTracedTask %s: SampleRate: %v is outside 0..1", id, rate))
+		}
+		t.daemon, sidecarEnv = t.addADOTCollector(p.CollectorImage, serviceName, rate)
+	default:
+		panic(fmt.Errorf("tracedtask.NewTracedTask %s: Collector: %q is not a collector; expected %q or %q", id, p.Collector, CollectorXRayDaemon, CollectorADOT))
 	}
-	loopback := DaemonAddress
-	t.daemon = t.taskDefinition.AddContainer(jsii.String("xray-daemon"), &awsecs.ContainerDefinitionOptions{
-		Image: daemonImage,
-		// The image's own ENTRYPOINT binds 0.0.0.0; naming the binary here
-		// replaces it, so that every flag is in the template.
-		EntryPoint: jsii.Strings("/xray"),
-		Command: jsii.Strings(
-			"-b", loopback, // UDP: segments from the app
-			"-t", loopback, // TCP: the sampling-rule proxy
-			"-o",                               // local mode: no EC2 instance metadata on Fargate
-			"-n", *awscdk.Stack_Of(t).Region(), // the region to send to, never guessed
-			"-m", strconv.Itoa(daemonBufferMiB(defaultDaemonMemoryMiB)),
-			"-l", "info",
-		),
-		Cpu: jsii.Number(defaultDaemonCPU),
-		// A hard limit as well as the reservation (Control Tower's
-		// CT.ECS.PR.7): a leaking daemon is restarted, not left to starve
-		// the app.
-		MemoryReservationMiB: jsii.Number(defaultDaemonMemoryMiB),
-		MemoryLimitMiB:       jsii.Number(defaultDaemonMemoryMiB),
-		PortMappings: &[]*awsecs.PortMapping{
-			{Name: jsii.String("xray-udp"), ContainerPort: jsii.Number(DaemonPort), Protocol: awsecs.Protocol_UDP},
-			{Name: jsii.String("xray-tcp"), ContainerPort: jsii.Number(DaemonPort), Protocol: awsecs.Protocol_TCP},
-		},
-		// A daemon fault must not stop the app: traces are lost for a few
-		// seconds while ECS restarts the daemon in place, requests are not.
-		Essential:              jsii.Bool(false),
-		EnableRestartPolicy:    jsii.Bool(true),
-		RestartAttemptPeriod:   awscdk.Duration_Seconds(jsii.Number(60)),
-		User:                   jsii.String(daemonUser),
-		ReadonlyRootFilesystem: jsii.Bool(true),
-		Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
-			LogGroup:     t.daemonLogs,
-			StreamPrefix: jsii.String("xray-daemon"),
-		}),
-		// No HealthCheck: the image has no shell and no curl to run one, and
-		// a check that cannot run would mark the daemon unhealthy forever.
-	})
 
 	t.appLogs = logGroup(t, "AppLogs", retention)
 	env := map[string]*string{}
@@ -206,6 +198,9 @@ func NewTracedTask(scope constructs.Construct, id string, props *TracedTaskProps
 		env[k] = jsii.String(v)
 	}
 	for k, v := range tracingEnv(DaemonAddress, serviceName) {
+		env[k] = jsii.String(v)
+	}
+	for k, v := range sidecarEnv {
 		env[k] = jsii.String(v)
 	}
 	env["PORT"] = jsii.String(strconv.Itoa(port))
@@ -247,6 +242,10 @@ func NewTracedTask(scope constructs.Construct, id string, props *TracedTaskProps
 		Condition: awsecs.ContainerDependencyCondition_START,
 	})
 
+	envReason := "The environment holds no secrets: the X-Ray daemon's loopback address, the service's segment name and the port. The X-Ray SDK reads the first two only from the environment, and keeping them in the task definition shows every change to them in cdk diff."
+	if p.Collector == CollectorADOT {
+		envReason = "The environments hold no secrets: the collector's loopback addresses, the service's name, the port, the tracing mode and the collector's configuration (receivers, processors and the X-Ray exporter's region). Keeping them in the task definition shows every change to them in cdk diff."
+	}
 	// cdk-nag findings that stand, each for one resource and one rule, with
 	// the reason a reviewer needs. Without cdk-nag this is inert metadata.
 	cdknag.NagSuppressions_AddResourceSuppressions(taskRole, &[]*cdknag.NagPackSuppression{{
@@ -261,9 +260,109 @@ func NewTracedTask(scope constructs.Construct, id string, props *TracedTaskProps
 	}}, jsii.Bool(true))
 	cdknag.NagSuppressions_AddResourceSuppressions(t.taskDefinition, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-ECS2"),
-		Reason: jsii.String("The environment holds no secrets: the X-Ray daemon's loopback address, the service's segment name and the port. The X-Ray SDK reads the first two only from the environment, and keeping them in the task definition shows every change to them in cdk diff."),
+		Reason: jsii.String(envReason),
 	}}, jsii.Bool(false))
 	return t
+}
+
+// addXRayDaemon adds the X-Ray daemon sidecar.
+func (t *TracedTask) addXRayDaemon(image awsecs.ContainerImage) awsecs.ContainerDefinition {
+	daemonImage := image
+	if daemonImage == nil {
+		daemonImage = awsecs.ContainerImage_FromRegistry(jsii.String(DefaultDaemonImage), nil)
+	}
+	loopback := DaemonAddress
+	return t.taskDefinition.AddContainer(jsii.String("xray-daemon"), &awsecs.ContainerDefinitionOptions{
+		Image: daemonImage,
+		// The image's own ENTRYPOINT binds 0.0.0.0; naming the binary here
+		// replaces it, so that every flag is in the template.
+		EntryPoint: jsii.Strings("/xray"),
+		Command: jsii.Strings(
+			"-b", loopback, // UDP: segments from the app
+			"-t", loopback, // TCP: the sampling-rule proxy
+			"-o",                               // local mode: no EC2 instance metadata on Fargate
+			"-n", *awscdk.Stack_Of(t).Region(), // the region to send to, never guessed
+			"-m", strconv.Itoa(daemonBufferMiB(defaultDaemonMemoryMiB)),
+			"-l", "info",
+		),
+		Cpu: jsii.Number(defaultDaemonCPU),
+		// A hard limit as well as the reservation (Control Tower's
+		// CT.ECS.PR.7): a leaking daemon is restarted, not left to starve
+		// the app.
+		MemoryReservationMiB: jsii.Number(defaultDaemonMemoryMiB),
+		MemoryLimitMiB:       jsii.Number(defaultDaemonMemoryMiB),
+		PortMappings: &[]*awsecs.PortMapping{
+			{Name: jsii.String("xray-udp"), ContainerPort: jsii.Number(DaemonPort), Protocol: awsecs.Protocol_UDP},
+			{Name: jsii.String("xray-tcp"), ContainerPort: jsii.Number(DaemonPort), Protocol: awsecs.Protocol_TCP},
+		},
+		// A daemon fault must not stop the app: traces are lost for a few
+		// seconds while ECS restarts the daemon in place, requests are not.
+		Essential:              jsii.Bool(false),
+		EnableRestartPolicy:    jsii.Bool(true),
+		RestartAttemptPeriod:   awscdk.Duration_Seconds(jsii.Number(60)),
+		User:                   jsii.String(daemonUser),
+		ReadonlyRootFilesystem: jsii.Bool(true),
+		Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
+			LogGroup:     t.daemonLogs,
+			StreamPrefix: jsii.String("xray-daemon"),
+		}),
+		// No HealthCheck: the image has no shell and no curl to run one, and
+		// a check that cannot run would mark the daemon unhealthy forever.
+	})
+}
+
+// addADOTCollector adds the ADOT collector sidecar, configured by
+// NewCollectorConfig, and returns the environment that moves the app to
+// OpenTelemetry and points it at the collector.
+func (t *TracedTask) addADOTCollector(image awsecs.ContainerImage, serviceName string, sampleRate float64) (awsecs.ContainerDefinition, map[string]string) {
+	if image == nil {
+		image = awsecs.ContainerImage_FromRegistry(jsii.String(DefaultCollectorImage), nil)
+	}
+	config := NewCollectorConfig(*awscdk.Stack_Of(t).Region(), defaultDaemonMemoryMiB)
+	collector := t.taskDefinition.AddContainer(jsii.String("otel-collector"), &awsecs.ContainerDefinitionOptions{
+		Image: image,
+		// The collector reads its configuration from this variable: the
+		// env config provider, which needs no file and no volume, so the
+		// root filesystem stays read-only. It holds no secret.
+		Command:     jsii.Strings("--config=env:" + collectorEnvVar),
+		Environment: &map[string]*string{collectorEnvVar: jsii.String(config.String())},
+		Cpu:         jsii.Number(defaultDaemonCPU),
+		// memory_limiter refuses data at 80% of the hard limit.
+		MemoryReservationMiB: jsii.Number(defaultDaemonMemoryMiB),
+		MemoryLimitMiB:       jsii.Number(defaultDaemonMemoryMiB),
+		PortMappings: &[]*awsecs.PortMapping{
+			{Name: jsii.String("xray-udp"), ContainerPort: jsii.Number(DaemonPort), Protocol: awsecs.Protocol_UDP},
+			{Name: jsii.String("xray-tcp"), ContainerPort: jsii.Number(DaemonPort), Protocol: awsecs.Protocol_TCP},
+			{Name: jsii.String("otlp-grpc"), ContainerPort: jsii.Number(OTLPGRPCPort), Protocol: awsecs.Protocol_TCP},
+			{Name: jsii.String("otlp-http"), ContainerPort: jsii.Number(OTLPHTTPPort), Protocol: awsecs.Protocol_TCP},
+		},
+		// As for the daemon: a collector fault costs traces, not requests.
+		Essential:              jsii.Bool(false),
+		EnableRestartPolicy:    jsii.Bool(true),
+		RestartAttemptPeriod:   awscdk.Duration_Seconds(jsii.Number(60)),
+		User:                   jsii.String(collectorUser),
+		ReadonlyRootFilesystem: jsii.Bool(true),
+		Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
+			LogGroup:     t.daemonLogs,
+			StreamPrefix: jsii.String("otel-collector"),
+		}),
+		// The image ships /healthcheck, which asks the health_check
+		// extension; it needs no shell.
+		HealthCheck: &awsecs.HealthCheck{
+			Command:     jsii.Strings("CMD", "/healthcheck"),
+			Interval:    awscdk.Duration_Seconds(jsii.Number(30)),
+			Timeout:     awscdk.Duration_Seconds(jsii.Number(5)),
+			Retries:     jsii.Number(3),
+			StartPeriod: awscdk.Duration_Seconds(jsii.Number(10)),
+		},
+	})
+	return collector, map[string]string{
+		"CRUDDUR_TRACING":             "otel",
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:" + strconv.Itoa(OTLPHTTPPort),
+		"OTEL_SERVICE_NAME":           serviceName,
+		"OTEL_TRACES_SAMPLER":         "parentbased_traceidratio",
+		"OTEL_TRACES_SAMPLER_ARG":     strconv.FormatFloat(sampleRate, 'g', -1, 64),
+	}
 }
 
 // XRayWriteStatement allows exactly what the X-Ray daemon calls: the actions

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+// fakeCollector stands in for the collector's OTLP/HTTP receiver on
+// loopback and keeps every span it is sent.
+type fakeCollector struct {
+	mu       sync.Mutex
+	spans    []*tracepb.Span
+	resource []*commonpb.KeyValue
+}
+
+func (c *fakeCollector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != "POST" || r.URL.Path != "/v1/traces" {
+		http.Error(w, "not an OTLP trace export", http.StatusNotFound)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	var req coltracepb.ExportTraceServiceRequest
+	if err := proto.Unmarshal(body, &req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	c.mu.Lock()
+	for _, rs := range req.ResourceSpans {
+		c.resource = rs.Resource.GetAttributes()
+		for _, ss := range rs.ScopeSpans {
+			c.spans = append(c.spans, ss.Spans...)
+		}
+	}
+	c.mu.Unlock()
+	out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	w.Write(out)
+}
+
+// serveAndWait serves h and reports each request once h has returned, which
+// is when otelhttp has ended the request's span.
+func serveAndWait(h http.Handler) (*httptest.Server, chan struct{}) {
+	served := make(chan struct{}, 8)
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		served <- struct{}{}
+	})), served
+}
+
+func attr(kvs []*commonpb.KeyValue, key string) *commonpb.AnyValue {
+	for _, kv := range kvs {
+		if kv.Key == key {
+			return kv.Value
+		}
+	}
+	return nil
+}
+
+func TestOpenTelemetryModeExportsSpans(t *testing.T) {
+	collector := &fakeCollector{}
+	otlp := httptest.NewServer(collector)
+	defer otlp.Close()
+
+	handler, flush, err := tracedHandler(context.Background(), func(k string) string {
+		return map[string]string{
+			"CRUDDUR_TRACING":             "otel",
+			"OTEL_EXPORTER_OTLP_ENDPOINT": otlp.URL,
+			"OTEL_SERVICE_NAME":           "Cruddur",
+		}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, served := serveAndWait(handler)
+	defer app.Close()
+	before := time.Now()
+	resp, body := get(t, app.URL+"/api/activities/home", "")
+	if resp.StatusCode != 200 || len(body) == 0 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	<-served
+	flush() // as SIGTERM does: sends the batch
+
+	collector.mu.Lock()
+	defer collector.mu.Unlock()
+	if name := attr(collector.resource, "service.name"); name.GetStringValue() != "Cruddur" {
+		t.Errorf("resource service.name %v, want Cruddur", name)
+	}
+	var server, step *tracepb.Span
+	for _, s := range collector.spans {
+		switch s.Name {
+		case "GET /api/activities/home":
+			server = s
+		case "mock-data":
+			step = s
+		}
+	}
+	if server == nil || step == nil {
+		t.Fatalf("spans %v, want GET /api/activities/home and mock-data", collector.spans)
+	}
+	if server.Kind != tracepb.Span_SPAN_KIND_SERVER {
+		t.Errorf("server span kind %v", server.Kind)
+	}
+	if string(step.TraceId) != string(server.TraceId) || string(step.ParentSpanId) != string(server.SpanId) {
+		t.Errorf("mock-data is not a child of the request's span")
+	}
+	if m := attr(server.Attributes, "http.request.method"); m.GetStringValue() != "GET" {
+		t.Errorf("http.request.method %v", m)
+	}
+	if s := attr(server.Attributes, "http.response.status_code"); s.GetIntValue() != 200 {
+		t.Errorf("http.response.status_code %v", s)
+	}
+	if n := attr(step.Attributes, "results-size"); n.GetIntValue() != 3 {
+		t.Errorf("mock-data results-size %v", n)
+	}
+	if now := attr(step.Attributes, "now"); now.GetStringValue() == "" {
+		t.Errorf("mock-data has no now attribute")
+	}
+	// X-Ray's format: the trace id's first 4 bytes are its start in epoch seconds.
+	if len(server.TraceId) != 16 {
+		t.Fatalf("trace id of %d bytes", len(server.TraceId))
+	}
+	start := int64(binary.BigEndian.Uint32(server.TraceId[:4]))
+	if start < before.Unix()-1 || start > time.Now().Unix()+1 {
+		t.Errorf("trace id %x does not start with the time (%d, now %d): not X-Ray compatible", server.TraceId, start, before.Unix())
+	}
+}
+
+func TestOpenTelemetryModeContinuesAnXRayTrace(t *testing.T) {
+	collector := &fakeCollector{}
+	otlp := httptest.NewServer(collector)
+	defer otlp.Close()
+	handler, flush, err := tracedHandler(context.Background(), func(k string) string {
+		return map[string]string{"CRUDDUR_TRACING": "otel", "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.URL}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, served := serveAndWait(handler)
+	defer app.Close()
+	req, _ := http.NewRequest("GET", app.URL+"/api/health-check", nil)
+	req.Header.Set("X-Amzn-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	<-served
+	flush()
+
+	collector.mu.Lock()
+	defer collector.mu.Unlock()
+	if len(collector.spans) != 1 {
+		t.Fatalf("%d spans, want 1", len(collector.spans))
+	}
+	if got := collector.spans[0].TraceId; string(got) != string([]byte{0x57, 0x59, 0xe9, 0x88, 0xbd, 0x86, 0x2e, 0x3f, 0xe1, 0xbe, 0x46, 0xa9, 0x94, 0x27, 0x27, 0x93}) {
+		t.Errorf("trace id %x, want the X-Amzn-Trace-Id root 5759e988bd862e3fe1be46a994272793", got)
+	}
+}
+
+func TestTracingModeFromEnv(t *testing.T) {
+	_, _, err := tracedHandler(context.Background(), func(k string) string {
+		return map[string]string{"CRUDDUR_TRACING": "zipkin"}[k]
+	})
+	if err == nil || err.Error() != `CRUDDUR_TRACING: "zipkin" is not a tracing mode; expected xray or otel` {
+		t.Fatalf("error %v", err)
+	}
+}
