@@ -272,7 +272,7 @@ func (t *TracedTask) addXRayDaemon(image awsecs.ContainerImage) awsecs.Container
 		daemonImage = awsecs.ContainerImage_FromRegistry(jsii.String(DefaultDaemonImage), nil)
 	}
 	loopback := DaemonAddress
-	return t.taskDefinition.AddContainer(jsii.String("xray-daemon"), &awsecs.ContainerDefinitionOptions{
+	return t.taskDefinition.AddContainer(jsii.String("xray-daemon"), t.sidecar("xray-daemon", daemonUser, &awsecs.ContainerDefinitionOptions{
 		Image: daemonImage,
 		// The image's own ENTRYPOINT binds 0.0.0.0; naming the binary here
 		// replaces it, so that every flag is in the template.
@@ -285,30 +285,37 @@ func (t *TracedTask) addXRayDaemon(image awsecs.ContainerImage) awsecs.Container
 			"-m", strconv.Itoa(daemonBufferMiB(defaultDaemonMemoryMiB)),
 			"-l", "info",
 		),
-		Cpu: jsii.Number(defaultDaemonCPU),
-		// A hard limit as well as the reservation (Control Tower's
-		// CT.ECS.PR.7): a leaking daemon is restarted, not left to starve
-		// the app.
-		MemoryReservationMiB: jsii.Number(defaultDaemonMemoryMiB),
-		MemoryLimitMiB:       jsii.Number(defaultDaemonMemoryMiB),
 		PortMappings: &[]*awsecs.PortMapping{
 			{Name: jsii.String("xray-udp"), ContainerPort: jsii.Number(DaemonPort), Protocol: awsecs.Protocol_UDP},
 			{Name: jsii.String("xray-tcp"), ContainerPort: jsii.Number(DaemonPort), Protocol: awsecs.Protocol_TCP},
 		},
-		// A daemon fault must not stop the app: traces are lost for a few
-		// seconds while ECS restarts the daemon in place, requests are not.
-		Essential:              jsii.Bool(false),
-		EnableRestartPolicy:    jsii.Bool(true),
-		RestartAttemptPeriod:   awscdk.Duration_Seconds(jsii.Number(60)),
-		User:                   jsii.String(daemonUser),
-		ReadonlyRootFilesystem: jsii.Bool(true),
-		Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
-			LogGroup:     t.daemonLogs,
-			StreamPrefix: jsii.String("xray-daemon"),
-		}),
 		// No HealthCheck: the image has no shell and no curl to run one, and
 		// a check that cannot run would mark the daemon unhealthy forever.
+	}))
+}
+
+// sidecar fills in what both tracing sidecars share: their size, their log
+// stream, a non-root user, a read-only root filesystem, and the choice that a
+// sidecar fault costs traces, never requests.
+func (t *TracedTask) sidecar(name, user string, opts *awsecs.ContainerDefinitionOptions) *awsecs.ContainerDefinitionOptions {
+	opts.Cpu = jsii.Number(defaultDaemonCPU)
+	// A hard limit as well as the reservation (Control Tower's
+	// CT.ECS.PR.7): a leaking sidecar is restarted, not left to starve the
+	// app.
+	opts.MemoryReservationMiB = jsii.Number(defaultDaemonMemoryMiB)
+	opts.MemoryLimitMiB = jsii.Number(defaultDaemonMemoryMiB)
+	// Not essential, and restarted in place: while ECS restarts a failed
+	// sidecar, traces of those seconds are lost and requests are not.
+	opts.Essential = jsii.Bool(false)
+	opts.EnableRestartPolicy = jsii.Bool(true)
+	opts.RestartAttemptPeriod = awscdk.Duration_Seconds(jsii.Number(60))
+	opts.User = jsii.String(user)
+	opts.ReadonlyRootFilesystem = jsii.Bool(true)
+	opts.Logging = awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
+		LogGroup:     t.daemonLogs,
+		StreamPrefix: jsii.String(name),
 	})
+	return opts
 }
 
 // addADOTCollector adds the ADOT collector sidecar, configured by
@@ -319,33 +326,19 @@ func (t *TracedTask) addADOTCollector(image awsecs.ContainerImage, serviceName s
 		image = awsecs.ContainerImage_FromRegistry(jsii.String(DefaultCollectorImage), nil)
 	}
 	config := NewCollectorConfig(*awscdk.Stack_Of(t).Region(), defaultDaemonMemoryMiB)
-	collector := t.taskDefinition.AddContainer(jsii.String("otel-collector"), &awsecs.ContainerDefinitionOptions{
+	collector := t.taskDefinition.AddContainer(jsii.String("otel-collector"), t.sidecar("otel-collector", collectorUser, &awsecs.ContainerDefinitionOptions{
 		Image: image,
 		// The collector reads its configuration from this variable: the
 		// env config provider, which needs no file and no volume, so the
 		// root filesystem stays read-only. It holds no secret.
 		Command:     jsii.Strings("--config=env:" + collectorEnvVar),
 		Environment: &map[string]*string{collectorEnvVar: jsii.String(config.String())},
-		Cpu:         jsii.Number(defaultDaemonCPU),
-		// memory_limiter refuses data at 80% of the hard limit.
-		MemoryReservationMiB: jsii.Number(defaultDaemonMemoryMiB),
-		MemoryLimitMiB:       jsii.Number(defaultDaemonMemoryMiB),
 		PortMappings: &[]*awsecs.PortMapping{
 			{Name: jsii.String("xray-udp"), ContainerPort: jsii.Number(DaemonPort), Protocol: awsecs.Protocol_UDP},
 			{Name: jsii.String("xray-tcp"), ContainerPort: jsii.Number(DaemonPort), Protocol: awsecs.Protocol_TCP},
 			{Name: jsii.String("otlp-grpc"), ContainerPort: jsii.Number(OTLPGRPCPort), Protocol: awsecs.Protocol_TCP},
 			{Name: jsii.String("otlp-http"), ContainerPort: jsii.Number(OTLPHTTPPort), Protocol: awsecs.Protocol_TCP},
 		},
-		// As for the daemon: a collector fault costs traces, not requests.
-		Essential:              jsii.Bool(false),
-		EnableRestartPolicy:    jsii.Bool(true),
-		RestartAttemptPeriod:   awscdk.Duration_Seconds(jsii.Number(60)),
-		User:                   jsii.String(collectorUser),
-		ReadonlyRootFilesystem: jsii.Bool(true),
-		Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
-			LogGroup:     t.daemonLogs,
-			StreamPrefix: jsii.String("otel-collector"),
-		}),
 		// The image ships /healthcheck, which asks the health_check
 		// extension; it needs no shell.
 		HealthCheck: &awsecs.HealthCheck{
@@ -355,7 +348,7 @@ func (t *TracedTask) addADOTCollector(image awsecs.ContainerImage, serviceName s
 			Retries:     jsii.Number(3),
 			StartPeriod: awscdk.Duration_Seconds(jsii.Number(10)),
 		},
-	})
+	}))
 	return collector, map[string]string{
 		"CRUDDUR_TRACING":             "otel",
 		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:" + strconv.Itoa(OTLPHTTPPort),
