@@ -49,18 +49,24 @@ func NewCruddurStack(scope constructs.Construct, id string, props *CruddurStackP
 	if err != nil {
 		panic(err) // LoadConfig checked it
 	}
-	task := tracedtask.NewTracedTask(stack, "Task", &tracedtask.TracedTaskProps{
+	taskProps := &tracedtask.TracedTaskProps{
 		AppImage:       appImage(cfg),
 		AppPort:        jsii.Number(cfg.AppPort),
 		ServiceName:    &cfg.ServiceName,
 		Cpu:            jsii.Number(cfg.TaskCPU),
 		MemoryLimitMiB: jsii.Number(cfg.TaskMemoryMiB),
-		DaemonImage:    awsecs.ContainerImage_FromRegistry(&cfg.DaemonImage, nil),
 		LogRetention:   retention,
 		Collector:      cfg.Collector,
-		SampleRate:     sampleRate(cfg.SamplingRule),
-		CollectorImage: awsecs.ContainerImage_FromRegistry(&cfg.CollectorImage, nil),
-	})
+	}
+	sidecarLogs := "The X-Ray daemon's logs"
+	if cfg.Collector == tracedtask.CollectorADOT {
+		taskProps.CollectorImage = awsecs.ContainerImage_FromRegistry(&cfg.CollectorImage, nil)
+		taskProps.SampleRate = sampleRate(cfg.SamplingRule)
+		sidecarLogs = "The ADOT collector's logs"
+	} else {
+		taskProps.DaemonImage = awsecs.ContainerImage_FromRegistry(&cfg.DaemonImage, nil)
+	}
+	task := tracedtask.NewTracedTask(stack, "Task", taskProps)
 
 	svc := service.NewTracedService(stack, "Service", &service.TracedServiceProps{
 		Task:                 task,
@@ -76,7 +82,7 @@ func NewCruddurStack(scope constructs.Construct, id string, props *CruddurStackP
 		output(stack, "ServiceUrl", url, "The backend's address, through the load balancer")
 	}
 	output(stack, "AppLogGroupName", task.AppLogGroup().LogGroupName(), "The backend's logs")
-	output(stack, "DaemonLogGroupName", task.DaemonLogGroup().LogGroupName(), "The X-Ray daemon's logs")
+	output(stack, "DaemonLogGroupName", task.DaemonLogGroup().LogGroupName(), sidecarLogs)
 	output(stack, "XRayGroupName", group.GroupName(), "The X-Ray group that collects the service's traces")
 	output(stack, "XRayTracesUrl", jsii.String(fmt.Sprintf(
 		"https://%[1]s.console.aws.amazon.com/cloudwatch/home?region=%[1]s#xray:traces/query", *stack.Region())),

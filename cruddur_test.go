@@ -57,13 +57,22 @@ func runTests(m *testing.M) int {
 	}
 	synth.stack = stack
 	synth.outdir = outdir
-	synth.template, err = os.ReadFile(filepath.Join(outdir, StackID+".template.json"))
+	synth.template, synth.tmpl, err = readTemplate(outdir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	synth.tmpl = assertions.Template_FromString(jsii.String(string(synth.template)), nil)
 	return m.Run()
+}
+
+// readTemplate reads the stack's template from a synthesized cloud assembly,
+// as bytes and for aws-cdk-lib's assertions.
+func readTemplate(outdir string) ([]byte, assertions.Template, error) {
+	data, err := os.ReadFile(filepath.Join(outdir, StackID+".template.json"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return data, assertions.Template_FromString(jsii.String(string(data)), nil), nil
 }
 
 // cliContext is the context `cdk synth` gives the app: cdk.json's, plus the

@@ -3,8 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -21,11 +19,11 @@ func variant(t *testing.T, overrides map[string]any) ([]byte, assertions.Templat
 	if _, err := synthesize(outdir, overrides, false); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(outdir, StackID+".template.json"))
+	data, tmpl, err := readTemplate(outdir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return data, assertions.Template_FromString(jsii.String(string(data)), nil)
+	return data, tmpl
 }
 
 func TestClusterAndService(t *testing.T) {
