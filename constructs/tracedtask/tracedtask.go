@@ -412,13 +412,14 @@ func (t *TracedTask) TaskDefinition() awsecs.FargateTaskDefinition { return t.ta
 // AppContainer is the app's container definition.
 func (t *TracedTask) AppContainer() awsecs.ContainerDefinition { return t.app }
 
-// DaemonContainer is the X-Ray daemon's container definition.
+// DaemonContainer is the tracing sidecar's container definition: the X-Ray
+// daemon, or the ADOT collector with CollectorADOT.
 func (t *TracedTask) DaemonContainer() awsecs.ContainerDefinition { return t.daemon }
 
 // AppLogGroup holds the app's logs.
 func (t *TracedTask) AppLogGroup() awslogs.LogGroup { return t.appLogs }
 
-// DaemonLogGroup holds the daemon's logs.
+// DaemonLogGroup holds the tracing sidecar's logs, whichever it is.
 func (t *TracedTask) DaemonLogGroup() awslogs.LogGroup { return t.daemonLogs }
 
 // TaskRole is the role the containers' AWS calls run as; grant the app
