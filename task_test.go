@@ -244,34 +244,33 @@ func roleGrants(t *testing.T, template []byte, rolePrefix string) (actions, reso
 			}
 		}
 	}
-	seen := map[string]bool{}
-	add := func(list *[]string, v any) {
-		switch x := v.(type) {
-		case string:
-			if !seen[x] {
-				seen[x] = true
-				*list = append(*list, x)
+	// add appends v's strings to list, once each.
+	add := func(list *[]string, seen map[string]bool, v any) {
+		var items []any
+		if l, ok := v.([]any); ok {
+			items = l
+		} else {
+			items = []any{v}
+		}
+		for _, e := range items {
+			s, ok := e.(string)
+			if !ok {
+				s = fmt.Sprint(e) // an intrinsic: never one of the expected values
 			}
-		case []any:
-			for _, e := range x {
-				if s, ok := e.(string); ok && !seen[s] {
-					seen[s] = true
-					*list = append(*list, s)
-				} else if !ok {
-					*list = append(*list, fmt.Sprint(e))
-				}
+			if !seen[s] {
+				seen[s] = true
+				*list = append(*list, s)
 			}
-		default:
-			*list = append(*list, fmt.Sprint(x))
 		}
 	}
+	seenActions, seenResources := map[string]bool{}, map[string]bool{}
 	for _, d := range docs {
 		for _, s := range d.Statement {
 			if s.Effect != "Allow" {
 				continue
 			}
-			add(&actions, s.Action)
-			add(&resources, s.Resource)
+			add(&actions, seenActions, s.Action)
+			add(&resources, seenResources, s.Resource)
 		}
 	}
 	sort.Strings(actions)

@@ -115,6 +115,11 @@ func NewTracedService(scope constructs.Construct, id string, props *TracedServic
 	sg.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(httpsPort)),
 		jsii.String("HTTPS to X-Ray, CloudWatch Logs and ECR through the NAT gateway"), nil)
 
+	withLB := p.LoadBalancer == nil || *p.LoadBalancer
+	var grace awscdk.Duration
+	if withLB {
+		grace = awscdk.Duration_Seconds(jsii.Number(healthCheckGraceSecs))
+	}
 	s.service = awsecs.NewFargateService(s, jsii.String("Resource"), &awsecs.FargateServiceProps{
 		Cluster:        s.cluster,
 		TaskDefinition: p.Task.TaskDefinition(),
@@ -130,12 +135,8 @@ func NewTracedService(scope constructs.Construct, id string, props *TracedServic
 		AssignPublicIp:       jsii.Bool(false),
 		VpcSubnets:           &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS},
 		SecurityGroups:       &[]awsec2.ISecurityGroup{sg},
-		HealthCheckGracePeriod: func() awscdk.Duration {
-			if p.LoadBalancer != nil && !*p.LoadBalancer {
-				return nil
-			}
-			return awscdk.Duration_Seconds(jsii.Number(healthCheckGraceSecs))
-		}(),
+		// Only a load balancer's health checks need a grace period.
+		HealthCheckGracePeriod: grace,
 	})
 
 	if p.EnableExecuteCommand != nil && *p.EnableExecuteCommand {
@@ -147,7 +148,7 @@ func NewTracedService(scope constructs.Construct, id string, props *TracedServic
 			Reason:    jsii.String("ECS Exec, switched on in context, needs ssmmessages:CreateControlChannel, CreateDataChannel, OpenControlChannel and OpenDataChannel, which support no resource-level permissions."),
 		}}, jsii.Bool(true))
 	}
-	if p.LoadBalancer == nil || *p.LoadBalancer {
+	if withLB {
 		s.addLoadBalancer(p)
 	}
 	return s

@@ -59,3 +59,22 @@ func ExampleNewTracedTask_badSize() {
 	// Output:
 	// tracedtask.NewTracedTask Task: Cpu/MemoryLimitMiB: 4096 MiB is not a Fargate memory size for 256 CPU units; expected 512, 1024, 2048
 }
+
+func TestAppEnvironmentMayNotShadowTheConstructsVariables(t *testing.T) {
+	for _, name := range []string{"AWS_XRAY_DAEMON_ADDRESS", "PORT", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
+		func() {
+			defer func() {
+				want := "tracedtask.NewTracedTask Task: AppEnvironment: " + name + " is set by the construct; expected other variables"
+				if r := recover(); fmt.Sprint(r) != want {
+					t.Errorf("AppEnvironment %s: got %v, want %q", name, r, want)
+				}
+			}()
+			stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("Orders"), nil)
+			tracedtask.NewTracedTask(stack, "Task", &tracedtask.TracedTaskProps{
+				AppImage:       awsecs.ContainerImage_FromRegistry(jsii.String("public.ecr.aws/example/orders:1.4.2"), nil),
+				Collector:      tracedtask.CollectorADOT,
+				AppEnvironment: map[string]string{name: "x"},
+			})
+		}()
+	}
+}

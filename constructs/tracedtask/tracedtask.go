@@ -132,11 +132,6 @@ func NewTracedTask(scope constructs.Construct, id string, props *TracedTaskProps
 	if port < 1 || port > 65535 || port == DaemonPort {
 		panic(fmt.Errorf("tracedtask.NewTracedTask %s: AppPort: %d is not usable; expected 1..65535 other than the daemon's %d", id, port, DaemonPort))
 	}
-	for k := range p.AppEnvironment {
-		if _, owned := tracingEnv(DaemonAddress, "")[k]; owned {
-			panic(fmt.Errorf("tracedtask.NewTracedTask %s: AppEnvironment: %s is set by the construct; expected other variables", id, k))
-		}
-	}
 	serviceName := "Cruddur"
 	if p.ServiceName != nil {
 		serviceName = *p.ServiceName
@@ -193,17 +188,23 @@ func NewTracedTask(scope constructs.Construct, id string, props *TracedTaskProps
 	}
 
 	t.appLogs = logGroup(t, "AppLogs", retention)
+	// The construct owns the tracing variables, the sidecar's and PORT; a
+	// user's variable may not shadow one of them.
+	owned := tracingEnv(DaemonAddress, serviceName)
+	for k, v := range sidecarEnv {
+		owned[k] = v
+	}
+	owned["PORT"] = strconv.Itoa(port)
 	env := map[string]*string{}
 	for k, v := range p.AppEnvironment {
+		if _, clash := owned[k]; clash {
+			panic(fmt.Errorf("tracedtask.NewTracedTask %s: AppEnvironment: %s is set by the construct; expected other variables", id, k))
+		}
 		env[k] = jsii.String(v)
 	}
-	for k, v := range tracingEnv(DaemonAddress, serviceName) {
+	for k, v := range owned {
 		env[k] = jsii.String(v)
 	}
-	for k, v := range sidecarEnv {
-		env[k] = jsii.String(v)
-	}
-	env["PORT"] = jsii.String(strconv.Itoa(port))
 	healthCheck := p.AppHealthCheck
 	if healthCheck == nil {
 		healthCheck = jsii.Strings("CMD", defaultHealthCheckCommand, "-healthcheck")

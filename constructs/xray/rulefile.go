@@ -64,9 +64,11 @@ func ParseSamplingRule(data []byte) (*SamplingRuleProps, error) {
 		return nil, err
 	}
 	p := &SamplingRuleProps{}
+	sawRule := false
 	for _, f := range top {
 		switch f.key {
 		case "SamplingRule":
+			sawRule = true
 			if err := parseRule(f.value, p); err != nil {
 				return nil, err
 			}
@@ -78,7 +80,7 @@ func ParseSamplingRule(data []byte) (*SamplingRuleProps, error) {
 			return nil, fmt.Errorf("%s: unknown field; expected SamplingRule or Tags", f.key)
 		}
 	}
-	if !hasKey(top, "SamplingRule") {
+	if !sawRule {
 		return nil, errors.New(`SamplingRule: missing; expected {"SamplingRule": {...}} as aws xray create-sampling-rule --cli-input-json takes it`)
 	}
 	if err := p.validate(func(any) bool { return false }); err != nil {
@@ -258,15 +260,6 @@ func decodeAs(data []byte, v any, path, want string) error {
 		return fmt.Errorf("%s: %s is %s; expected %s", path, preview(trimmed), jsonKind(trimmed), want)
 	}
 	return nil
-}
-
-func hasKey(fields []field, key string) bool {
-	for _, f := range fields {
-		if f.key == key {
-			return true
-		}
-	}
-	return false
 }
 
 // syntaxProblem turns a decoder error into "not valid JSON at line L,
