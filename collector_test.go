@@ -66,7 +66,7 @@ func collectorConfig(t *testing.T, template []byte) map[string]any {
 }
 
 func TestADOTCollector(t *testing.T) {
-	template, tmpl := variant(t, map[string]any{keyCollector: "adot"})
+	template, tmpl := synth.adot.template, synth.adot.tmpl
 
 	check(t, "the collector replaces the daemon: pinned, configured from its environment, OTLP and X-Ray ports, its own health check, hardened", func() {
 		tmpl.HasResourceProperties(jsii.String("AWS::ECS::TaskDefinition"), map[string]any{
@@ -131,16 +131,13 @@ func TestADOTCollector(t *testing.T) {
 	if len(actions) != 5 || !strings.HasPrefix(strings.Join(actions, ","), "xray:") {
 		t.Errorf("task role with the collector allows %v, want the same five X-Ray actions", actions)
 	}
-	if out, err := guard(t, template); err != nil {
-		t.Errorf("Control Tower ECS controls on the collector variant: %v\n%s", err, out)
-	}
+	guardPasses(t, "the collector variant", background.guardADOT.wait())
 }
 
 // TestSwitchingTheCollectorReplacesOnlyTheTaskDefinition diffs the two golden
 // templates as a pull request would: flipping cruddur:collector changes one
 // resource, the task definition, and trips no guard.
 func TestSwitchingTheCollectorReplacesOnlyTheTaskDefinition(t *testing.T) {
-	t.Parallel() // node only
 	base, err := os.ReadFile(filepath.Join("testdata", StackID+".template.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +146,7 @@ func TestSwitchingTheCollectorReplacesOnlyTheTaskDefinition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, code := templateDiff(t, base, head)
+	out, code := templateDiff(t, base, head, false)
 	if code != 0 || !strings.Contains(out, "Resources changed: 1") || !strings.Contains(out, "[~] AWS::ECS::TaskDefinition Task9183C538") {
 		t.Fatalf("exit %d, want 0 and one changed task definition:\n%s", code, out)
 	}

@@ -157,22 +157,27 @@ func NewApp(props *awscdk.AppProps, getenv func(string) string) (awscdk.App, aws
 	if err != nil {
 		return nil, nil, err
 	}
-	var env *awscdk.Environment
-	if cfg.Account != "" || cfg.Region != "" {
-		env = &awscdk.Environment{Account: nonEmpty(cfg.Account), Region: nonEmpty(cfg.Region)}
-	}
 	// cdk-nag's AWS Solutions pack reviews every resource at synth; its
 	// findings are errors and warnings on the construct tree, which the
 	// CLI prints and the tests refuse.
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
-	stack := NewCruddurStack(app, StackID, &CruddurStackProps{
+	return app, NewCruddurStack(app, StackID, StackPropsFor(cfg)), nil
+}
+
+// StackPropsFor are the stack's props for a configuration: its environment
+// (agnostic unless an account or region is set) and description.
+func StackPropsFor(cfg *Config) *CruddurStackProps {
+	var env *awscdk.Environment
+	if cfg.Account != "" || cfg.Region != "" {
+		env = &awscdk.Environment{Account: nonEmpty(cfg.Account), Region: nonEmpty(cfg.Region)}
+	}
+	return &CruddurStackProps{
 		StackProps: awscdk.StackProps{
 			Env:         env,
 			Description: jsii.String("Cruddur tracing: the X-Ray group, sampling rule and traced Fargate service of " + cfg.ServiceName),
 		},
 		Config: cfg,
-	})
-	return app, stack, nil
+	}
 }
 
 func nonEmpty(s string) *string {
@@ -183,16 +188,23 @@ func nonEmpty(s string) *string {
 }
 
 func main() {
-	if err := run(); err != nil {
+	err := run(nil, os.Getenv)
+	jsii.Close()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "cruddur:", err)
 		os.Exit(1)
 	}
 }
 
 // run synthesizes the app, turning a construct's panic on bad input into an
-// error, so that a user sees one line instead of a Go stack trace.
-func run() (err error) {
-	defer jsii.Close()
+// error, so that a user sees one line instead of a Go stack trace. With nil
+// props the app takes its context and output folder from the environment
+// the CDK CLI sets (CDK_CONTEXT_JSON, CDK_OUTDIR).
+func run(props *awscdk.AppProps, getenv func(string) string) (err error) {
+	outdir := getenv("CDK_OUTDIR")
+	if props != nil && props.Outdir != nil {
+		outdir = *props.Outdir
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = panicError(r)
@@ -200,10 +212,10 @@ func run() (err error) {
 		if err != nil {
 			// A failed synth must not leave an earlier run's assembly
 			// behind, where a later step could take it for this run's.
-			removeAssembly(os.Getenv("CDK_OUTDIR"))
+			removeAssembly(outdir)
 		}
 	}()
-	app, _, err := NewApp(nil, os.Getenv)
+	app, _, err := NewApp(props, getenv)
 	if err != nil {
 		return err
 	}

@@ -20,12 +20,24 @@ var update = flag.Bool("update", false, "rewrite the golden templates in testdat
 
 // The app is synthesized once per test binary, as the CLI would, and every
 // test reads that one result: a synth costs seconds, an assertion
-// milliseconds.
+// milliseconds. The configurations the tests check beside the default are
+// further stacks of the same app (see variants), so that one synth, one run
+// of aws-cdk-lib's validator and one of cdk-nag cover them all.
 var synth struct {
-	template []byte // cdk.out/Cruddur.template.json, byte for byte
-	outdir   string
+	template  []byte // cdk.out/Cruddur.template.json, byte for byte
+	outdir    string
+	dir       string // the tests' temporary folder
+	tmpl      assertions.Template
+	stack     awscdk.Stack
+	variants  map[string]synthesized
+	adot      synthesized // the app with cruddur:collector=adot
+	fixedRate synthesized // the app with the seed's rule file but for FixedRate
+}
+
+// synthesized is one stack's template, as bytes and for assertions.
+type synthesized struct {
+	template []byte
 	tmpl     assertions.Template
-	stack    awscdk.Stack
 }
 
 // runAsAppEnv makes the test binary run the app's main instead of the tests,
@@ -44,31 +56,169 @@ func TestMain(m *testing.M) {
 
 func runTests(m *testing.M) int {
 	defer jsii.Close()
-	outdir, err := os.MkdirTemp("", "cruddur-synth-")
+	dir, err := os.MkdirTemp("", "cruddur-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(outdir)
-	stack, err := synthesize(outdir, nil, true)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "synthesizing the app for the tests:", err)
+	defer os.RemoveAll(dir)
+	if err := prepare(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "preparing the tests:", err)
 		return 1
 	}
-	synth.stack = stack
-	synth.outdir = outdir
-	synth.template, synth.tmpl, err = readTemplate(outdir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	defer background.stop()
 	return m.Run()
 }
 
-// readTemplate reads the stack's template from a synthesized cloud assembly,
+// prepare synthesizes what the tests read and starts the checks that are
+// separate programs (Node, cfn-guard, the app as a process). jsii runs one
+// Node process per Go process and takes one call at a time, so synthesis is
+// sequential; those programs run beside it, on the other core.
+func prepare(dir string) error {
+	synth.dir = dir
+	background.start(dir)
+
+	synth.outdir = filepath.Join(dir, "cdk.out")
+	overrides, err := variants(dir)
+	if err != nil {
+		return err
+	}
+	stack, stacks, err := synthesizeWith(synth.outdir, appContext, true, overrides)
+	if err != nil {
+		return fmt.Errorf("synthesizing the app: %w", err)
+	}
+	synth.stack = stack
+	if synth.template, synth.tmpl, err = readTemplate(synth.outdir, StackID); err != nil {
+		return err
+	}
+	background.afterSynth(dir, synth.template)
+
+	synth.variants = map[string]synthesized{}
+	for name := range stacks {
+		var v synthesized
+		if v.template, v.tmpl, err = readTemplate(synth.outdir, name); err != nil {
+			return err
+		}
+		synth.variants[name] = v
+	}
+
+	// Two variants are compared with the default as whole templates: the
+	// collector's has a golden of its own, which must be what `cdk synth -c
+	// cruddur:collector=adot` writes, and the changed rule file is diffed
+	// as a revision of the stack. So they need the stack id Cruddur, and an
+	// app each. The validator's rules are loaded by now: validating them
+	// costs little.
+	for _, a := range []struct {
+		name      string
+		overrides map[string]any
+		into      *synthesized
+	}{
+		{"adot", map[string]any{keyCollector: "adot"}, &synth.adot},
+		{"fixed-rate", map[string]any{keySamplingRuleFile: filepath.Join(dir, "fixed-rate.json")}, &synth.fixedRate},
+	} {
+		out := filepath.Join(dir, a.name+".out")
+		if _, err := synthesize(out, a.overrides, true); err != nil {
+			return fmt.Errorf("synthesizing the app with %v: %w", a.overrides, err)
+		}
+		if a.into.template, a.into.tmpl, err = readTemplate(out, StackID); err != nil {
+			return err
+		}
+	}
+	background.afterADOTSynth(dir, synth.adot.template)
+	return nil
+}
+
+// variants are the configurations the tests check beside the default, by
+// stack id; each is a stack of the shared app.
+func variants(dir string) (map[string]map[string]any, error) {
+	seed, err := os.ReadFile("aws/json/xray.json")
+	if err != nil {
+		return nil, err
+	}
+	fixedRate := bytes.Replace(seed, []byte(`"FixedRate": 0.1`), []byte(`"FixedRate": 0.25`), 1)
+	if bytes.Equal(fixedRate, seed) {
+		return nil, fmt.Errorf("aws/json/xray.json has no \"FixedRate\": 0.1 to change")
+	}
+	files := map[string][]byte{
+		"fixed-rate.json": fixedRate,
+		"orders.json":     []byte(`{"SamplingRule": {"Priority": 10, "FixedRate": 0.5}, "Tags": [{"Key": "team", "Value": "web"}]}`),
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return map[string]map[string]any{
+		// Another service's name, Insights, and a rule file of its own.
+		"Orders": {
+			keyServiceName:           "orders",
+			keyInsightsEnabled:       "true",
+			keyInsightsNotifications: true,
+			keySamplingRuleFile:      filepath.Join(dir, "orders.json"),
+		},
+		"NoLoadBalancer": {keyLoadBalancer: "false"},
+		// The load balancer and service options a production stack sets.
+		"ServiceOptions": {
+			keyCertificateArn:     certificateArn,
+			keyDeletionProtection: true,
+			keyEcsExec:            "true",
+			keyDesiredCount:       3.0,
+		},
+		// An existing VPC, looked up: the lookup's answer is in the app's
+		// context (appContext), as cdk.context.json holds it after a
+		// lookup with credentials.
+		"ExistingVpc": {keyVpcID: "vpc-0123456789abcdef0", keyAccount: "111122223333", keyRegion: "eu-west-1"},
+	}, nil
+}
+
+// appContext is context the shared app has beside cdk.json's: what a VPC
+// lookup in account 111122223333, eu-west-1, found for the ExistingVpc
+// variant, in the shape the CLI caches in cdk.context.json. (Without it,
+// aws-cdk-lib synthesizes a placeholder VPC whose ids the validator
+// rightly refuses.)
+var appContext = map[string]any{
+	"vpc-provider:account=111122223333:filter.vpc-id=vpc-0123456789abcdef0:region=eu-west-1:returnAsymmetricSubnets=true": map[string]any{
+		"vpcId":             "vpc-0123456789abcdef0",
+		"vpcCidrBlock":      "10.20.0.0/16",
+		"ownerAccountId":    "111122223333",
+		"availabilityZones": []any{},
+		"subnetGroups": []any{
+			subnetGroup("Public", "Public", 0),
+			subnetGroup("Private", "Private", 2),
+		},
+	},
+}
+
+func subnetGroup(name, kind string, first int) map[string]any {
+	var subnets []any
+	for i, az := range []string{"eu-west-1a", "eu-west-1b"} {
+		n := first + i
+		subnets = append(subnets, map[string]any{
+			"subnetId":         fmt.Sprintf("subnet-0%016x", n+1),
+			"cidr":             fmt.Sprintf("10.20.%d.0/24", n),
+			"availabilityZone": az,
+			"routeTableId":     fmt.Sprintf("rtb-0%016x", n+1),
+		})
+	}
+	return map[string]any{"name": name, "type": kind, "subnets": subnets}
+}
+
+const certificateArn = "arn:aws:acm:eu-west-1:111122223333:certificate/12345678-1234-1234-1234-123456789012"
+
+// variant is the template of one of the variants.
+func variant(t *testing.T, name string) ([]byte, assertions.Template) {
+	t.Helper()
+	v, ok := synth.variants[name]
+	if !ok {
+		t.Fatalf("no variant %q", name)
+	}
+	return v.template, v.tmpl
+}
+
+// readTemplate reads a stack's template from a synthesized cloud assembly,
 // as bytes and for aws-cdk-lib's assertions.
-func readTemplate(outdir string) ([]byte, assertions.Template, error) {
-	data, err := os.ReadFile(filepath.Join(outdir, StackID+".template.json"))
+func readTemplate(outdir, stackID string) ([]byte, assertions.Template, error) {
+	data, err := os.ReadFile(filepath.Join(outdir, stackID+".template.json"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -101,9 +251,18 @@ func cliContext(overrides map[string]any) (map[string]any, error) {
 }
 
 // synthesize runs the whole app into outdir with the CLI's context and no
-// environment variables, turning a panic into an error. The CloudFormation
-// validator costs about 4 s a synth, so only the shared synth runs it.
-func synthesize(outdir string, overrides map[string]any, validate bool) (stack awscdk.Stack, err error) {
+// environment variables, turning a panic into an error. aws-cdk-lib's
+// CloudFormation validator costs about 3 s the first time a process runs
+// it (loading its rules) and little after that.
+func synthesize(outdir string, overrides map[string]any, validate bool) (awscdk.Stack, error) {
+	stack, _, err := synthesizeWith(outdir, overrides, validate, nil)
+	return stack, err
+}
+
+// synthesizeWith is synthesize with further stacks in the same app: one
+// per entry of stacks, by id, configured by the app's context with those
+// overrides. It returns the Cruddur stack and the others.
+func synthesizeWith(outdir string, overrides map[string]any, validate bool, stacks map[string]map[string]any) (stack awscdk.Stack, others map[string]awscdk.Stack, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic: %v", r)
@@ -111,7 +270,7 @@ func synthesize(outdir string, overrides map[string]any, validate bool) (stack a
 	}()
 	ctx, err := cliContext(overrides)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	app, stack, err := NewApp(&awscdk.AppProps{
 		Context:                         &ctx,
@@ -119,10 +278,22 @@ func synthesize(outdir string, overrides map[string]any, validate bool) (stack a
 		BuiltinCloudFormationValidation: jsii.Bool(validate),
 	}, noEnv)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	others = map[string]awscdk.Stack{}
+	for id, o := range stacks {
+		c, err := cliContext(o)
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg, err := LoadConfig(c, noEnv)
+		if err != nil {
+			return nil, nil, fmt.Errorf("variant %s: %w", id, err)
+		}
+		others[id] = NewCruddurStack(app, id, StackPropsFor(cfg))
 	}
 	app.Synth(nil)
-	return stack, nil
+	return stack, others, nil
 }
 
 func noEnv(string) string { return "" }
@@ -142,20 +313,17 @@ func check(t *testing.T, what string, assertion func()) {
 // goldens are the checked-in templates every synth must equal: the default
 // configuration, and each variant a user switches to as a whole.
 var goldens = []struct {
-	file      string
-	overrides map[string]any // nil: the shared synth
+	file     string
+	template func() []byte
 }{
-	{StackID + ".template.json", nil},
-	{StackID + "-adot.template.json", map[string]any{keyCollector: "adot"}},
+	{StackID + ".template.json", func() []byte { return synth.template }},
+	{StackID + "-adot.template.json", func() []byte { return synth.adot.template }},
 }
 
 func TestGolden(t *testing.T) {
 	for _, g := range goldens {
 		t.Run(g.file, func(t *testing.T) {
-			got := synth.template
-			if g.overrides != nil {
-				got, _ = variant(t, g.overrides)
-			}
+			got := g.template()
 			path := filepath.Join("testdata", g.file)
 			if *update {
 				if err := os.WriteFile(path, got, 0o644); err != nil {
@@ -318,12 +486,7 @@ func TestValidatorFindsNothing(t *testing.T) {
 }
 
 func TestContextOverridesReachTheTemplate(t *testing.T) {
-	_, tmpl := variant(t, map[string]any{
-		keyServiceName:           "orders",
-		keyInsightsEnabled:       "true",
-		keyInsightsNotifications: true,
-		keySamplingRuleFile:      writeFile(t, `{"SamplingRule": {"Priority": 10, "FixedRate": 0.5}, "Tags": [{"Key": "team", "Value": "web"}]}`),
-	})
+	_, tmpl := variant(t, "Orders")
 	check(t, "group follows the service name, with Insights", func() {
 		tmpl.HasResourceProperties(jsii.String("AWS::XRay::Group"), map[string]any{
 			"FilterExpression": `service("orders")`,

@@ -2,43 +2,26 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// templateDiff runs tools/templatediff/diff.mjs on two templates and returns
-// its output and exit code.
-func templateDiff(t *testing.T, base, head []byte, env ...string) (string, int) {
+// templateDiff is what tools/templatediff/diff.mjs prints for two templates,
+// and its exit code, from the diff server.
+func templateDiff(t *testing.T, base, head []byte, allow bool) (string, int) {
 	t.Helper()
-	dir := t.TempDir()
-	basePath, headPath := filepath.Join(dir, "base.json"), filepath.Join(dir, "head.json")
-	if err := os.WriteFile(basePath, base, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(headPath, head, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("node", filepath.Join("tools", "templatediff", "diff.mjs"), basePath, headPath)
-	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.CombinedOutput()
-	if err != nil && cmd.ProcessState == nil {
-		t.Fatalf("running node: %v (is node_modules/.bin on PATH? make test puts it there)", err)
-	}
-	return string(out), cmd.ProcessState.ExitCode()
-}
-
-func TestDiffOfAFixedRateChange(t *testing.T) {
-	seed, err := os.ReadFile("aws/json/xray.json")
+	out, code, err := background.diffs.diff(base, head, allow)
 	if err != nil {
 		t.Fatal(err)
 	}
-	changed := bytes.Replace(seed, []byte(`"FixedRate": 0.1`), []byte(`"FixedRate": 0.25`), 1)
-	head, _ := variant(t, map[string]any{keySamplingRuleFile: writeFile(t, string(changed))})
+	return out, code
+}
 
-	out, code := templateDiff(t, synth.template, head)
+func TestDiffOfAFixedRateChange(t *testing.T) {
+	out, code := templateDiff(t, synth.template, synth.fixedRate.template, false)
 	if code != 0 {
 		t.Fatalf("exit %d, want 0:\n%s", code, out)
 	}
@@ -49,22 +32,24 @@ func TestDiffOfAFixedRateChange(t *testing.T) {
 	}
 }
 
-// renamedGroup is the template after the group's construct id changed from
+// renameGroup is a template after the group's construct id changed from
 // Group to TracesGroup: a new logical id, so CloudFormation would delete the
 // group and create another.
-func renamedGroup(t *testing.T) []byte {
-	t.Helper()
-	head := bytes.ReplaceAll(synth.template, []byte("GroupC77FDACD"), []byte("TracesGroup5D2E61B4"))
+func renameGroup(template []byte) ([]byte, error) {
+	head := bytes.ReplaceAll(template, []byte("GroupC77FDACD"), []byte("TracesGroup5D2E61B4"))
 	head = bytes.ReplaceAll(head, []byte("Cruddur/Group/Resource"), []byte("Cruddur/TracesGroup/Resource"))
-	if bytes.Equal(head, synth.template) {
-		t.Fatal("the template has no GroupC77FDACD to rename")
+	if bytes.Equal(head, template) {
+		return nil, fmt.Errorf("the template has no GroupC77FDACD to rename")
 	}
-	return head
+	return head, nil
 }
 
 func TestDiffGuardsARenamedGroup(t *testing.T) {
-	t.Parallel() // node processes only: no jsii
-	out, code := templateDiff(t, synth.template, renamedGroup(t))
+	head, err := renameGroup(synth.template)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, code := templateDiff(t, synth.template, head, false)
 	if code != 3 {
 		t.Fatalf("exit %d, want 3 (the guard):\n%s", code, out)
 	}
@@ -72,15 +57,37 @@ func TestDiffGuardsARenamedGroup(t *testing.T) {
 		t.Errorf("the guard does not name the group's replacement:\n%s", out)
 	}
 
-	out, code = templateDiff(t, synth.template, renamedGroup(t), "ALLOW_DESTRUCTIVE=1")
+	out, code = templateDiff(t, synth.template, head, true)
 	if code != 0 || !strings.Contains(out, "allowed on purpose") {
-		t.Errorf("with ALLOW_DESTRUCTIVE=1: exit %d, want 0:\n%s", code, out)
+		t.Errorf("allowed: exit %d, want 0:\n%s", code, out)
+	}
+}
+
+// TestDiffCommand runs diff.mjs as the workflow does: ALLOW_DESTRUCTIVE=1
+// from the environment lets the renamed group through, and the comment it
+// writes says so.
+func TestDiffCommand(t *testing.T) {
+	r := background.diffCommand.wait()
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.code != 0 || !strings.Contains(r.stdout, "Destructive changes, allowed on purpose:") ||
+		!strings.Contains(r.stdout, "AWS::XRay::Group GroupC77FDACD (Cruddur/Group/Resource) would be replaced") {
+		t.Fatalf("exit %d, want 0 with the allowed replacement:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	comment, err := os.ReadFile(filepath.Join(r.dir, "comment.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<!-- cruddur-cdk-diff -->", "**Destructive changes allowed** by label:", "```diff"} {
+		if !strings.Contains(string(comment), want) {
+			t.Errorf("the comment lacks %q:\n%s", want, comment)
+		}
 	}
 }
 
 func TestDiffOfIdenticalTemplates(t *testing.T) {
-	t.Parallel()
-	out, code := templateDiff(t, synth.template, synth.template)
+	out, code := templateDiff(t, synth.template, synth.template, false)
 	if code != 0 || !strings.Contains(out, "There were no differences.") {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}

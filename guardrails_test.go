@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -85,29 +83,15 @@ func TestNagCatchesAnOverBroadGrant(t *testing.T) {
 	}
 }
 
-// cfnGuard is the cfn-guard binary that @cdklabs/cdk-validator-cfnguard
-// ships, with the AWS Control Tower proactive controls as its rules.
-func cfnGuard(t *testing.T) (binary, rules string) {
+// guardPasses fails the test unless cfn-guard passed a template.
+func guardPasses(t *testing.T, what string, r commandResult) {
 	t.Helper()
-	pkg := filepath.Join("node_modules", "@cdklabs", "cdk-validator-cfnguard")
-	arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
-	osDir := map[string]string{"linux": "ubuntu", "darwin": "macos"}[runtime.GOOS]
-	binary = filepath.Join(pkg, "bin", osDir, arch, "cfn-guard")
-	if _, err := os.Stat(binary); err != nil {
-		t.Fatalf("cfn-guard not found (%v): run `npm ci`, as `make test` does", err)
+	if r.err != nil {
+		t.Fatal(r.err)
 	}
-	return binary, filepath.Join(pkg, "rules", "control-tower", "cfn-guard", "ecs")
-}
-
-func guard(t *testing.T, template []byte) (string, error) {
-	t.Helper()
-	binary, rules := cfnGuard(t)
-	path := filepath.Join(t.TempDir(), "template.json")
-	if err := os.WriteFile(path, template, 0o644); err != nil {
-		t.Fatal(err)
+	if r.code != 0 {
+		t.Errorf("cfn-guard on %s: exit %d\n%s%s", what, r.code, r.stdout, r.stderr)
 	}
-	out, err := exec.Command(binary, "validate", "--rules", rules, "--data", path, "--show-summary", "fail").CombinedOutput()
-	return string(out), err
 }
 
 // TestECSControlTowerControls runs AWS Control Tower's proactive controls for
@@ -115,18 +99,19 @@ func guard(t *testing.T, template []byte) (string, error) {
 // privileged containers, logging, memory limits, no AWS keys in the
 // environment, awsvpc, ...) with cfn-guard on the template.
 func TestECSControlTowerControls(t *testing.T) {
-	if out, err := guard(t, synth.template); err != nil {
-		t.Fatalf("cfn-guard: %v\n%s", err, out)
-	}
+	guardPasses(t, "the default template", background.guardDefault.wait())
 
 	// And it is not blind: a privileged container with a writable root
 	// filesystem fails it.
-	bad := bytes.Replace(synth.template, []byte(`"ReadonlyRootFilesystem": true`), []byte(`"Privileged": true`), 1)
-	if bytes.Equal(bad, synth.template) {
+	if privileged(synth.template) == nil {
 		t.Fatal("the template has no ReadonlyRootFilesystem to replace")
 	}
-	if out, err := guard(t, bad); err == nil {
-		t.Fatalf("cfn-guard passed a privileged container:\n%s", out)
+	r := background.guardPrivileged.wait()
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.code == 0 {
+		t.Fatalf("cfn-guard passed a privileged container:\n%s", r.stdout)
 	}
 }
 
@@ -142,20 +127,35 @@ func TestTemplateIsMachineIndependent(t *testing.T) {
 	}
 }
 
-// TestBadInputEndsTheSynth runs the app as `cdk synth` does (context in
-// CDK_CONTEXT_JSON, output to CDK_OUTDIR) over an outdir that holds an
-// earlier, complete assembly: each bad input must exit 1 with one line that
-// names it, and leave no assembly behind. Every row of the bad-input table
-// goes through the same path (LoadConfig's error to main's exit) and is
-// checked word for word in-process by config_test.go; this checks the
-// command's behaviour for a rule file, a context value and a pair of them.
+// TestBadInputEndsTheSynth checks what the synth command does with bad
+// input, over an outdir that holds an earlier, complete assembly: exit 1
+// with one line that names the input, and no assembly left behind. Every
+// row of the bad-input table goes through the same path (LoadConfig's error
+// to main's exit) and is checked word for word by config_test.go; here the
+// app runs once as a process, as `cdk synth` runs it, and three rows run
+// through run, what main calls, in this process.
 func TestBadInputEndsTheSynth(t *testing.T) {
+	t.Run("as a process", func(t *testing.T) {
+		r := background.appWithBadInput.wait()
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if r.code != 1 {
+			t.Errorf("exit code %d, want 1", r.code)
+		}
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		if want := "SamplingRule.Priority: 0 is outside 1..9999"; len(lines) != 1 || !strings.HasPrefix(lines[0], "cruddur: ") || !strings.Contains(lines[0], want) {
+			t.Errorf("stderr %q, want one line with %q", r.stderr, want)
+		}
+		noAssemblyLeft(t, r.dir)
+	})
+
 	cases := []struct {
 		name     string
 		override map[string]any
 		want     string
 	}{
-		{"rule file out of range", map[string]any{keySamplingRuleFile: writeFile(t, `{"SamplingRule": {"Priority": 0}}`)},
+		{"rule file out of range", map[string]any{keySamplingRuleFile: writeFile(t, badInputRuleFile)},
 			"SamplingRule.Priority: 0 is outside 1..9999"},
 		{"service name a filter cannot hold", map[string]any{keyServiceName: `a"b`},
 			`context cruddur:serviceName: "a\"b" contains '"'`},
@@ -164,54 +164,28 @@ func TestBadInputEndsTheSynth(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel() // separate processes: no shared jsii runtime
 			ctx, err := cliContext(tc.override)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctxJSON, _ := json.Marshal(ctx)
-			outdir := t.TempDir()
-			copyAssembly(t, synth.outdir, outdir)
-
-			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), runAsAppEnv+"=1", "CDK_CONTEXT_JSON="+string(ctxJSON), "CDK_OUTDIR="+outdir)
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err = cmd.Run()
-
-			if code := cmd.ProcessState.ExitCode(); code != 1 {
-				t.Errorf("exit code %d (%v), want 1", code, err)
+			outdir := filepath.Join(t.TempDir(), "cdk.out")
+			if err := earlierAssembly(outdir); err != nil {
+				t.Fatal(err)
 			}
-			lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
-			if len(lines) != 1 || !strings.HasPrefix(lines[0], "cruddur: ") || !strings.Contains(lines[0], tc.want) {
-				t.Errorf("stderr %q, want one line with %q", stderr.String(), tc.want)
+			err = run(&awscdk.AppProps{Context: &ctx, Outdir: &outdir, BuiltinCloudFormationValidation: jsii.Bool(false)}, noEnv)
+			if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one line with %q", err, tc.want)
 			}
-			for _, name := range []string{"manifest.json", StackID + ".template.json", StackID + ".assets.json"} {
-				if _, err := os.Stat(filepath.Join(outdir, name)); err == nil {
-					t.Errorf("the failed synth left %s in the outdir", name)
-				}
-			}
+			noAssemblyLeft(t, outdir)
 		})
 	}
 }
 
-// copyAssembly copies the files of a cloud assembly (not its asset folders).
-func copyAssembly(t *testing.T, from, to string) {
+func noAssemblyLeft(t *testing.T, outdir string) {
 	t.Helper()
-	entries, err := os.ReadDir(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(from, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(to, e.Name()), data, 0o644); err != nil {
-			t.Fatal(err)
+	for _, name := range assemblyFiles {
+		if _, err := os.Stat(filepath.Join(outdir, name)); err == nil {
+			t.Errorf("the failed synth left %s in the outdir", name)
 		}
 	}
 }

@@ -11,21 +11,6 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// variant synthesizes the app with some context changed (validator off: the
-// shared synth runs it) and returns the template.
-func variant(t *testing.T, overrides map[string]any) ([]byte, assertions.Template) {
-	t.Helper()
-	outdir := t.TempDir()
-	if _, err := synthesize(outdir, overrides, false); err != nil {
-		t.Fatal(err)
-	}
-	data, tmpl, err := readTemplate(outdir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data, tmpl
-}
-
 func TestClusterAndService(t *testing.T) {
 	check(t, "cluster with Container Insights", func() {
 		synth.tmpl.ResourceCountIs(jsii.String("AWS::ECS::Cluster"), jsii.Number(1))
@@ -217,7 +202,7 @@ func TestOutputs(t *testing.T) {
 }
 
 func TestWithoutLoadBalancer(t *testing.T) {
-	template, tmpl := variant(t, map[string]any{keyLoadBalancer: "false"})
+	template, tmpl := variant(t, "NoLoadBalancer")
 	for _, kind := range []string{"AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::ElasticLoadBalancingV2::Listener", "AWS::ElasticLoadBalancingV2::TargetGroup", "AWS::S3::Bucket"} {
 		check(t, "no "+kind, func() { tmpl.ResourceCountIs(jsii.String(kind), jsii.Number(0)) })
 	}
@@ -235,8 +220,8 @@ func TestWithoutLoadBalancer(t *testing.T) {
 }
 
 func TestWithCertificate(t *testing.T) {
-	arn := "arn:aws:acm:eu-west-1:111122223333:certificate/12345678-1234-1234-1234-123456789012"
-	template, tmpl := variant(t, map[string]any{keyCertificateArn: arn})
+	arn := certificateArn
+	template, tmpl := variant(t, "ServiceOptions")
 	check(t, "HTTPS on 443 with the certificate, HTTP on 80 redirects to it", func() {
 		tmpl.ResourceCountIs(jsii.String("AWS::ElasticLoadBalancingV2::Listener"), jsii.Number(2))
 		tmpl.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::Listener"), map[string]any{
@@ -261,7 +246,7 @@ func TestWithCertificate(t *testing.T) {
 }
 
 func TestDeletionProtectionAndExecFromContext(t *testing.T) {
-	_, tmpl := variant(t, map[string]any{keyDeletionProtection: true, keyEcsExec: "true", keyDesiredCount: 3.0})
+	_, tmpl := variant(t, "ServiceOptions")
 	check(t, "deletion protection on", func() {
 		tmpl.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::LoadBalancer"), map[string]any{
 			"LoadBalancerAttributes": assertions.Match_ArrayWith(&[]any{
@@ -274,17 +259,23 @@ func TestDeletionProtectionAndExecFromContext(t *testing.T) {
 	})
 }
 
-// TestExistingVpc looks a VPC up by id. With no AWS account here the lookup
-// returns aws-cdk-lib's placeholder VPC, which is enough to see that no VPC
-// is created and that the region-specific access-log grant is used.
+// TestExistingVpc looks a VPC up by id (the lookup's answer is in the test
+// app's context): no VPC is created, the tasks run in its private subnets,
+// and the region-specific access-log grant is used.
 func TestExistingVpc(t *testing.T) {
-	template, tmpl := variant(t, map[string]any{
-		keyVpcID: "vpc-0123456789abcdef0", keyAccount: "111122223333", keyRegion: "eu-west-1",
-	})
+	template, tmpl := variant(t, "ExistingVpc")
 	check(t, "no new VPC, NAT gateway or flow log", func() {
 		tmpl.ResourceCountIs(jsii.String("AWS::EC2::VPC"), jsii.Number(0))
 		tmpl.ResourceCountIs(jsii.String("AWS::EC2::NatGateway"), jsii.Number(0))
 		tmpl.ResourceCountIs(jsii.String("AWS::ECS::Service"), jsii.Number(1))
+	})
+	check(t, "the tasks run in the VPC's private subnets", func() {
+		tmpl.HasResourceProperties(jsii.String("AWS::ECS::Service"), map[string]any{
+			"NetworkConfiguration": map[string]any{"AwsvpcConfiguration": map[string]any{
+				"AssignPublicIp": "DISABLED",
+				"Subnets":        []any{"subnet-00000000000000003", "subnet-00000000000000004"},
+			}},
+		})
 	})
 	if strings.Contains(string(template), "Elbv2AccountMap") {
 		t.Error("a region-specific stack should not need the ELB account mapping")

@@ -2,7 +2,6 @@ package service_test
 
 import (
 	"fmt"
-	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
@@ -12,10 +11,12 @@ import (
 
 	"github.com/cruddur/tracing/constructs/service"
 	"github.com/cruddur/tracing/constructs/tracedtask"
-	"github.com/cruddur/tracing/internal/cdktest"
 )
 
-func TestMain(m *testing.M) { cdktest.Main(m) }
+// The examples are compiled, not run: "It prints" is not an Output comment.
+// The app's tests run the same code and check its templates
+// (constructs_test.go at the repository root), so that `go test ./...`
+// starts jsii in one test binary instead of one per package.
 
 func ExampleNewTracedService() {
 	app := awscdk.NewApp(nil)
@@ -36,7 +37,7 @@ func ExampleNewTracedService() {
 	for _, kind := range []string{"AWS::ECS::Cluster", "AWS::ECS::Service", "AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::ElasticLoadBalancingV2::TargetGroup"} {
 		fmt.Println(kind, len(*template.FindResources(jsii.String(kind), nil)))
 	}
-	// Output:
+	// It prints:
 	// true
 	// AWS::ECS::Cluster 1
 	// AWS::ECS::Service 1

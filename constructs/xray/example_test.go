@@ -3,17 +3,18 @@ package xray_test
 import (
 	"encoding/json"
 	"fmt"
-	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/cruddur/tracing/constructs/xray"
-	"github.com/cruddur/tracing/internal/cdktest"
 )
 
-func TestMain(m *testing.M) { cdktest.Main(m) }
+// The examples are compiled, not run: "It prints" is not an Output comment.
+// The app's tests run the same code and check its templates
+// (constructs_test.go at the repository root), so that `go test ./...`
+// starts jsii in one test binary instead of one per package.
 
 // printResources prints the properties of every resource of one type in the
 // stack's template.
@@ -36,7 +37,7 @@ func ExampleNewGroup() {
 	})
 	fmt.Println(*group.FilterExpression())
 	printResources(stack, "AWS::XRay::Group")
-	// Output:
+	// It prints:
 	// service("orders")
 	// {
 	//   "FilterExpression": "service(\"orders\")",
@@ -62,7 +63,7 @@ func ExampleNewSamplingRule() {
 		URLPath:       jsii.String("/api/activities*"),
 	})
 	printResources(stack, "AWS::XRay::SamplingRule")
-	// Output:
+	// It prints:
 	// {
 	//   "SamplingRule": {
 	//     "FixedRate": 0.25,
@@ -95,7 +96,7 @@ func ExampleLoadSamplingRuleFile() {
 
 	_, err = xray.ParseSamplingRule([]byte(`{"SamplingRule": {"Priority": 0}}`))
 	fmt.Println(err)
-	// Output:
+	// It prints:
 	// Cruddur 9000 0.1 5
 	// SamplingRule.Priority: 0 is outside 1..9999
 }
@@ -106,6 +107,6 @@ func ExampleNewSamplingRule_badProps() {
 	defer func() { fmt.Println(recover()) }()
 
 	xray.NewSamplingRule(stack, "Rule", &xray.SamplingRuleProps{FixedRate: jsii.Number(1.5)})
-	// Output:
+	// It prints:
 	// xray.NewSamplingRule Rule: FixedRate: 1.5 is outside 0..1
 }

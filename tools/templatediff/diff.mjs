@@ -10,7 +10,8 @@
 // ALLOW_DESTRUCTIVE=1 in the environment is the same as --allow-destructive.
 // Exit codes: 0 the diff is safe (or allowed), 3 the guard tripped, 2 bad usage
 // or unreadable templates.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { Writable } from 'node:stream';
 import { fullDiff, formatDifferences, ResourceImpact } from '@aws-cdk/cloudformation-diff';
 
@@ -76,19 +77,12 @@ export function destructiveChanges(diff) {
   return found;
 }
 
-function main(argv) {
-  const args = [];
-  let allow = process.env.ALLOW_DESTRUCTIVE === '1' || process.env.ALLOW_DESTRUCTIVE === 'true';
-  let markdown;
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--allow-destructive') allow = true;
-    else if (argv[i] === '--markdown') markdown = argv[++i] ?? usage('--markdown needs a file');
-    else if (argv[i].startsWith('--')) usage(`unknown option ${argv[i]}`);
-    else args.push(argv[i]);
-  }
-  if (args.length !== 2) usage('expected two templates');
-  const [base, head] = args.map(readTemplate);
-
+/**
+ * Diffs two templates: the text `cdk diff` would print with a summary and the
+ * guard's verdict, the pull-request comment in Markdown, and the exit code
+ * (3 when the guard trips and destructive changes are not allowed, else 0).
+ */
+export function report(base, head, { allow = false } = {}) {
   const diff = fullDiff(base, head);
   let text = '';
   const collect = new Writable({ write(chunk, _enc, done) { text += chunk; done(); } });
@@ -106,30 +100,47 @@ function main(argv) {
       : 'Destructive changes to guarded resources (allow them with the PR label allow-destructive-changes, or ALLOW_DESTRUCTIVE=1 locally):');
     for (const d of destructive) lines.push(`  - ${d}`);
   }
-  process.stdout.write(lines.join('\n') + '\n');
 
-  if (markdown) {
-    // A GitHub comment holds at most 65536 characters.
-    const limit = 60000;
-    const shown = plain.length > limit ? `${plain.slice(0, limit)}\n... (cut: run make diff for the whole diff)` : plain;
-    const verdict = destructive.length === 0
-      ? 'No guarded resource is replaced or deleted.'
-      : (allow ? '**Destructive changes allowed** by label:' : '**Blocked**: destructive changes to guarded resources. Add the label `allow-destructive-changes` if they are intended.');
-    const md = [
-      '<!-- cruddur-cdk-diff -->',
-      '### cdk diff: base branch → this pull request',
-      '',
-      `${changed} resource(s) changed. ${verdict}`,
-      ...destructive.map((d) => `- ${d}`),
-      '',
-      '```diff',
-      diff.isEmpty ? 'There were no differences.' : shown.trimEnd(),
-      '```',
-      '',
-    ].join('\n');
-    writeFileSync(markdown, md);
-  }
-  process.exit(destructive.length > 0 && !allow ? 3 : 0);
+  // A GitHub comment holds at most 65536 characters.
+  const limit = 60000;
+  const shown = plain.length > limit ? `${plain.slice(0, limit)}\n... (cut: run make diff for the whole diff)` : plain;
+  const verdict = destructive.length === 0
+    ? 'No guarded resource is replaced or deleted.'
+    : (allow ? '**Destructive changes allowed** by label:' : '**Blocked**: destructive changes to guarded resources. Add the label `allow-destructive-changes` if they are intended.');
+  const markdown = [
+    '<!-- cruddur-cdk-diff -->',
+    '### cdk diff: base branch → this pull request',
+    '',
+    `${changed} resource(s) changed. ${verdict}`,
+    ...destructive.map((d) => `- ${d}`),
+    '',
+    '```diff',
+    diff.isEmpty ? 'There were no differences.' : shown.trimEnd(),
+    '```',
+    '',
+  ].join('\n');
+  return { text: lines.join('\n') + '\n', markdown, code: destructive.length > 0 && !allow ? 3 : 0 };
 }
 
-main(process.argv.slice(2));
+function main(argv) {
+  const args = [];
+  let allow = process.env.ALLOW_DESTRUCTIVE === '1' || process.env.ALLOW_DESTRUCTIVE === 'true';
+  let markdown;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--allow-destructive') allow = true;
+    else if (argv[i] === '--markdown') markdown = argv[++i] ?? usage('--markdown needs a file');
+    else if (argv[i].startsWith('--')) usage(`unknown option ${argv[i]}`);
+    else args.push(argv[i]);
+  }
+  if (args.length !== 2) usage('expected two templates');
+  const [base, head] = args.map(readTemplate);
+  const r = report(base, head, { allow });
+  process.stdout.write(r.text);
+  if (markdown) writeFileSync(markdown, r.markdown);
+  process.exit(r.code);
+}
+
+// Run as a command; imported (by the tests), it only exports.
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  main(process.argv.slice(2));
+}
