@@ -24,18 +24,16 @@ var background backgroundChecks
 type backgroundChecks struct {
 	diffs *diffServer
 
-	diffCommand     *future[commandResult] // diff.mjs run as the workflow runs it
 	appWithBadInput *future[commandResult] // the app run as `cdk synth` runs it
 	guardDefault    *future[commandResult] // cfn-guard on the default template
 	guardPrivileged *future[commandResult] // ... on it with a privileged container
 	guardADOT       *future[commandResult] // ... on the collector variant
 }
 
-// start begins what needs no synth: the diff server, the diff command on a
-// golden template, and the app given bad input.
+// start begins what needs no synth: the diff server and the app given bad
+// input.
 func (b *backgroundChecks) start(dir string) {
 	b.diffs = startDiffServer()
-	b.diffCommand = async(func() commandResult { return runDiffCommand(dir) })
 	b.appWithBadInput = async(func() commandResult { return runAppWithBadInput(dir) })
 }
 
@@ -53,7 +51,7 @@ func (b *backgroundChecks) afterADOTSynth(dir string, template []byte) {
 // stop ends the diff server and waits for every program, so that none
 // outlives the test binary.
 func (b *backgroundChecks) stop() {
-	for _, f := range []*future[commandResult]{b.diffCommand, b.appWithBadInput, b.guardDefault, b.guardPrivileged, b.guardADOT} {
+	for _, f := range []*future[commandResult]{b.appWithBadInput, b.guardDefault, b.guardPrivileged, b.guardADOT} {
 		if f != nil {
 			f.wait()
 		}
@@ -105,9 +103,11 @@ func runCommand(cmd *exec.Cmd) commandResult {
 }
 
 // diffServer is one Node process that imports tools/templatediff/diff.mjs
-// and answers the tests' diff requests, a JSON line each way. Node's start
-// and the resource specification the diff library loads cost over a second,
-// paid once here, beside the synth, instead of once a diff.
+// and runs its command function, cli, for the tests: arguments and
+// environment in, output and exit code out, a JSON line each way. Node's
+// start and the resource specification the diff library loads cost over a
+// second, paid once here, beside the synth, instead of once a diff. (Run as
+// a command, diff.mjs only adds printing that result and exiting with it.)
 type diffServer struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -119,15 +119,14 @@ type diffServer struct {
 
 const diffServerJS = `
 import { createInterface } from 'node:readline';
-const { report } = await import(process.env.TEMPLATEDIFF_MODULE);
+const { cli, report } = await import(process.env.TEMPLATEDIFF_MODULE);
 // Load the resource specification now: a change to a group's name is a
 // replacement, which only the specification knows.
 const group = (name) => ({ Resources: { G: { Type: 'AWS::XRay::Group', Properties: { GroupName: name } } } });
 report(group('a'), group('b'));
 for await (const line of createInterface({ input: process.stdin })) {
-  const { base, head, allow } = JSON.parse(line);
-  const r = report(base, head, { allow });
-  process.stdout.write(JSON.stringify({ text: r.text, code: r.code }) + '\n');
+  const { args, env } = JSON.parse(line);
+  process.stdout.write(JSON.stringify(cli(args, env ?? {})) + '\n');
 }
 `
 
@@ -154,34 +153,35 @@ func startDiffServer() *diffServer {
 	return s
 }
 
-// diff returns what diff.mjs prints for two templates and its exit code.
-func (s *diffServer) diff(base, head []byte, allow bool) (string, int, error) {
+// run is `node tools/templatediff/diff.mjs args...` with env as its whole
+// environment.
+func (s *diffServer) run(args []string, env map[string]string) commandResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
-		return "", 0, s.err
+		return commandResult{err: s.err}
 	}
-	req, err := json.Marshal(map[string]any{"base": json.RawMessage(base), "head": json.RawMessage(head), "allow": allow})
+	req, err := json.Marshal(map[string]any{"args": args, "env": env})
 	if err != nil {
-		return "", 0, err
+		return commandResult{err: err}
 	}
 	if _, err := s.in.Write(append(req, '\n')); err != nil {
 		s.err = fmt.Errorf("the diff server stopped: %v\n%s", err, s.stderr.String())
-		return "", 0, s.err
+		return commandResult{err: s.err}
 	}
 	line, err := s.out.ReadBytes('\n')
 	if err != nil {
 		s.err = fmt.Errorf("the diff server stopped: %v\n%s", err, s.stderr.String())
-		return "", 0, s.err
+		return commandResult{err: s.err}
 	}
 	var resp struct {
-		Text string
-		Code int
+		Stdout, Stderr string
+		Code           int
 	}
 	if err := json.Unmarshal(line, &resp); err != nil {
-		return "", 0, fmt.Errorf("diff server answered %q: %w", line, err)
+		return commandResult{err: fmt.Errorf("diff server answered %q: %w", line, err)}
 	}
-	return resp.Text, resp.Code, nil
+	return commandResult{stdout: resp.Stdout, stderr: resp.Stderr, code: resp.Code}
 }
 
 func (s *diffServer) close() {
@@ -190,36 +190,6 @@ func (s *diffServer) close() {
 	}
 	s.in.Close()
 	s.cmd.Wait()
-}
-
-// runDiffCommand runs diff.mjs as a command, as `make diff` and the pull
-// request workflow do, on a change that would replace the X-Ray group,
-// allowed through the environment, with the Markdown comment.
-func runDiffCommand(dir string) commandResult {
-	golden, err := os.ReadFile(filepath.Join("testdata", StackID+".template.json"))
-	if err != nil {
-		return commandResult{err: err}
-	}
-	head, err := renameGroup(golden)
-	if err != nil {
-		return commandResult{err: err}
-	}
-	dir = filepath.Join(dir, "diff-command")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return commandResult{err: err}
-	}
-	base, headPath := filepath.Join(dir, "base.json"), filepath.Join(dir, "head.json")
-	if err := os.WriteFile(base, golden, 0o644); err != nil {
-		return commandResult{err: err}
-	}
-	if err := os.WriteFile(headPath, head, 0o644); err != nil {
-		return commandResult{err: err}
-	}
-	cmd := exec.Command("node", filepath.Join("tools", "templatediff", "diff.mjs"), base, headPath, "--markdown", filepath.Join(dir, "comment.md"))
-	cmd.Env = append(os.Environ(), "ALLOW_DESTRUCTIVE=1")
-	r := runCommand(cmd)
-	r.dir = dir
-	return r
 }
 
 // badInputRuleFile is a sampling rule out of X-Ray's range.

@@ -16,7 +16,10 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden templates in testdata/ from this run's synths")
+var (
+	update    = flag.Bool("update", false, "rewrite the golden templates in testdata/ from this run's synths")
+	synthOnly = flag.Bool("synth-only", false, "synthesize the app once, validated, and run no test: the floor of `go test` that bench/run.sh measures")
+)
 
 // The app is synthesized once per test binary, as the CLI would, and every
 // test reads that one result: a synth costs seconds, an assertion
@@ -62,6 +65,13 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	if *synthOnly {
+		if _, err := synthesize(dir, nil, true); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return 0
+	}
 	if err := prepare(dir); err != nil {
 		fmt.Fprintln(os.Stderr, "preparing the tests:", err)
 		return 1

@@ -9,15 +9,30 @@ import (
 	"testing"
 )
 
-// templateDiff is what tools/templatediff/diff.mjs prints for two templates,
-// and its exit code, from the diff server.
+// templateDiff is what `node tools/templatediff/diff.mjs base head` prints
+// and its exit code, from the diff server; allow is ALLOW_DESTRUCTIVE=1.
 func templateDiff(t *testing.T, base, head []byte, allow bool) (string, int) {
 	t.Helper()
-	out, code, err := background.diffs.diff(base, head, allow)
-	if err != nil {
+	dir := t.TempDir()
+	basePath, headPath := filepath.Join(dir, "base.json"), filepath.Join(dir, "head.json")
+	if err := os.WriteFile(basePath, base, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return out, code
+	if err := os.WriteFile(headPath, head, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	if allow {
+		env["ALLOW_DESTRUCTIVE"] = "1"
+	}
+	r := background.diffs.run([]string{basePath, headPath}, env)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.stderr != "" {
+		t.Errorf("stderr: %s", r.stderr)
+	}
+	return r.stdout, r.code
 }
 
 func TestDiffOfAFixedRateChange(t *testing.T) {
@@ -63,25 +78,46 @@ func TestDiffGuardsARenamedGroup(t *testing.T) {
 	}
 }
 
-// TestDiffCommand runs diff.mjs as the workflow does: ALLOW_DESTRUCTIVE=1
-// from the environment lets the renamed group through, and the comment it
-// writes says so.
+// TestDiffCommand checks the command's own options: --allow-destructive
+// lets the renamed group through and --markdown writes the pull request's
+// comment, which says so; bad usage exits 2.
 func TestDiffCommand(t *testing.T) {
-	r := background.diffCommand.wait()
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	if r.code != 0 || !strings.Contains(r.stdout, "Destructive changes, allowed on purpose:") ||
-		!strings.Contains(r.stdout, "AWS::XRay::Group GroupC77FDACD (Cruddur/Group/Resource) would be replaced") {
-		t.Fatalf("exit %d, want 0 with the allowed replacement:\n%s%s", r.code, r.stdout, r.stderr)
-	}
-	comment, err := os.ReadFile(filepath.Join(r.dir, "comment.md"))
+	head, err := renameGroup(synth.template)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"<!-- cruddur-cdk-diff -->", "**Destructive changes allowed** by label:", "```diff"} {
-		if !strings.Contains(string(comment), want) {
-			t.Errorf("the comment lacks %q:\n%s", want, comment)
+	dir := t.TempDir()
+	base, headPath, comment := filepath.Join(dir, "base.json"), filepath.Join(dir, "head.json"), filepath.Join(dir, "comment.md")
+	if err := os.WriteFile(base, synth.template, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(headPath, head, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := background.diffs.run([]string{base, headPath, "--allow-destructive", "--markdown", comment}, nil)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.code != 0 || !strings.Contains(r.stdout, "Destructive changes, allowed on purpose:") {
+		t.Fatalf("exit %d, want 0 with the allowed replacement:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	md, err := os.ReadFile(comment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<!-- cruddur-cdk-diff -->", "2 resource(s) changed. **Destructive changes allowed** by label:", "AWS::XRay::Group GroupC77FDACD (Cruddur/Group/Resource) would be replaced", "```diff"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("the comment lacks %q:\n%s", want, md)
+		}
+	}
+
+	for _, args := range [][]string{{base}, {base, headPath, "--markdown"}, {base, headPath, "--json"}, {base, filepath.Join(dir, "missing.json")}} {
+		r := background.diffs.run(args, nil)
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if r.code != 2 || r.stdout != "" || !strings.HasPrefix(r.stderr, "templatediff: ") || !strings.Contains(r.stderr, "usage: node diff.mjs") {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 2 and the usage", args, r.code, r.stdout, r.stderr)
 		}
 	}
 }

@@ -4,10 +4,12 @@
 #   - the Go app's synth, aws-cdk-lib's validator on and off;
 #   - the same stack in plain JavaScript (bench/js, the floor), on and off;
 #   - a Go program that only starts jsii and creates an App, and Node alone;
-#   - warm `go test -count=1 ./...`;
+#   - warm `go test -count=1 ./...`, and its floor: the root test binary
+#     built and run to do nothing but one validated synth (-synth-only);
 #   - synths of N = 1, 10, 50 traced services in one stack, Go and JS;
-# then the ratios issue #8 sets targets for, and peak memory (the whole process
-# tree: Go, the jsii wrapper and Node together).
+# then the ratios issue #8 sets targets for, and the peak memory of each synth
+# (the whole process tree: Go, the jsii wrapper and Node together), sampled in
+# one more run that is not timed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 reps=${BENCH_REPS:-5}
@@ -36,14 +38,16 @@ m() { # m LABEL [VAR=VALUE...] -- COMMAND...
   local label=$1; shift
   local envs=()
   while [ "$1" != "--" ]; do envs+=("$1"); shift; done; shift
-  local n=$reps
+  local n=$reps peak=()
   case "$label" in "go test"*) n=$test_reps;; esac
+  case "$label" in *" synth, "*) peak=(-peak);; esac
   env ${envs[@]+"${envs[@]}"} \
-    "$tmp/measure" -json -n "$n" -label "$label" -- "$@" 2>/dev/null >>"$results" \
+    "$tmp/measure" -json -n "$n" ${peak[@]+"${peak[@]}"} -label "$label" -- "$@" 2>/dev/null >>"$results" \
     || { echo "bench: $label failed; run it alone to see why" >&2; exit 1; }
   tail -n1 "$results" | node -e '
     const r = JSON.parse(require("fs").readFileSync(0, "utf8"));
-    console.log(`${r.label.padEnd(42)} min ${r.min_s.toFixed(2)} s  median ${r.median_s.toFixed(2)} s  max ${r.max_s.toFixed(2)} s  peak ${Math.round(r.peak_rss_mib)} MiB`);'
+    const peak = r.peak_rss_mib ? `  peak ${Math.round(r.peak_rss_mib)} MiB` : "";
+    console.log(`${r.label.padEnd(46)} min ${r.min_s.toFixed(2)} s  median ${r.median_s.toFixed(2)} s  max ${r.max_s.toFixed(2)} s${peak}`);'
 }
 
 echo "bench: $reps runs each after one warm-up ($test_reps for go test); $(nproc) cores; $(go version | cut -d" " -f3), node $(node --version)"
@@ -55,6 +59,7 @@ m "js synth, validator off" "${app[@]}" CDK_VALIDATION=false -- node bench/js/ap
 m "go: start jsii, create an App" -- "$tmp/jsiistart"
 m "node: start" -- node -e 0
 m "go test -count=1 ./... (warm)" -- go test -count=1 ./...
+m "go test floor: one validated synth, no tests" -- go test -count=1 . -synth-only
 # 50 services are about 870 resources: past CloudFormation's 500 a stack, which
 # aws-cdk-lib checks at synth. The bench measures synthesis, so the check is off.
 scale=(CDK_OUTDIR="$tmp/scale-out" CDK_VALIDATION=false CDK_CONTEXT_JSON='{"@aws-cdk/core:stackResourceLimit": 0}')
@@ -75,6 +80,8 @@ const out = [
   ['go synth minus the jsii start-up / js synth (validator on)', (goOn - fixed) / jsOn, 'what is left above the fixed cost'],
   ['go synth / js synth (validator off)', med('go synth, validator off') / med('js synth, validator off'), ''],
   ['warm go test / one validated go synth', med('go test -count=1 ./... (warm)') / goOn, 'target <= 1.5'],
+  ['go test floor / one validated go synth', med('go test floor: one validated synth, no tests') / goOn, 'the least go test can be (link + one validated synth)'],
+  ['warm go test / its floor', med('go test -count=1 ./... (warm)') / med('go test floor: one validated synth, no tests'), 'what every other check adds'],
   ['ms per added traced service, go', perService('go'), ''],
   ['ms per added traced service, js', perService('js'), ''],
   ['marginal cost go / js', perService('go') / perService('js'), 'target <= 1.5'],
@@ -82,5 +89,5 @@ const out = [
   ['peak memory, js synth with validator (MiB)', peak('js synth, validator on'), ''],
 ];
 console.log('\nratios (medians)');
-for (const [name, v, note] of out) console.log(`  ${name.padEnd(58)} ${v.toFixed(2).padStart(8)}  ${note}`);
+for (const [name, v, note] of out) console.log(`  ${name.padEnd(60)} ${v.toFixed(2).padStart(8)}  ${note}`);
 JS

@@ -33,9 +33,13 @@ const DESTRUCTIVE = new Map([
   [ResourceImpact.WILL_ORPHAN, 'would be orphaned (removed from the stack, left in the account)'],
 ]);
 
+const USAGE = 'usage: node diff.mjs BASE.template.json HEAD.template.json [--allow-destructive] [--markdown OUT.md]';
+
+/** A mistake in how the command was called: exit 2 with the usage. */
+class UsageError extends Error {}
+
 function usage(msg) {
-  process.stderr.write(`templatediff: ${msg}\nusage: node diff.mjs BASE.template.json HEAD.template.json [--allow-destructive] [--markdown OUT.md]\n`);
-  process.exit(2);
+  throw new UsageError(msg);
 }
 
 function readTemplate(path) {
@@ -122,25 +126,41 @@ export function report(base, head, { allow = false } = {}) {
   return { text: lines.join('\n') + '\n', markdown, code: destructive.length > 0 && !allow ? 3 : 0 };
 }
 
-function main(argv) {
-  const args = [];
-  let allow = process.env.ALLOW_DESTRUCTIVE === '1' || process.env.ALLOW_DESTRUCTIVE === 'true';
-  let markdown;
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--allow-destructive') allow = true;
-    else if (argv[i] === '--markdown') markdown = argv[++i] ?? usage('--markdown needs a file');
-    else if (argv[i].startsWith('--')) usage(`unknown option ${argv[i]}`);
-    else args.push(argv[i]);
+/**
+ * The command: arguments and environment in, what it prints and its exit
+ * code out (it writes the --markdown file itself). The tests call it in one
+ * Node process; run as a command, main prints the result and exits with it.
+ */
+export function cli(argv, env = process.env) {
+  try {
+    const args = [];
+    let allow = env.ALLOW_DESTRUCTIVE === '1' || env.ALLOW_DESTRUCTIVE === 'true';
+    let markdown;
+    for (let i = 0; i < argv.length; i++) {
+      if (argv[i] === '--allow-destructive') allow = true;
+      else if (argv[i] === '--markdown') markdown = argv[++i] ?? usage('--markdown needs a file');
+      else if (argv[i].startsWith('--')) usage(`unknown option ${argv[i]}`);
+      else args.push(argv[i]);
+    }
+    if (args.length !== 2) usage('expected two templates');
+    const [base, head] = args.map(readTemplate);
+    const r = report(base, head, { allow });
+    if (markdown) writeFileSync(markdown, r.markdown);
+    return { stdout: r.text, stderr: '', code: r.code };
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    return { stdout: '', stderr: `templatediff: ${e.message}\n${USAGE}\n`, code: 2 };
   }
-  if (args.length !== 2) usage('expected two templates');
-  const [base, head] = args.map(readTemplate);
-  const r = report(base, head, { allow });
-  process.stdout.write(r.text);
-  if (markdown) writeFileSync(markdown, r.markdown);
-  process.exit(r.code);
+}
+
+function main() {
+  const r = cli(process.argv.slice(2));
+  process.stdout.write(r.stdout);
+  process.stderr.write(r.stderr);
+  process.exitCode = r.code;
 }
 
 // Run as a command; imported (by the tests), it only exports.
 if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
-  main(process.argv.slice(2));
+  main();
 }
