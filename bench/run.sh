@@ -40,7 +40,7 @@ m() { # m LABEL [VAR=VALUE...] -- COMMAND...
   while [ "$1" != "--" ]; do envs+=("$1"); shift; done; shift
   local n=$reps peak=()
   case "$label" in "go test"*) n=$test_reps;; esac
-  case "$label" in *" synth, "*) peak=(-peak);; esac
+  case "$label" in "go synth"*|"js synth"*) peak=(-peak);; esac
   env ${envs[@]+"${envs[@]}"} \
     "$tmp/measure" -json -n "$n" ${peak[@]+"${peak[@]}"} -label "$label" -- "$@" 2>/dev/null >>"$results" \
     || { echo "bench: $label failed; run it alone to see why" >&2; exit 1; }
