@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The speed bench (make bench): in one run, with BENCH_REPS repetitions
-# (default 5, after one warm-up), min/median/max of
+# The speed bench (make bench): in one run, in BENCH_REPS rounds (default 5,
+# after a warm-up round; each command once a round, Go and JavaScript
+# alternating), min/median/max of
 #   - the Go app's synth, aws-cdk-lib's validator on and off;
 #   - the same stack in plain JavaScript (bench/js, the floor), on and off;
 #   - a Go program that only starts jsii and creates an App, and Node alone;
@@ -33,40 +34,43 @@ ctx=$(node -e '
     "aws:cdk:version-reporting": false, "aws:cdk:bundling-stacks": ["**"]});
   process.stdout.write(JSON.stringify(c));')
 
-results="$tmp/results.jsonl"
-m() { # m LABEL [VAR=VALUE...] -- COMMAND...
-  local label=$1; shift
-  local envs=()
-  while [ "$1" != "--" ]; do envs+=("$1"); shift; done; shift
-  local n=$reps peak=()
-  case "$label" in "go test"*) n=$test_reps;; esac
-  case "$label" in "go synth"*|"js synth"*) peak=(-peak);; esac
-  env ${envs[@]+"${envs[@]}"} \
-    "$tmp/measure" -json -n "$n" ${peak[@]+"${peak[@]}"} -label "$label" -- "$@" 2>/dev/null >>"$results" \
-    || { echo "bench: $label failed; run it alone to see why" >&2; exit 1; }
-  tail -n1 "$results" | node -e '
-    const r = JSON.parse(require("fs").readFileSync(0, "utf8"));
-    const peak = r.peak_rss_mib ? `  peak ${Math.round(r.peak_rss_mib)} MiB` : "";
-    console.log(`${r.label.padEnd(46)} min ${r.min_s.toFixed(2)} s  median ${r.median_s.toFixed(2)} s  max ${r.max_s.toFixed(2)} s${peak}`);'
-}
+echo "bench: $reps rounds after one warm-up round ($test_reps for go test), each command once a round; $(nproc) cores; $(go version | cut -d" " -f3), node $(node --version)"
 
-echo "bench: $reps runs each after one warm-up ($test_reps for go test); $(nproc) cores; $(go version | cut -d" " -f3), node $(node --version)"
-app=(CDK_CONTEXT_JSON="$ctx" CDK_OUTDIR="$tmp/out")
-m "go synth, validator on" "${app[@]}" -- "$tmp/cruddur"
-m "go synth, validator off" "${app[@]}" CDK_VALIDATION=false -- "$tmp/cruddur"
-m "js synth, validator on" "${app[@]}" -- node bench/js/app.js
-m "js synth, validator off" "${app[@]}" CDK_VALIDATION=false -- node bench/js/app.js
-m "go: start jsii, create an App" -- "$tmp/jsiistart"
-m "node: start" -- node -e 0
-m "go test -count=1 ./... (warm)" -- go test -count=1 ./...
-m "go test floor: one validated synth, no tests" -- go test -count=1 . -synth-only
+# The plan: each command with its environment. Go and JavaScript alternate,
+# so a slow spell of the machine falls on both (see bench/measure).
 # 50 services are about 870 resources: past CloudFormation's 500 a stack, which
 # aws-cdk-lib checks at synth. The bench measures synthesis, so the check is off.
-scale=(CDK_OUTDIR="$tmp/scale-out" CDK_VALIDATION=false CDK_CONTEXT_JSON='{"@aws-cdk/core:stackResourceLimit": 0}')
-for n in 1 10 50; do
-  m "go scale N=$n, validator off" "${scale[@]}" BENCH_SERVICES=$n -- "$tmp/scale"
-  m "js scale N=$n, validator off" "${scale[@]}" BENCH_SERVICES=$n -- node bench/js/app.js
-done
+CTX="$ctx" TMP="$tmp" TEST_REPS="$test_reps" node -e '
+  const { CTX: ctx, TMP: tmp, TEST_REPS: testReps } = process.env;
+  const app = { CDK_CONTEXT_JSON: ctx, CDK_OUTDIR: `${tmp}/out` };
+  const off = { ...app, CDK_VALIDATION: "false" };
+  const plan = [
+    { label: "go synth, validator on", argv: [`${tmp}/cruddur`], env: app, peak: true },
+    { label: "js synth, validator on", argv: ["node", "bench/js/app.js"], env: app, peak: true },
+    { label: "go synth, validator off", argv: [`${tmp}/cruddur`], env: off, peak: true },
+    { label: "js synth, validator off", argv: ["node", "bench/js/app.js"], env: off, peak: true },
+    { label: "go: start jsii, create an App", argv: [`${tmp}/jsiistart`] },
+    { label: "node: start", argv: ["node", "-e", "0"] },
+    { label: "go test -count=1 ./... (warm)", argv: ["go", "test", "-count=1", "./..."], runs: +testReps },
+    { label: "go test floor: one validated synth, no tests", argv: ["go", "test", "-count=1", ".", "-synth-only"], runs: +testReps },
+  ];
+  for (const n of [1, 10, 50]) {
+    const env = { CDK_OUTDIR: `${tmp}/scale-out`, CDK_VALIDATION: "false",
+      CDK_CONTEXT_JSON: JSON.stringify({ "@aws-cdk/core:stackResourceLimit": 0 }), BENCH_SERVICES: String(n) };
+    plan.push({ label: `go scale N=${n}, validator off`, argv: [`${tmp}/scale`], env });
+    plan.push({ label: `js scale N=${n}, validator off`, argv: ["node", "bench/js/app.js"], env });
+  }
+  require("fs").writeFileSync(`${tmp}/plan.json`, JSON.stringify(plan));'
+
+results="$tmp/results.jsonl"
+"$tmp/measure" -n "$reps" "$tmp/plan.json" >"$results" 2>"$tmp/measure.log" \
+  || { echo "bench: a command failed:" >&2; tail -n 20 "$tmp/measure.log" >&2; exit 1; }
+node -e '
+  for (const line of require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n")) {
+    const r = JSON.parse(line);
+    const peak = r.peak_rss_mib ? `  peak ${Math.round(r.peak_rss_mib)} MiB` : "";
+    console.log(`${r.label.padEnd(46)} min ${r.min_s.toFixed(2)} s  median ${r.median_s.toFixed(2)} s  max ${r.max_s.toFixed(2)} s${peak}`);
+  }' "$results"
 
 node - "$results" <<'JS'
 const rows = require('fs').readFileSync(process.argv[2], 'utf8').trim().split('\n').map(JSON.parse);

@@ -1,14 +1,19 @@
-// Command measure runs a command several times and prints the wall time of
-// each run as min/median/max, and with -peak the peak memory of the whole
-// process tree (the command and every descendant, summed, sampled every 20 ms
-// from /proc): a Go CDK synth is three processes (Go, the jsii wrapper,
-// Node), so the largest single process alone would understate it. Memory is
-// sampled in one extra run that is not timed: reading /proc of a busy process
-// tree that often slows it down (by a third, for go test).
+// Command measure times commands and prints, for each, the wall time of its
+// runs as min/median/max, and for those marked peak the peak memory of the
+// whole process tree (the command and every descendant, summed, sampled every
+// 20 ms from /proc): a Go CDK synth is three processes (Go, the jsii wrapper,
+// Node), so the largest single process alone would understate it.
 //
-//	measure -n 5 -peak -label "go synth" -- ./app
+//	measure -n 5 plan.json
 //
-// With -json it prints one JSON object per call, for bench/run.sh.
+// The plan is a JSON list of commands: {"label", "argv", "env" (added to
+// the environment), "runs" (default -n), "peak"}. After one warm-up round,
+// the commands run in rounds, each once a round, so that a slow spell of a
+// shared machine falls on all of them instead of on whichever ran then: the
+// ratios bench/run.sh prints compare commands. Memory is sampled in one more
+// run that is not timed: reading /proc of a busy process tree that often
+// slows it down (by a third, for go test). It prints one JSON object a
+// command.
 package main
 
 import (
@@ -24,6 +29,15 @@ import (
 	"time"
 )
 
+// Command is one entry of the plan.
+type Command struct {
+	Label string            `json:"label"`
+	Argv  []string          `json:"argv"`
+	Env   map[string]string `json:"env"`
+	Runs  int               `json:"runs"`
+	Peak  bool              `json:"peak"`
+}
+
 // Result is what one measured command took.
 type Result struct {
 	Label     string    `json:"label"`
@@ -35,48 +49,71 @@ type Result struct {
 }
 
 func main() {
-	n := flag.Int("n", 5, "how many runs")
-	warmup := flag.Int("warmup", 1, "runs before the measured ones, not counted")
-	label := flag.String("label", "", "name of what is measured")
-	asJSON := flag.Bool("json", false, "print the result as JSON")
-	peak := flag.Bool("peak", false, "measure peak memory, in one more run")
+	n := flag.Int("n", 5, "runs of each command, unless its plan entry says")
 	flag.Parse()
-	if flag.NArg() == 0 || *n < 1 {
-		fmt.Fprintln(os.Stderr, "usage: measure [-n N] [-warmup N] [-label L] [-json] -- command [args]")
+	if flag.NArg() != 1 || *n < 1 {
+		fmt.Fprintln(os.Stderr, "usage: measure [-n N] plan.json")
 		os.Exit(2)
 	}
-	r := Result{Label: *label}
-	for i := 0; i < *warmup+*n; i++ {
-		d, _, err := run(flag.Args(), false)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "measure: %s: %v\n", strings.Join(flag.Args(), " "), err)
-			os.Exit(1)
-		}
-		if i < *warmup {
-			continue
-		}
-		r.Runs = append(r.Runs, d.Seconds())
+	data, err := os.ReadFile(flag.Arg(0))
+	if err != nil {
+		fail(err)
 	}
-	if *peak {
-		_, kb, err := run(flag.Args(), true)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "measure: %s: %v\n", strings.Join(flag.Args(), " "), err)
-			os.Exit(1)
-		}
-		r.PeakRSSMB = float64(kb) / 1024
+	var plan []Command
+	if err := json.Unmarshal(data, &plan); err != nil {
+		fail(fmt.Errorf("%s: %w", flag.Arg(0), err))
 	}
-	sorted := append([]float64(nil), r.Runs...)
-	sort.Float64s(sorted)
-	r.Min, r.Max, r.Median = sorted[0], sorted[len(sorted)-1], median(sorted)
-	if *asJSON {
+	rounds := 0
+	for i := range plan {
+		if len(plan[i].Argv) == 0 {
+			fail(fmt.Errorf("%s: %q has no argv", flag.Arg(0), plan[i].Label))
+		}
+		if plan[i].Runs == 0 {
+			plan[i].Runs = *n
+		}
+		rounds = max(rounds, plan[i].Runs)
+	}
+	results := make([]Result, len(plan))
+	for round := -1; round < rounds; round++ { // round -1 warms up
+		for i, c := range plan {
+			if round >= c.Runs {
+				continue
+			}
+			d, _ := runOrFail(c, false)
+			if round >= 0 {
+				results[i].Runs = append(results[i].Runs, d.Seconds())
+			}
+		}
+	}
+	for i, c := range plan {
+		r := &results[i]
+		r.Label = c.Label
+		sorted := append([]float64(nil), r.Runs...)
+		sort.Float64s(sorted)
+		r.Min, r.Max, r.Median = sorted[0], sorted[len(sorted)-1], median(sorted)
+		if c.Peak {
+			_, kb := runOrFail(c, true)
+			r.PeakRSSMB = float64(kb) / 1024
+		}
 		json.NewEncoder(os.Stdout).Encode(r)
-		return
 	}
-	fmt.Printf("%-40s min %6.2f s  median %6.2f s  max %6.2f s", r.Label, r.Min, r.Median, r.Max)
-	if *peak {
-		fmt.Printf("  peak %6.0f MiB", r.PeakRSSMB)
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "measure:", err)
+	os.Exit(1)
+}
+
+func runOrFail(c Command, sample bool) (time.Duration, int64) {
+	env := os.Environ()
+	for k, v := range c.Env {
+		env = append(env, k+"="+v)
 	}
-	fmt.Println()
+	d, kb, err := run(c.Argv, env, sample)
+	if err != nil {
+		fail(fmt.Errorf("%s (%s): %w", c.Label, strings.Join(c.Argv, " "), err))
+	}
+	return d, kb
 }
 
 func median(sorted []float64) float64 {
@@ -89,8 +126,9 @@ func median(sorted []float64) float64 {
 
 // run runs the command and returns its wall time and, when sample is set,
 // the peak summed RSS of its process tree in KiB.
-func run(args []string, sample bool) (time.Duration, int64, error) {
+func run(args, env []string, sample bool) (time.Duration, int64, error) {
 	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
