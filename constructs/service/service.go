@@ -256,24 +256,31 @@ func logAccessLogs(alb elbv2.ApplicationLoadBalancer, bucket awss3.Bucket, prefi
 	objects := bucket.ArnForObjects(jsii.String(prefix + "/AWSLogs/" + *stack.Account() + "/*"))
 	elbAccount := stack.RegionalFact(regioninfo.FactName_ELBV2_ACCOUNT(), nil)
 	logDelivery := awsiam.NewServicePrincipal(jsii.String("delivery.logs.amazonaws.com"), nil)
-	bucket.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:    jsii.Strings("s3:PutObject"),
-		Principals: &[]awsiam.IPrincipal{awsiam.NewAccountPrincipal(elbAccount)},
-		Resources:  &[]*string{objects},
-	}))
-	bucket.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:    jsii.Strings("s3:PutObject"),
-		Principals: &[]awsiam.IPrincipal{logDelivery},
-		Resources:  &[]*string{objects},
-		Conditions: &map[string]any{"StringEquals": map[string]any{"s3:x-amz-acl": "bucket-owner-full-control"}},
-	}))
-	bucket.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:    jsii.Strings("s3:GetBucketAcl"),
-		Principals: &[]awsiam.IPrincipal{logDelivery},
-		Resources:  &[]*string{bucket.BucketArn()},
-	}))
+	// The bucket's policy exists already: EnforceSSL put its TLS-only
+	// statement there. Adding to its document is one jsii round trip for the
+	// three statements; bucket.AddToResourcePolicy is one each, and jsii
+	// fetches each call's result field by field.
+	policy := bucket.Policy()
+	policy.Document().AddStatements(
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:    jsii.Strings("s3:PutObject"),
+			Principals: &[]awsiam.IPrincipal{awsiam.NewAccountPrincipal(elbAccount)},
+			Resources:  &[]*string{objects},
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:    jsii.Strings("s3:PutObject"),
+			Principals: &[]awsiam.IPrincipal{logDelivery},
+			Resources:  &[]*string{objects},
+			Conditions: &map[string]any{"StringEquals": map[string]any{"s3:x-amz-acl": "bucket-owner-full-control"}},
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:    jsii.Strings("s3:GetBucketAcl"),
+			Principals: &[]awsiam.IPrincipal{logDelivery},
+			Resources:  &[]*string{bucket.BucketArn()},
+		}),
+	)
 	// The load balancer checks that it can write before it turns logging on.
-	alb.Node().AddDependency(bucket.Policy())
+	alb.Node().AddDependency(policy)
 }
 
 // Cluster is the ECS cluster the service runs in.
