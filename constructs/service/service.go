@@ -21,6 +21,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/cruddur/tracing/constructs/tracedtask"
+	"github.com/cruddur/tracing/internal/stackvalues"
 )
 
 // HealthCheckPath is where the load balancer asks the backend whether it is up.
@@ -80,6 +81,7 @@ type TracedService struct {
 	service awsecs.FargateService
 	alb     elbv2.ApplicationLoadBalancer
 	url     *string
+	stack   awscdk.Stack // the stack the service is in
 }
 
 // NewTracedService defines the service. It panics on bad props, naming the
@@ -99,6 +101,7 @@ func NewTracedService(scope constructs.Construct, id string, props *TracedServic
 
 	s := &TracedService{}
 	constructs.NewConstruct_Override(s, scope, &id)
+	s.stack = awscdk.Stack_Of(s)
 
 	s.cluster = awsecs.NewCluster(s, jsii.String("Cluster"), &awsecs.ClusterProps{
 		Vpc:                 p.Vpc,
@@ -118,7 +121,7 @@ func NewTracedService(scope constructs.Construct, id string, props *TracedServic
 	withLB := p.LoadBalancer == nil || *p.LoadBalancer
 	var grace awscdk.Duration
 	if withLB {
-		grace = awscdk.Duration_Seconds(jsii.Number(healthCheckGraceSecs))
+		grace = stackvalues.Seconds(s.stack, healthCheckGraceSecs)
 	}
 	s.service = awsecs.NewFargateService(s, jsii.String("Resource"), &awsecs.FargateServiceProps{
 		Cluster:        s.cluster,
@@ -159,12 +162,12 @@ func (s *TracedService) addLoadBalancer(p TracedServiceProps) {
 		// ALB access logs can be written only with S3-managed keys.
 		Encryption:        awss3.BucketEncryption_S3_MANAGED,
 		EnforceSSL:        jsii.Bool(true),
-		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		BlockPublicAccess: stackvalues.Constant(s.stack, "BLOCK_ALL", awss3.BlockPublicAccess_BLOCK_ALL),
 		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
 		Versioned:         jsii.Bool(true),
 		LifecycleRules: &[]*awss3.LifecycleRule{{
-			Expiration:                  awscdk.Duration_Days(jsii.Number(defaultAccessLogDays)),
-			NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(1)),
+			Expiration:                  stackvalues.Days(s.stack, defaultAccessLogDays),
+			NoncurrentVersionExpiration: stackvalues.Days(s.stack, 1),
 		}},
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
@@ -186,7 +189,7 @@ func (s *TracedService) addLoadBalancer(p TracedServiceProps) {
 		DeletionProtection:      jsii.Bool(p.DeletionProtection != nil && *p.DeletionProtection),
 		DropInvalidHeaderFields: jsii.Bool(true),
 	})
-	logAccessLogs(s.alb, logs, accessLogPrefix)
+	logAccessLogs(s.stack, s.alb, logs, accessLogPrefix)
 
 	target := &elbv2.AddApplicationTargetsProps{
 		Port:     jsii.Number(p.Task.AppPort()),
@@ -198,13 +201,13 @@ func (s *TracedService) addLoadBalancer(p TracedServiceProps) {
 		HealthCheck: &elbv2.HealthCheck{
 			Path:                    jsii.String(HealthCheckPath),
 			HealthyHttpCodes:        jsii.String("200"),
-			Interval:                awscdk.Duration_Seconds(jsii.Number(healthCheckIntervalSecs)),
-			Timeout:                 awscdk.Duration_Seconds(jsii.Number(healthCheckTimeoutSecs)),
+			Interval:                stackvalues.Seconds(s.stack, healthCheckIntervalSecs),
+			Timeout:                 stackvalues.Seconds(s.stack, healthCheckTimeoutSecs),
 			HealthyThresholdCount:   jsii.Number(healthyThresholdCount),
 			UnhealthyThresholdCount: jsii.Number(unhealthyThresholdCount),
 		},
 		// Old tasks finish their requests within ECS's 30 s stop timeout.
-		DeregistrationDelay: awscdk.Duration_Seconds(jsii.Number(deregistrationDelaySecs)),
+		DeregistrationDelay: stackvalues.Seconds(s.stack, deregistrationDelaySecs),
 	}
 
 	scheme := "http"
@@ -244,8 +247,7 @@ func (s *TracedService) addLoadBalancer(p TracedServiceProps) {
 // deploy time (aws-cdk-lib's own table of those accounts, as a CfnMapping).
 // Regions opened since August 2022 are not in that table: deploy there with
 // cruddur:region set, and aws-cdk-lib's own method takes over.
-func logAccessLogs(alb elbv2.ApplicationLoadBalancer, bucket awss3.Bucket, prefix string) {
-	stack := awscdk.Stack_Of(alb)
+func logAccessLogs(stack awscdk.Stack, alb elbv2.ApplicationLoadBalancer, bucket awss3.Bucket, prefix string) {
 	if !*awscdk.Token_IsUnresolved(stack.Region()) {
 		alb.LogAccessLogs(bucket, &prefix)
 		return
@@ -254,7 +256,7 @@ func logAccessLogs(alb elbv2.ApplicationLoadBalancer, bucket awss3.Bucket, prefi
 	alb.SetAttribute(jsii.String("access_logs.s3.bucket"), bucket.BucketName())
 	alb.SetAttribute(jsii.String("access_logs.s3.prefix"), &prefix)
 	objects := bucket.ArnForObjects(jsii.String(prefix + "/AWSLogs/" + *stack.Account() + "/*"))
-	elbAccount := stack.RegionalFact(regioninfo.FactName_ELBV2_ACCOUNT(), nil)
+	elbAccount := stack.RegionalFact(stackvalues.Constant(stack, "ELBV2_ACCOUNT", regioninfo.FactName_ELBV2_ACCOUNT), nil)
 	logDelivery := awsiam.NewServicePrincipal(jsii.String("delivery.logs.amazonaws.com"), nil)
 	// The bucket's policy exists already: EnforceSSL put its TLS-only
 	// statement there. Adding to its document is one jsii round trip for the

@@ -15,6 +15,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/cruddur/tracing/internal/stackvalues"
 )
 
 // DefaultDaemonImage is the X-Ray daemon release the sidecar runs: 3.6.6
@@ -112,6 +114,7 @@ type TracedTask struct {
 	appLogs        awslogs.LogGroup
 	daemonLogs     awslogs.LogGroup
 	appPort        int
+	stack          awscdk.Stack // the stack the task is in
 }
 
 // NewTracedTask defines the task. It panics on props that ECS or Fargate would
@@ -143,6 +146,7 @@ func NewTracedTask(scope constructs.Construct, id string, props *TracedTaskProps
 
 	t := &TracedTask{appPort: port}
 	constructs.NewConstruct_Override(t, scope, &id)
+	t.stack = awscdk.Stack_Of(t)
 
 	// The task role is what the containers' AWS calls run as: the seed's
 	// static keys for the daemon become this role's inline policy.
@@ -162,8 +166,8 @@ func NewTracedTask(scope constructs.Construct, id string, props *TracedTaskProps
 		TaskRole:       taskRole,
 		// The backend's image is built for linux/amd64 (see backend/).
 		RuntimePlatform: &awsecs.RuntimePlatform{
-			CpuArchitecture:       awsecs.CpuArchitecture_X86_64(),
-			OperatingSystemFamily: awsecs.OperatingSystemFamily_LINUX(),
+			CpuArchitecture:       stackvalues.Constant(t.stack, "X86_64", awsecs.CpuArchitecture_X86_64),
+			OperatingSystemFamily: stackvalues.Constant(t.stack, "LINUX", awsecs.OperatingSystemFamily_LINUX),
 		},
 	})
 
@@ -224,10 +228,10 @@ func NewTracedTask(scope constructs.Construct, id string, props *TracedTaskProps
 		MemoryLimitMiB: jsii.Number(appMemory),
 		HealthCheck: &awsecs.HealthCheck{
 			Command:     healthCheck,
-			Interval:    awscdk.Duration_Seconds(jsii.Number(30)),
-			Timeout:     awscdk.Duration_Seconds(jsii.Number(5)),
+			Interval:    stackvalues.Seconds(t.stack, 30),
+			Timeout:     stackvalues.Seconds(t.stack, 5),
 			Retries:     jsii.Number(3),
-			StartPeriod: awscdk.Duration_Seconds(jsii.Number(10)),
+			StartPeriod: stackvalues.Seconds(t.stack, 10),
 		},
 		User: user,
 		// The Go backend writes no files, so it needs no scratch volume.
@@ -281,8 +285,8 @@ func (t *TracedTask) addXRayDaemon(image awsecs.ContainerImage) awsecs.Container
 		Command: jsii.Strings(
 			"-b", loopback, // UDP: segments from the app
 			"-t", loopback, // TCP: the sampling-rule proxy
-			"-o",                               // local mode: no EC2 instance metadata on Fargate
-			"-n", *awscdk.Stack_Of(t).Region(), // the region to send to, never guessed
+			"-o",                    // local mode: no EC2 instance metadata on Fargate
+			"-n", *t.stack.Region(), // the region to send to, never guessed
 			"-m", strconv.Itoa(daemonBufferMiB(defaultDaemonMemoryMiB)),
 			"-l", "info",
 		),
@@ -309,7 +313,7 @@ func (t *TracedTask) sidecar(name, user string, opts *awsecs.ContainerDefinition
 	// sidecar, traces of those seconds are lost and requests are not.
 	opts.Essential = jsii.Bool(false)
 	opts.EnableRestartPolicy = jsii.Bool(true)
-	opts.RestartAttemptPeriod = awscdk.Duration_Seconds(jsii.Number(60))
+	opts.RestartAttemptPeriod = stackvalues.Seconds(t.stack, 60)
 	opts.User = jsii.String(user)
 	opts.ReadonlyRootFilesystem = jsii.Bool(true)
 	opts.Logging = awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
@@ -326,7 +330,7 @@ func (t *TracedTask) addADOTCollector(image awsecs.ContainerImage, serviceName s
 	if image == nil {
 		image = awsecs.ContainerImage_FromRegistry(jsii.String(DefaultCollectorImage), nil)
 	}
-	config := NewCollectorConfig(*awscdk.Stack_Of(t).Region(), defaultDaemonMemoryMiB)
+	config := NewCollectorConfig(*t.stack.Region(), defaultDaemonMemoryMiB)
 	collector := t.taskDefinition.AddContainer(jsii.String("otel-collector"), t.sidecar("otel-collector", collectorUser, &awsecs.ContainerDefinitionOptions{
 		Image: image,
 		// The collector reads its configuration from this variable: the
@@ -344,10 +348,10 @@ func (t *TracedTask) addADOTCollector(image awsecs.ContainerImage, serviceName s
 		// extension; it needs no shell.
 		HealthCheck: &awsecs.HealthCheck{
 			Command:     jsii.Strings("CMD", "/healthcheck"),
-			Interval:    awscdk.Duration_Seconds(jsii.Number(30)),
-			Timeout:     awscdk.Duration_Seconds(jsii.Number(5)),
+			Interval:    stackvalues.Seconds(t.stack, 30),
+			Timeout:     stackvalues.Seconds(t.stack, 5),
 			Retries:     jsii.Number(3),
-			StartPeriod: awscdk.Duration_Seconds(jsii.Number(10)),
+			StartPeriod: stackvalues.Seconds(t.stack, 10),
 		},
 	}))
 	return collector, map[string]string{
