@@ -95,7 +95,7 @@ func runCommand(cmd *exec.Cmd) commandResult {
 	err := cmd.Run()
 	r := commandResult{stdout: stdout.String(), stderr: stderr.String()}
 	if cmd.ProcessState == nil {
-		r.err = fmt.Errorf("running %s: %w (is node_modules/.bin on PATH, and npm ci done? make test does both)", cmd.Path, err)
+		r.err = fmt.Errorf("running %s: %w", cmd.Path, err)
 	} else {
 		r.code = cmd.ProcessState.ExitCode()
 	}

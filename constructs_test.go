@@ -19,6 +19,7 @@ import (
 	"github.com/cruddur/tracing/constructs/service"
 	"github.com/cruddur/tracing/constructs/tracedtask"
 	"github.com/cruddur/tracing/constructs/xray"
+	"github.com/cruddur/tracing/internal/stackvalues"
 )
 
 // The constructs used on their own, as their go doc examples use them,
@@ -261,5 +262,24 @@ func TestTracedServiceConstruct(t *testing.T) {
 		"AWS::ECS::Cluster 1", "AWS::ECS::Service 1", "AWS::ElasticLoadBalancingV2::LoadBalancer 1", "AWS::ElasticLoadBalancingV2::TargetGroup 1")
 	if svc := properties(t, c.serviceStack, "AWS::ECS::Service"); len(svc) != 1 || !strings.Contains(svc[0], `"DesiredCount":3`) {
 		t.Errorf("the service does not run three tasks: %s", svc)
+	}
+}
+
+// TestStackValuesAreMadeOncePerStack checks what the constructs rely on to
+// save jsii round trips: a Duration is made once for a stack and shared,
+// and another stack gets its own.
+func TestStackValuesAreMadeOncePerStack(t *testing.T) {
+	app := awscdk.NewApp(nil)
+	a := awscdk.NewStack(app, jsii.String("A"), nil)
+	b := awscdk.NewStack(app, jsii.String("B"), nil)
+	first := stackvalues.Seconds(a, 30)
+	if *first.ToSeconds(nil) != 30 || *stackvalues.Days(a, 2).ToDays(nil) != 2 {
+		t.Fatalf("wrong durations: %v s, %v days", *first.ToSeconds(nil), *stackvalues.Days(a, 2).ToDays(nil))
+	}
+	if stackvalues.Seconds(a, 30) != first {
+		t.Error("a second Seconds(30) for the stack made a new Duration")
+	}
+	if stackvalues.Seconds(b, 30) == first || stackvalues.Seconds(a, 31) == first {
+		t.Error("another stack, or another value, got the same Duration")
 	}
 }
