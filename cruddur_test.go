@@ -31,7 +31,6 @@ var synth struct {
 	outdir    string
 	dir       string // the tests' temporary folder
 	tmpl      assertions.Template
-	stack     awscdk.Stack
 	variants  map[string]synthesized
 	adot      synthesized // the app with cruddur:collector=adot
 	fixedRate synthesized // the app with the seed's rule file but for FixedRate
@@ -66,17 +65,19 @@ func runTests(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	if *synthOnly {
-		if _, err := synthesize(dir, nil, true); err != nil {
+		if err := synthesize(dir, nil, true); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 		return 0
 	}
+	// Deferred first, so that no program prepare started outlives the
+	// tests' folder, even when prepare fails.
+	defer background.stop()
 	if err := prepare(dir); err != nil {
 		fmt.Fprintln(os.Stderr, "preparing the tests:", err)
 		return 1
 	}
-	defer background.stop()
 	return m.Run()
 }
 
@@ -93,18 +94,16 @@ func prepare(dir string) error {
 	if err != nil {
 		return err
 	}
-	stack, stacks, err := synthesizeWith(synth.outdir, appContext, true, overrides)
-	if err != nil {
+	if err := synthesizeWith(synth.outdir, appContext, true, overrides); err != nil {
 		return fmt.Errorf("synthesizing the app: %w", err)
 	}
-	synth.stack = stack
 	if synth.template, synth.tmpl, err = readTemplate(synth.outdir, StackID); err != nil {
 		return err
 	}
 	background.afterSynth(dir, synth.template)
 
 	synth.variants = map[string]synthesized{}
-	for name := range stacks {
+	for name := range overrides {
 		var v synthesized
 		if v.template, v.tmpl, err = readTemplate(synth.outdir, name); err != nil {
 			return err
@@ -127,7 +126,7 @@ func prepare(dir string) error {
 		{"fixed-rate", map[string]any{keySamplingRuleFile: filepath.Join(dir, "fixed-rate.json")}, &synth.fixedRate},
 	} {
 		out := filepath.Join(dir, a.name+".out")
-		if _, err := synthesize(out, a.overrides, true); err != nil {
+		if err := synthesize(out, a.overrides, true); err != nil {
 			return fmt.Errorf("synthesizing the app with %v: %w", a.overrides, err)
 		}
 		if a.into.template, a.into.tmpl, err = readTemplate(out, StackID); err != nil {
@@ -264,15 +263,14 @@ func cliContext(overrides map[string]any) (map[string]any, error) {
 // environment variables, turning a panic into an error. aws-cdk-lib's
 // CloudFormation validator costs about 3 s the first time a process runs
 // it (loading its rules) and little after that.
-func synthesize(outdir string, overrides map[string]any, validate bool) (awscdk.Stack, error) {
-	stack, _, err := synthesizeWith(outdir, overrides, validate, nil)
-	return stack, err
+func synthesize(outdir string, overrides map[string]any, validate bool) error {
+	return synthesizeWith(outdir, overrides, validate, nil)
 }
 
 // synthesizeWith is synthesize with further stacks in the same app: one
 // per entry of stacks, by id, configured by the app's context with those
-// overrides. It returns the Cruddur stack and the others.
-func synthesizeWith(outdir string, overrides map[string]any, validate bool, stacks map[string]map[string]any) (stack awscdk.Stack, others map[string]awscdk.Stack, err error) {
+// overrides.
+func synthesizeWith(outdir string, overrides map[string]any, validate bool, stacks map[string]map[string]any) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic: %v", r)
@@ -280,30 +278,29 @@ func synthesizeWith(outdir string, overrides map[string]any, validate bool, stac
 	}()
 	ctx, err := cliContext(overrides)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	app, stack, err := NewApp(&awscdk.AppProps{
+	app, _, err := NewApp(&awscdk.AppProps{
 		Context:                         &ctx,
 		Outdir:                          &outdir,
 		BuiltinCloudFormationValidation: jsii.Bool(validate),
 	}, noEnv)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	others = map[string]awscdk.Stack{}
 	for id, o := range stacks {
 		c, err := cliContext(o)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		cfg, err := LoadConfig(c, noEnv)
 		if err != nil {
-			return nil, nil, fmt.Errorf("variant %s: %w", id, err)
+			return fmt.Errorf("variant %s: %w", id, err)
 		}
-		others[id] = NewCruddurStack(app, id, StackPropsFor(cfg))
+		NewCruddurStack(app, id, StackPropsFor(cfg))
 	}
 	app.Synth(nil)
-	return stack, others, nil
+	return nil
 }
 
 func noEnv(string) string { return "" }
@@ -374,7 +371,7 @@ func firstDifference(want, got []byte) string {
 
 func TestSynthIsDeterministic(t *testing.T) {
 	outdir := t.TempDir()
-	if _, err := synthesize(outdir, nil, false); err != nil {
+	if err := synthesize(outdir, nil, false); err != nil {
 		t.Fatal(err)
 	}
 	again, err := os.ReadFile(filepath.Join(outdir, StackID+".template.json"))

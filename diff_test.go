@@ -13,14 +13,7 @@ import (
 // and its exit code, from the diff server; allow is ALLOW_DESTRUCTIVE=1.
 func templateDiff(t *testing.T, base, head []byte, allow bool) (string, int) {
 	t.Helper()
-	dir := t.TempDir()
-	basePath, headPath := filepath.Join(dir, "base.json"), filepath.Join(dir, "head.json")
-	if err := os.WriteFile(basePath, base, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(headPath, head, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	basePath, headPath := writeTemplates(t, t.TempDir(), base, head)
 	env := map[string]string{}
 	if allow {
 		env["ALLOW_DESTRUCTIVE"] = "1"
@@ -78,6 +71,19 @@ func TestDiffGuardsARenamedGroup(t *testing.T) {
 	}
 }
 
+// writeTemplates writes two templates into dir, for diff.mjs to read.
+func writeTemplates(t *testing.T, dir string, base, head []byte) (basePath, headPath string) {
+	t.Helper()
+	basePath, headPath = filepath.Join(dir, "base.json"), filepath.Join(dir, "head.json")
+	if err := os.WriteFile(basePath, base, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(headPath, head, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return basePath, headPath
+}
+
 // TestDiffCommand checks the command's own options: --allow-destructive
 // lets the renamed group through and --markdown writes the pull request's
 // comment, which says so; bad usage exits 2.
@@ -87,13 +93,8 @@ func TestDiffCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	base, headPath, comment := filepath.Join(dir, "base.json"), filepath.Join(dir, "head.json"), filepath.Join(dir, "comment.md")
-	if err := os.WriteFile(base, synth.template, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(headPath, head, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	base, headPath := writeTemplates(t, dir, synth.template, head)
+	comment := filepath.Join(dir, "comment.md")
 	r := background.diffs.run([]string{base, headPath, "--allow-destructive", "--markdown", comment}, nil)
 	if r.err != nil {
 		t.Fatal(r.err)
