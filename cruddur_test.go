@@ -6,45 +6,38 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/cruddur/tracing/stack"
 )
 
-var (
-	update    = flag.Bool("update", false, "rewrite the golden templates in testdata/ from this run's synths")
-	synthOnly = flag.Bool("synth-only", false, "synthesize the app once, validated, and run no test: the floor of `go test` that bench/run.sh measures")
-)
+var update = flag.Bool("update", false, "rewrite the golden templates in testdata/ from this run's synths (make golden)")
 
-// The app is synthesized once per test binary, as the CLI would, and every
-// test reads that one result: a synth costs seconds, an assertion
-// milliseconds. The configurations the tests check beside the default are
-// further stacks of the same app (see variants), so that one synth, one run
-// of aws-cdk-lib's validator and one of cdk-nag cover them all.
-var synth struct {
-	template  []byte // cdk.out/Cruddur.template.json, byte for byte
+// The app as `cdk synth` runs it, synthesized once per configuration with
+// aws-cdk-lib's validator and cdk-nag, into a temporary folder each. The
+// stack's behaviour is tested in stack/; here, the app as a whole.
+var apps = map[string]*struct {
+	overrides map[string]any
 	outdir    string
-	dir       string // the tests' temporary folder
-	tmpl      assertions.Template
-	variants  map[string]synthesized
-	adot      synthesized // the app with cruddur:collector=adot
-	fixedRate synthesized // the app with the seed's rule file but for FixedRate
+	template  []byte
+}{
+	"default": {overrides: nil},
+	"adot":    {overrides: map[string]any{stack.KeyCollector: "adot"}},
 }
 
-// synthesized is one stack's template, as bytes and for assertions.
-type synthesized struct {
-	template []byte
-	tmpl     assertions.Template
-}
-
-// runAsAppEnv makes the test binary run the app's main instead of the tests,
-// so that a test can run the synth command as the CLI does, without building
-// a second 100 MB binary.
+// runAsAppEnv makes the test binary run the app's main instead of the
+// tests, so a test can run the synth command as the CLI does without
+// building a second 100 MB binary.
 const runAsAppEnv = "CRUDDUR_TEST_RUN_APP"
 
 func TestMain(m *testing.M) {
@@ -53,198 +46,34 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	flag.Parse()
-	os.Exit(runTests(m))
-}
-
-func runTests(m *testing.M) int {
-	defer jsii.Close()
-	dir, err := os.MkdirTemp("", "cruddur-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	if *synthOnly {
-		if err := synthesize(dir, nil, true); err != nil {
+	os.Exit(func() int {
+		defer jsii.Close()
+		dir, err := os.MkdirTemp("", "cruddur-test-")
+		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		return 0
-	}
-	// Deferred first, so that no program prepare started outlives the
-	// tests' folder, even when prepare fails.
-	defer background.stop()
-	if err := prepare(dir); err != nil {
-		fmt.Fprintln(os.Stderr, "preparing the tests:", err)
-		return 1
-	}
-	return m.Run()
-}
-
-// prepare synthesizes what the tests read and starts the checks that are
-// separate programs (Node, cfn-guard, the app as a process). jsii runs one
-// Node process per Go process and takes one call at a time, so synthesis is
-// sequential; those programs run beside it, on the other core.
-func prepare(dir string) error {
-	synth.dir = dir
-	background.start(dir)
-
-	synth.outdir = filepath.Join(dir, "cdk.out")
-	overrides, err := variants(dir)
-	if err != nil {
-		return err
-	}
-	if err := synthesizeWith(synth.outdir, appContext, true, overrides); err != nil {
-		return fmt.Errorf("synthesizing the app: %w", err)
-	}
-	if synth.template, synth.tmpl, err = readTemplate(synth.outdir, StackID); err != nil {
-		return err
-	}
-	background.afterSynth(dir, synth.template)
-
-	synth.variants = map[string]synthesized{}
-	for name := range overrides {
-		var v synthesized
-		if v.template, v.tmpl, err = readTemplate(synth.outdir, name); err != nil {
-			return err
+		defer os.RemoveAll(dir)
+		for name, a := range apps {
+			a.outdir = filepath.Join(dir, name)
+			if a.template, err = synthesize(a.outdir, a.overrides); err != nil {
+				fmt.Fprintf(os.Stderr, "synthesizing the %s app: %v\n", name, err)
+				return 1
+			}
 		}
-		synth.variants[name] = v
-	}
-
-	// Two variants are compared with the default as whole templates: the
-	// collector's has a golden of its own, which must be what `cdk synth -c
-	// cruddur:collector=adot` writes, and the changed rule file is diffed
-	// as a revision of the stack. So they need the stack id Cruddur, and an
-	// app each. The validator's rules are loaded by now: validating them
-	// costs little.
-	for _, a := range []struct {
-		name      string
-		overrides map[string]any
-		into      *synthesized
-	}{
-		{"adot", map[string]any{keyCollector: "adot"}, &synth.adot},
-		{"fixed-rate", map[string]any{keySamplingRuleFile: filepath.Join(dir, "fixed-rate.json")}, &synth.fixedRate},
-	} {
-		out := filepath.Join(dir, a.name+".out")
-		if err := synthesize(out, a.overrides, true); err != nil {
-			return fmt.Errorf("synthesizing the app with %v: %w", a.overrides, err)
-		}
-		if a.into.template, a.into.tmpl, err = readTemplate(out, StackID); err != nil {
-			return err
-		}
-	}
-	background.afterADOTSynth(dir, synth.adot.template)
-	return nil
-}
-
-// variants are the configurations the tests check beside the default, by
-// stack id; each is a stack of the shared app.
-func variants(dir string) (map[string]map[string]any, error) {
-	seed, err := os.ReadFile("aws/json/xray.json")
-	if err != nil {
-		return nil, err
-	}
-	fixedRate := bytes.Replace(seed, []byte(`"FixedRate": 0.1`), []byte(`"FixedRate": 0.25`), 1)
-	if bytes.Equal(fixedRate, seed) {
-		return nil, fmt.Errorf("aws/json/xray.json has no \"FixedRate\": 0.1 to change")
-	}
-	files := map[string][]byte{
-		"fixed-rate.json": fixedRate,
-		"orders.json":     []byte(`{"SamplingRule": {"Priority": 10, "FixedRate": 0.5}, "Tags": [{"Key": "team", "Value": "web"}]}`),
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
-			return nil, err
-		}
-	}
-	return map[string]map[string]any{
-		// Another service's name, Insights, and a rule file of its own.
-		"Orders": {
-			keyServiceName:           "orders",
-			keyInsightsEnabled:       "true",
-			keyInsightsNotifications: true,
-			keySamplingRuleFile:      filepath.Join(dir, "orders.json"),
-		},
-		"NoLoadBalancer": {keyLoadBalancer: "false"},
-		// The load balancer and service options a production stack sets.
-		"ServiceOptions": {
-			keyCertificateArn:     certificateArn,
-			keyDeletionProtection: true,
-			keyEcsExec:            "true",
-			keyDesiredCount:       3.0,
-		},
-		// An existing VPC, looked up: the lookup's answer is in the app's
-		// context (appContext), as cdk.context.json holds it after a
-		// lookup with credentials.
-		"ExistingVpc": {keyVpcID: "vpc-0123456789abcdef0", keyAccount: "111122223333", keyRegion: "eu-west-1"},
-	}, nil
-}
-
-// appContext is context the shared app has beside cdk.json's: what a VPC
-// lookup in account 111122223333, eu-west-1, found for the ExistingVpc
-// variant, in the shape the CLI caches in cdk.context.json. (Without it,
-// aws-cdk-lib synthesizes a placeholder VPC whose ids the validator
-// rightly refuses.)
-var appContext = map[string]any{
-	"vpc-provider:account=111122223333:filter.vpc-id=vpc-0123456789abcdef0:region=eu-west-1:returnAsymmetricSubnets=true": map[string]any{
-		"vpcId":             "vpc-0123456789abcdef0",
-		"vpcCidrBlock":      "10.20.0.0/16",
-		"ownerAccountId":    "111122223333",
-		"availabilityZones": []any{},
-		"subnetGroups": []any{
-			subnetGroup("Public", "Public", 0),
-			subnetGroup("Private", "Private", 2),
-		},
-	},
-}
-
-func subnetGroup(name, kind string, first int) map[string]any {
-	var subnets []any
-	for i, az := range []string{"eu-west-1a", "eu-west-1b"} {
-		n := first + i
-		subnets = append(subnets, map[string]any{
-			"subnetId":         fmt.Sprintf("subnet-0%016x", n+1),
-			"cidr":             fmt.Sprintf("10.20.%d.0/24", n),
-			"availabilityZone": az,
-			"routeTableId":     fmt.Sprintf("rtb-0%016x", n+1),
-		})
-	}
-	return map[string]any{"name": name, "type": kind, "subnets": subnets}
-}
-
-const certificateArn = "arn:aws:acm:eu-west-1:111122223333:certificate/12345678-1234-1234-1234-123456789012"
-
-// variant is the template of one of the variants.
-func variant(t *testing.T, name string) ([]byte, assertions.Template) {
-	t.Helper()
-	v, ok := synth.variants[name]
-	if !ok {
-		t.Fatalf("no variant %q", name)
-	}
-	return v.template, v.tmpl
-}
-
-// readTemplate reads a stack's template from a synthesized cloud assembly,
-// as bytes and for aws-cdk-lib's assertions.
-func readTemplate(outdir, stackID string) ([]byte, assertions.Template, error) {
-	data, err := os.ReadFile(filepath.Join(outdir, stackID+".template.json"))
-	if err != nil {
-		return nil, nil, err
-	}
-	return data, assertions.Template_FromString(jsii.String(string(data)), nil), nil
+		return m.Run()
+	}())
 }
 
 // cliContext is the context `cdk synth` gives the app: cdk.json's, plus the
-// keys the CLI adds itself (seen in CDK_CONTEXT_JSON of CLI 2.1148), so that a
-// test's template is byte for byte the one `cdk synth` writes.
+// keys the CLI adds itself (seen in CDK_CONTEXT_JSON of CLI 2.1148), so that
+// a test's template is byte for byte the one `cdk synth` writes.
 func cliContext(overrides map[string]any) (map[string]any, error) {
 	data, err := os.ReadFile("cdk.json")
 	if err != nil {
 		return nil, err
 	}
-	var cdkJSON struct {
-		Context map[string]any `json:"context"`
-	}
+	var cdkJSON struct{ Context map[string]any }
 	if err := json.Unmarshal(data, &cdkJSON); err != nil {
 		return nil, fmt.Errorf("cdk.json: %w", err)
 	}
@@ -259,264 +88,247 @@ func cliContext(overrides map[string]any) (map[string]any, error) {
 	return ctx, nil
 }
 
-// synthesize runs the whole app into outdir with the CLI's context and no
-// environment variables, turning a panic into an error. aws-cdk-lib's
-// CloudFormation validator costs about 3 s the first time a process runs
-// it (loading its rules) and little after that.
-func synthesize(outdir string, overrides map[string]any, validate bool) error {
-	return synthesizeWith(outdir, overrides, validate, nil)
-}
-
-// synthesizeWith is synthesize with further stacks in the same app: one
-// per entry of stacks, by id, configured by the app's context with those
-// overrides.
-func synthesizeWith(outdir string, overrides map[string]any, validate bool, stacks map[string]map[string]any) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("panic: %v", r)
-		}
-	}()
+// synthesize runs the app, validated, into outdir and returns its template.
+func synthesize(outdir string, overrides map[string]any) ([]byte, error) {
 	ctx, err := cliContext(overrides)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	app, _, err := NewApp(&awscdk.AppProps{
-		Context:                         &ctx,
-		Outdir:                          &outdir,
-		BuiltinCloudFormationValidation: jsii.Bool(validate),
-	}, noEnv)
-	if err != nil {
-		return err
+	if err := run(&awscdk.AppProps{Context: &ctx, Outdir: &outdir, BuiltinCloudFormationValidation: jsii.Bool(true)}, noEnv); err != nil {
+		return nil, err
 	}
-	for id, o := range stacks {
-		c, err := cliContext(o)
-		if err != nil {
-			return err
-		}
-		cfg, err := LoadConfig(c, noEnv)
-		if err != nil {
-			return fmt.Errorf("variant %s: %w", id, err)
-		}
-		NewCruddurStack(app, id, StackPropsFor(cfg))
-	}
-	app.Synth(nil)
-	return nil
+	return os.ReadFile(filepath.Join(outdir, StackID+".template.json"))
 }
 
 func noEnv(string) string { return "" }
 
-// check runs one assertions call; those panic inside jsii on failure, so
-// the failure is turned into a test error that names the assertion.
-func check(t *testing.T, what string, assertion func()) {
-	t.Helper()
-	defer func() {
-		if r := recover(); r != nil {
-			t.Errorf("%s: %v", what, r)
-		}
-	}()
-	assertion()
-}
-
-// goldens are the checked-in templates every synth must equal: the default
-// configuration, and each variant a user switches to as a whole.
-var goldens = []struct {
-	file     string
-	template func() []byte
-}{
-	{StackID + ".template.json", func() []byte { return synth.template }},
-	{StackID + "-adot.template.json", func() []byte { return synth.adot.template }},
-}
-
+// TestGolden compares each synth with its checked-in template: a backstop
+// for what no named test covers. Rewrite them on purpose with make golden.
 func TestGolden(t *testing.T) {
-	for _, g := range goldens {
-		t.Run(g.file, func(t *testing.T) {
-			got := g.template()
-			path := filepath.Join("testdata", g.file)
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				t.Logf("rewrote %s", path)
-				return
+	for name, file := range map[string]string{"default": StackID + ".template.json", "adot": StackID + "-adot.template.json"} {
+		got, path := apps[name].template, filepath.Join("testdata", file)
+		if *update {
+			if err := os.WriteFile(path, got, 0o644); err != nil {
+				t.Fatal(err)
 			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run `make golden` to write it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("the synthesized template differs from %s.\nIf the change is intended, review it with `make diff-golden` and rewrite the golden files with `make golden`.\n%s",
-					path, firstDifference(want, got))
-			}
-		})
-	}
-}
-
-// firstDifference shows the first line where two templates differ.
-func firstDifference(want, got []byte) string {
-	w, g := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
+			t.Logf("rewrote %s", path)
+			continue
 		}
-		if i < len(g) {
-			gl = g[i]
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v (make golden writes it)", err)
 		}
-		if wl != gl {
-			return fmt.Sprintf("line %d:\n golden: %s\n synth:  %s", i+1, wl, gl)
+		if !bytes.Equal(got, want) {
+			t.Errorf("the %s synth differs from %s; if that is intended, review it with `make diff-golden` and rewrite it with `make golden`", name, path)
 		}
 	}
-	return "(they differ only in line endings)"
 }
 
 func TestSynthIsDeterministic(t *testing.T) {
-	outdir := t.TempDir()
-	if err := synthesize(outdir, nil, false); err != nil {
-		t.Fatal(err)
-	}
-	again, err := os.ReadFile(filepath.Join(outdir, StackID+".template.json"))
+	again, err := synthesize(filepath.Join(t.TempDir(), "cdk.out"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(again, synth.template) {
-		t.Fatalf("two synths of the same inputs differ:\n%s", firstDifference(synth.template, again))
+	if !bytes.Equal(again, apps["default"].template) {
+		t.Fatal("two synths of the same app differ")
 	}
 }
 
-func TestXRayGroup(t *testing.T) {
-	check(t, "one group", func() {
-		synth.tmpl.ResourceCountIs(jsii.String("AWS::XRay::Group"), jsii.Number(1))
-	})
-	check(t, "group named Cruddur filtering on the service", func() {
-		synth.tmpl.HasResourceProperties(jsii.String("AWS::XRay::Group"), map[string]any{
-			"GroupName":        "Cruddur",
-			"FilterExpression": `service("Cruddur")`,
-		})
-	})
-	check(t, "Insights off by default", func() {
-		synth.tmpl.HasResourceProperties(jsii.String("AWS::XRay::Group"), map[string]any{
-			"InsightsConfiguration": assertions.Match_Absent(),
-		})
-	})
-}
-
-func TestSamplingRuleHasTheSeedsValues(t *testing.T) {
-	check(t, "one rule", func() {
-		synth.tmpl.ResourceCountIs(jsii.String("AWS::XRay::SamplingRule"), jsii.Number(1))
-	})
-	check(t, "seed values", func() {
-		synth.tmpl.HasResourceProperties(jsii.String("AWS::XRay::SamplingRule"), map[string]any{
-			"SamplingRule": assertions.Match_ObjectEquals(&map[string]any{
-				"RuleName":      "Cruddur",
-				"ResourceARN":   "*",
-				"Priority":      9000,
-				"FixedRate":     0.1,
-				"ReservoirSize": 5,
-				"ServiceName":   "Cruddur",
-				"ServiceType":   "*",
-				"Host":          "*",
-				"HTTPMethod":    "*",
-				"URLPath":       "*",
-				"Version":       1,
-			}),
-			"Tags": assertions.Match_Absent(),
-		})
-	})
-}
-
-// TestOneServiceName checks that the group's filter and the rule's
-// ServiceName name the same service: the seed's group filtered on
-// backend-flask while its app named segments Cruddur, and matched nothing.
-func TestOneServiceName(t *testing.T) {
-	var doc struct {
-		Resources map[string]struct {
-			Type       string
-			Properties struct {
-				FilterExpression string
-				SamplingRule     struct{ ServiceName string }
-			}
+// TestTemplateIsMachineIndependent looks for what would differ between
+// machines: absolute paths of this checkout, the temp folder, home.
+func TestTemplateIsMachineIndependent(t *testing.T) {
+	wd, _ := os.Getwd()
+	home, _ := os.UserHomeDir()
+	for _, p := range []string{wd, os.TempDir(), home} {
+		if p != "" && p != "/" && bytes.Contains(apps["default"].template, []byte(p)) {
+			t.Errorf("the template contains the machine path %s", p)
 		}
-	}
-	if err := json.Unmarshal(synth.template, &doc); err != nil {
-		t.Fatal(err)
-	}
-	var filter, ruleService string
-	for _, r := range doc.Resources {
-		switch r.Type {
-		case "AWS::XRay::Group":
-			filter = r.Properties.FilterExpression
-		case "AWS::XRay::SamplingRule":
-			ruleService = r.Properties.SamplingRule.ServiceName
-		}
-	}
-	if want := `service("` + ruleService + `")`; ruleService == "" || filter != want {
-		t.Fatalf("group filter %q and rule ServiceName %q name different services", filter, ruleService)
-	}
-}
-
-func TestStackIsEnvironmentAgnosticByDefault(t *testing.T) {
-	var doc map[string]any
-	if err := json.Unmarshal(synth.template, &doc); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := doc["Parameters"].(map[string]any)["BootstrapVersion"]; !ok {
-		t.Fatal("missing the BootstrapVersion parameter of the default synthesizer")
-	}
-	// Mappings list every region on purpose (looked up with AWS::Region at
-	// deploy time); nothing else may name one.
-	delete(doc, "Mappings")
-	rest, _ := json.Marshal(doc)
-	if m := regexp.MustCompile(`"[a-z]{2}-[a-z]+-[0-9]"`).Find(rest); m != nil {
-		t.Fatalf("the default template names the region %s outside its mappings; it should use AWS::Region", m)
 	}
 }
 
 func TestValidatorFindsNothing(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(synth.outdir, "validation-report.json"))
+	for name, a := range apps {
+		data, err := os.ReadFile(filepath.Join(a.outdir, "validation-report.json"))
+		if err != nil {
+			t.Fatalf("%s: aws-cdk-lib's CloudFormation validator did not run: %v", name, err)
+		}
+		var report struct {
+			PluginReports []struct {
+				PluginName string
+				Violations []any
+			}
+		}
+		if err := json.Unmarshal(data, &report); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range report.PluginReports {
+			if len(r.Violations) > 0 {
+				t.Errorf("%s: %s: %d violations: %v", name, r.PluginName, len(r.Violations), r.Violations)
+			}
+		}
+	}
+}
+
+// nagFindings returns every cdk-nag error and warning left unsuppressed in
+// a synthesized cloud assembly, read with aws-cdk-lib's own reader.
+func nagFindings(outdir string) []string {
+	var out []string
+	for _, s := range *cxapi.NewCloudAssembly(&outdir, nil).Stacks() {
+		for _, m := range *s.Messages() {
+			if m.Level != cxapi.SynthesisMessageLevel_ERROR && m.Level != cxapi.SynthesisMessageLevel_WARNING {
+				continue
+			}
+			line, _, _ := strings.Cut(fmt.Sprint(m.Entry.Data), "\n")
+			if strings.Contains(line, "AwsSolutions-") {
+				out = append(out, *m.Id+": "+line)
+			}
+		}
+	}
+	return out
+}
+
+func TestNagFindsNothing(t *testing.T) {
+	for name, a := range apps {
+		if findings := nagFindings(a.outdir); len(findings) > 0 {
+			t.Errorf("%s: cdk-nag AwsSolutions findings:\n%s", name, strings.Join(findings, "\n"))
+		}
+	}
+}
+
+// TestNagCatchesAnOverBroadGrant shows the nag check is not blind: s3:* on *
+// added to the task role is an unsuppressed finding. (Annotations stay out of
+// the validation report here, which would otherwise fail the synth at once
+// and print the whole report; the annotations are what the CLI acts on.)
+func TestNagCatchesAnOverBroadGrant(t *testing.T) {
+	ctx, err := cliContext(map[string]any{"@aws-cdk/core:annotationsInValidationReport": false})
 	if err != nil {
-		t.Fatalf("aws-cdk-lib's CloudFormation validator did not run: %v", err)
-	}
-	var report struct {
-		PluginReports []struct {
-			PluginName string
-			Violations []any
-		}
-	}
-	if err := json.Unmarshal(data, &report); err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range report.PluginReports {
-		if len(r.Violations) > 0 {
-			t.Errorf("%s: %d violations: %v", r.PluginName, len(r.Violations), r.Violations)
-		}
+	outdir := filepath.Join(t.TempDir(), "cdk.out")
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: &outdir, BuiltinCloudFormationValidation: jsii.Bool(false)})
+	cfg, err := stack.LoadConfig(ctx, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(nil), nil)
+	s := stack.New(app, StackID, stack.PropsFor(cfg))
+	task := s.Node().FindChild(jsii.String("Task")).(awsecs.FargateTaskDefinition)
+	task.AddToTaskRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings("s3:*"), Resources: jsii.Strings("*")}))
+	app.Synth(nil)
+	if findings := strings.Join(nagFindings(outdir), "\n"); !strings.Contains(findings, "AwsSolutions-IAM5") || !strings.Contains(findings, "s3:*") {
+		t.Fatalf("cdk-nag did not flag s3:* on *:\n%s", findings)
 	}
 }
 
-func TestContextOverridesReachTheTemplate(t *testing.T) {
-	_, tmpl := variant(t, "Orders")
-	check(t, "group follows the service name, with Insights", func() {
-		tmpl.HasResourceProperties(jsii.String("AWS::XRay::Group"), map[string]any{
-			"FilterExpression": `service("orders")`,
-			"InsightsConfiguration": map[string]any{
-				"InsightsEnabled": true, "NotificationsEnabled": true,
-			},
-		})
-	})
-	check(t, "rule follows the service name; file values and defaults", func() {
-		tmpl.HasResourceProperties(jsii.String("AWS::XRay::SamplingRule"), map[string]any{
-			"SamplingRule": map[string]any{
-				"ServiceName": "orders", "Priority": 10, "FixedRate": 0.5, "ReservoirSize": 5,
-			},
-			"Tags": []any{map[string]any{"Key": "team", "Value": "web"}},
-		})
-	})
+// TestSwitchingTheCollectorChangesOnlyTheTask: moving between the X-Ray
+// daemon and ADOT replaces the task definition, and nothing else.
+func TestSwitchingTheCollectorChangesOnlyTheTask(t *testing.T) {
+	var a, b struct{ Resources map[string]any }
+	if err := json.Unmarshal(apps["default"].template, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(apps["adot"].template, &b); err != nil {
+		t.Fatal(err)
+	}
+	var changed []string
+	for id, r := range a.Resources {
+		x, _ := json.Marshal(r)
+		y, _ := json.Marshal(b.Resources[id])
+		if !bytes.Equal(x, y) {
+			changed = append(changed, id)
+		}
+	}
+	if len(a.Resources) != len(b.Resources) || len(changed) != 1 || !strings.HasPrefix(changed[0], "Task") {
+		t.Fatalf("switching the collector changed %v (resources %d -> %d)", changed, len(a.Resources), len(b.Resources))
+	}
 }
 
-func writeFile(t *testing.T, content string) string {
+// assemblyFiles make a folder a cloud assembly that a later step (cdk
+// deploy --app cdk.out, a diff) would take as this run's.
+var assemblyFiles = []string{"manifest.json", "tree.json", StackID + ".template.json", StackID + ".assets.json"}
+
+// earlierAssembly puts an earlier run's assembly into outdir.
+func earlierAssembly(t *testing.T, outdir string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "xray.json")
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+	if err := os.MkdirAll(outdir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return path
+	for _, name := range assemblyFiles {
+		if err := os.WriteFile(filepath.Join(outdir, name), []byte("{}"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func noAssemblyLeft(t *testing.T, outdir string) {
+	t.Helper()
+	for _, name := range assemblyFiles {
+		if _, err := os.Stat(filepath.Join(outdir, name)); err == nil {
+			t.Errorf("the failed synth left %s in the outdir", name)
+		}
+	}
+}
+
+// TestBadInputIsOneLine: whichever layer finds the mistake (LoadConfig, a
+// construct's panic, aws-cdk-lib's validator), run returns one line that
+// names it, and leaves no assembly over the earlier one.
+func TestBadInputIsOneLine(t *testing.T) {
+	badRule := filepath.Join(t.TempDir(), "rule.json")
+	if err := os.WriteFile(badRule, []byte(`{"SamplingRule": {"RuleName": "Cruddur", "Priority": 0}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name     string
+		override map[string]any
+		validate bool
+		want     string
+	}{
+		{"config", map[string]any{stack.KeyServiceName: `a"b`}, false,
+			`context cruddur:serviceName: "a\"b" contains '"'; expected letters, numbers, spaces and _ . : / % & # = + - @`},
+		{"a construct's panic", map[string]any{stack.KeyAppPort: "2000"}, false,
+			"context cruddur:appPort: tracing.NewSidecar Tracing: AppContainer: port 2000 is the X-Ray daemon's; expected the app on another port"},
+		{"the validator", map[string]any{stack.KeySamplingRuleFile: badRule}, true,
+			"ValidationFailed: Validation failed. A copy of this report can be found in: "},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, err := cliContext(tc.override)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outdir := filepath.Join(t.TempDir(), "cdk.out")
+			earlierAssembly(t, outdir)
+			err = run(&awscdk.AppProps{Context: &ctx, Outdir: &outdir, BuiltinCloudFormationValidation: jsii.Bool(tc.validate)}, noEnv)
+			if err == nil || strings.Contains(err.Error(), "\n") || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Errorf("error %q, want one line starting %q", err, tc.want)
+			}
+			noAssemblyLeft(t, outdir)
+		})
+	}
+}
+
+// TestBadInputEndsTheProcess runs the app as the CLI does, with bad input:
+// exit 1, one line on stderr naming the key, no Go stack trace.
+func TestBadInputEndsTheProcess(t *testing.T) {
+	ctx, err := cliContext(map[string]any{stack.KeyTaskMemoryMiB: "4096"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctxJSON, _ := json.Marshal(ctx)
+	outdir := filepath.Join(t.TempDir(), "cdk.out")
+	earlierAssembly(t, outdir)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), runAsAppEnv+"=1", "CDK_OUTDIR="+outdir, "CDK_CONTEXT_JSON="+string(ctxJSON))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	want := "cruddur: context cruddur:taskCpu/cruddur:taskMemoryMiB: 4096 MiB is not a Fargate memory size for 256 CPU units; expected 512, 1024 or 2048 MiB\n"
+	if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 1 || stderr.String() != want {
+		t.Errorf("exit %v, stderr %q; want exit 1 and %q", err, stderr.String(), want)
+	}
+	noAssemblyLeft(t, outdir)
 }

@@ -4,10 +4,12 @@ go 1.26.8
 
 require (
 	github.com/aws/aws-cdk-go/awscdk/v2 v2.275.0
+	github.com/aws/aws-xray-sdk-go/v2 v2.0.3
 	github.com/aws/constructs-go/constructs/v10 v10.8.1
 	github.com/aws/jsii-runtime-go v1.142.0
 	github.com/cdklabs/cdk-nag-go/cdknag/v2 v2.38.2
 	github.com/distribution/reference v0.6.0
+	github.com/go-json-experiment/json v1.27.2
 )
 
 require (

@@ -3,6 +3,8 @@ package xray_test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
@@ -11,14 +13,18 @@ import (
 	"github.com/cruddur/tracing/constructs/xray"
 )
 
-// The examples are compiled, not run: "It prints" is not an Output comment.
-// The app's tests run the same code and check its templates
-// (constructs_test.go at the repository root), so that `go test ./...`
-// starts jsii in one test binary instead of one per package.
+// TestMain stops jsii's Node process once, after every example. The
+// examples check construct output, not aws-cdk-lib's template validator,
+// which the app's own tests run.
+func TestMain(m *testing.M) {
+	os.Setenv("CDK_VALIDATION", "false")
+	code := m.Run()
+	jsii.Close()
+	os.Exit(code)
+}
 
-// printResources prints the properties of every resource of one type in the
-// stack's template.
-func printResources(stack awscdk.Stack, resourceType string) {
+// printProperties prints the properties of each resource of one type.
+func printProperties(stack awscdk.Stack, resourceType string) {
 	found := assertions.Template_FromStack(stack, nil).FindResources(jsii.String(resourceType), nil)
 	for _, r := range *found {
 		out, _ := json.MarshalIndent((*r)["Properties"], "", "  ")
@@ -27,18 +33,19 @@ func printResources(stack awscdk.Stack, resourceType string) {
 }
 
 func ExampleNewGroup() {
-	app := awscdk.NewApp(nil)
-	stack := awscdk.NewStack(app, jsii.String("Tracing"), nil)
+	stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("Tracing"), nil)
 
-	group := xray.NewGroup(stack, "Group", &xray.GroupProps{
-		GroupName:       jsii.String("orders"),
-		ServiceName:     jsii.String("orders"),
-		InsightsEnabled: jsii.Bool(true),
+	filter, err := xray.ServiceFilter("orders")
+	if err != nil {
+		panic(err)
+	}
+	xray.NewGroup(stack, "Group", &xray.GroupProps{
+		GroupName:        jsii.String("orders"),
+		FilterExpression: &filter,
+		InsightsEnabled:  jsii.Bool(true),
 	})
-	fmt.Println(*group.FilterExpression())
-	printResources(stack, "AWS::XRay::Group")
-	// It prints:
-	// service("orders")
+	printProperties(stack, "AWS::XRay::Group")
+	// Output:
 	// {
 	//   "FilterExpression": "service(\"orders\")",
 	//   "GroupName": "orders",
@@ -50,20 +57,20 @@ func ExampleNewGroup() {
 }
 
 func ExampleNewSamplingRule() {
-	app := awscdk.NewApp(nil)
-	stack := awscdk.NewStack(app, jsii.String("Tracing"), nil)
+	stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("Tracing"), nil)
 
 	// Trace every POST to /api/activities, up to 10 a second, then 1 in 4.
+	// The fields left out match anything.
 	xray.NewSamplingRule(stack, "Writes", &xray.SamplingRuleProps{
-		RuleName:      jsii.String("cruddur-writes"),
+		RuleName:      jsii.String("orders-writes"),
 		Priority:      jsii.Number(100),
 		ReservoirSize: jsii.Number(10),
 		FixedRate:     jsii.Number(0.25),
 		HTTPMethod:    jsii.String("POST"),
 		URLPath:       jsii.String("/api/activities*"),
 	})
-	printResources(stack, "AWS::XRay::SamplingRule")
-	// It prints:
+	printProperties(stack, "AWS::XRay::SamplingRule")
+	// Output:
 	// {
 	//   "SamplingRule": {
 	//     "FixedRate": 0.25,
@@ -72,8 +79,8 @@ func ExampleNewSamplingRule() {
 	//     "Priority": 100,
 	//     "ReservoirSize": 10,
 	//     "ResourceARN": "*",
-	//     "RuleName": "cruddur-writes",
-	//     "ServiceName": "Cruddur",
+	//     "RuleName": "orders-writes",
+	//     "ServiceName": "*",
 	//     "ServiceType": "*",
 	//     "URLPath": "/api/activities*",
 	//     "Version": 1
@@ -81,32 +88,59 @@ func ExampleNewSamplingRule() {
 	// }
 }
 
+// A rule file, in the shape `aws xray create-sampling-rule --cli-input-json`
+// takes, becomes a rule; the fields it leaves out take the construct's
+// defaults, X-Ray's default rule's rate and reservoir.
 func ExampleLoadSamplingRuleFile() {
-	app := awscdk.NewApp(nil)
-	stack := awscdk.NewStack(app, jsii.String("Tracing"), nil)
+	stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("Tracing"), nil)
 
-	// The file `aws xray create-sampling-rule --cli-input-json` takes.
-	props, err := xray.LoadSamplingRuleFile("../../aws/json/xray.json")
+	dir, _ := os.MkdirTemp("", "rules")
+	defer os.RemoveAll(dir)
+	path := dir + "/health.json"
+	os.WriteFile(path, []byte(`{"SamplingRule": {"RuleName": "health", "Priority": 100, "URLPath": "/health"}}`), 0o644)
+
+	props, err := xray.LoadSamplingRuleFile(path)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	rule := xray.NewSamplingRule(stack, "SamplingRule", props)
-	fmt.Println(*rule.RuleName(), *props.Priority, *props.FixedRate, *props.ReservoirSize)
+	rule := xray.NewSamplingRule(stack, "Health", props)
+	fmt.Println("FixedRate", *rule.FixedRate())
+	printProperties(stack, "AWS::XRay::SamplingRule")
 
-	_, err = xray.ParseSamplingRule([]byte(`{"SamplingRule": {"Priority": 0}}`))
+	_, err = xray.ParseSamplingRule([]byte(`{"SamplingRule": {"priority": 100}}`))
 	fmt.Println(err)
-	// It prints:
-	// Cruddur 9000 0.1 5
-	// SamplingRule.Priority: 0 is outside 1..9999
+	// Output:
+	// FixedRate 0.05
+	// {
+	//   "SamplingRule": {
+	//     "FixedRate": 0.05,
+	//     "HTTPMethod": "*",
+	//     "Host": "*",
+	//     "Priority": 100,
+	//     "ReservoirSize": 1,
+	//     "ResourceARN": "*",
+	//     "RuleName": "health",
+	//     "ServiceName": "*",
+	//     "ServiceType": "*",
+	//     "URLPath": "/health",
+	//     "Version": 1
+	//   }
+	// }
+	// SamplingRule.priority: unknown field; expected the fields of aws xray create-sampling-rule --cli-input-json, spelled as it spells them (names are case-sensitive)
 }
 
-func ExampleNewSamplingRule_badProps() {
-	app := awscdk.NewApp(nil)
-	stack := awscdk.NewStack(app, jsii.String("Tracing"), nil)
+// The constructs refuse props that X-Ray would refuse and the template
+// validator cannot see.
+func ExampleNewGroup_badProps() {
+	stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("Tracing"), nil)
 	defer func() { fmt.Println(recover()) }()
 
-	xray.NewSamplingRule(stack, "Rule", &xray.SamplingRuleProps{FixedRate: jsii.Number(1.5)})
-	// It prints:
-	// xray.NewSamplingRule Rule: FixedRate: 1.5 is outside 0..1
+	xray.NewGroup(stack, "Group", &xray.GroupProps{
+		GroupName:            jsii.String("orders"),
+		FilterExpression:     jsii.String(`service("orders")`),
+		NotificationsEnabled: jsii.Bool(true),
+	})
+	// Output:
+	// xray.NewGroup Group: NotificationsEnabled: true needs InsightsEnabled true; expected InsightsEnabled true or NotificationsEnabled false
 }

@@ -2,46 +2,60 @@ package xray
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
+	"reflect"
 	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
-// ruleFields lists the keys of the file's "SamplingRule" object that this
-// loader takes, with the JSON type each must have.
-var ruleFields = map[string]string{
-	"RuleName": "string", "Priority": "number", "FixedRate": "number",
-	"ReservoirSize": "number", "ServiceName": "string", "ServiceType": "string",
-	"Host": "string", "HTTPMethod": "string", "URLPath": "string",
-	"ResourceARN": "string", "Version": "number", "Attributes": "object",
+// MaxRuleFileBytes bounds a rule file. The largest rule X-Ray takes, every
+// field at its limit with 5 attributes and 50 tags, is about 20 KB.
+const MaxRuleFileBytes = 64 << 10
+
+// ruleFile is the JSON that `aws xray create-sampling-rule --cli-input-json`
+// takes, with the X-Ray API's types: Integer fields are int32, so a value
+// such as 1e20 or 2.5 is refused while decoding.
+type ruleFile struct {
+	SamplingRule *struct {
+		RuleName      *string           `json:"RuleName"`
+		Priority      *int32            `json:"Priority"`
+		FixedRate     *float64          `json:"FixedRate"`
+		ReservoirSize *int32            `json:"ReservoirSize"`
+		ServiceName   *string           `json:"ServiceName"`
+		ServiceType   *string           `json:"ServiceType"`
+		Host          *string           `json:"Host"`
+		HTTPMethod    *string           `json:"HTTPMethod"`
+		URLPath       *string           `json:"URLPath"`
+		ResourceARN   *string           `json:"ResourceARN"`
+		Version       *int32            `json:"Version"`
+		Attributes    map[string]string `json:"Attributes"`
+	} `json:"SamplingRule"`
+	Tags []struct {
+		Key   *string `json:"Key"`
+		Value *string `json:"Value"`
+	} `json:"Tags"`
 }
 
-// notTaken lists keys the X-Ray CLI knows in "SamplingRule" but that this
-// loader refuses, each with the reason, so that the error is not a puzzling
-// "unknown field".
-var notTaken = map[string]string{
-	"RuleARN":           "AWS assigns the ARN when it creates the rule; remove it",
-	"SamplingRateBoost": "not supported by this stack yet; remove it",
-}
-
-// LoadSamplingRuleFile reads a sampling rule from a file in the shape that
+// LoadSamplingRuleFile reads a sampling rule from a file in the shape
 // `aws xray create-sampling-rule --cli-input-json file://PATH` takes:
 //
-//	{"SamplingRule": {"RuleName": "Cruddur", "Priority": 9000, ...},
-//	 "Tags": [{"Key": "team", "Value": "cruddur"}]}
+//	{"SamplingRule": {"RuleName": "orders", "Priority": 9000, ...},
+//	 "Tags": [{"Key": "team", "Value": "web"}]}
 //
-// Fields left out take the SamplingRuleProps defaults. An unknown or
-// duplicated field, a value of the wrong JSON type, or a value outside X-Ray's
-// limits is an error that names the file and the field, such as
-// "aws/json/xray.json: SamplingRule.FixedRate: 1.5 is outside 0..1".
+// The file must be a regular file of at most MaxRuleFileBytes of UTF-8 JSON.
+// Field names are case-sensitive, as the CLI's are; an unknown or repeated
+// field, or a value of the wrong type, is an error that names the file and
+// the field. Fields left out take the SamplingRuleProps defaults.
 func LoadSamplingRuleFile(path string) (*SamplingRuleProps, error) {
-	data, err := os.ReadFile(path)
+	data, err := readBounded(path)
 	if err != nil {
-		return nil, fmt.Errorf("sampling rule file: %w", err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	p, err := ParseSamplingRule(data)
 	if err != nil {
@@ -50,262 +64,146 @@ func LoadSamplingRuleFile(path string) (*SamplingRuleProps, error) {
 	return p, nil
 }
 
-// ParseSamplingRule reads a sampling rule in the --cli-input-json shape that
-// LoadSamplingRuleFile describes; its errors name the field but not a file.
-func ParseSamplingRule(data []byte) (*SamplingRuleProps, error) {
-	// Check the syntax of the whole file first: a syntax error found while
-	// walking a nested value would carry an offset into that value only.
-	var whole any
-	if err := json.Unmarshal(data, &whole); err != nil {
-		return nil, errors.New(syntaxProblem(data, err))
-	}
-	top, err := objectFields(data, "")
+// readBounded reads a regular file of at most MaxRuleFileBytes. It opens
+// without blocking, so that a FIFO cannot hang it, and checks what it opened.
+func readBounded(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|nonblock, 0)
 	if err != nil {
 		return nil, err
 	}
-	p := &SamplingRuleProps{}
-	sawRule := false
-	for _, f := range top {
-		switch f.key {
-		case "SamplingRule":
-			sawRule = true
-			if err := parseRule(f.value, p); err != nil {
-				return nil, err
-			}
-		case "Tags":
-			if p.Tags, err = parseTags(f.value); err != nil {
-				return nil, err
-			}
-		default:
-			return nil, fmt.Errorf("%s: unknown field; expected SamplingRule or Tags", f.key)
-		}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
 	}
-	if !sawRule {
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("is a %s; expected a regular file", fileKind(info.Mode()))
+	}
+	if info.Size() > MaxRuleFileBytes {
+		return nil, fmt.Errorf("has %d bytes; expected at most %d", info.Size(), MaxRuleFileBytes)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxRuleFileBytes+1))
+	if err == nil && len(data) > MaxRuleFileBytes {
+		err = fmt.Errorf("grew past %d bytes while read; expected at most %d", MaxRuleFileBytes, MaxRuleFileBytes)
+	}
+	return data, err
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "directory"
+	case m&os.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&os.ModeDevice != 0:
+		return "device"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	}
+	return "special file"
+}
+
+// ParseSamplingRule reads a rule in the shape LoadSamplingRuleFile takes; its
+// errors name the field but no file.
+func ParseSamplingRule(data []byte) (*SamplingRuleProps, error) {
+	if bytes.HasPrefix(data, []byte("\xef\xbb\xbf")) {
+		return nil, errors.New("starts with a UTF-8 byte-order mark; expected JSON without one")
+	}
+	var f ruleFile
+	if err := json.Unmarshal(data, &f, json.RejectUnknownMembers(true)); err != nil {
+		return nil, decodeError(data, err)
+	}
+	r := f.SamplingRule
+	if r == nil {
 		return nil, errors.New(`SamplingRule: missing; expected {"SamplingRule": {...}} as aws xray create-sampling-rule --cli-input-json takes it`)
 	}
-	if err := p.validate(func(any) bool { return false }); err != nil {
-		var fes FieldErrors
-		if errors.As(err, &fes) {
-			for _, fe := range fes {
-				if !strings.HasPrefix(fe.Field, "Tags") {
-					fe.Field = "SamplingRule." + fe.Field
-				}
+	if r.Version != nil && *r.Version != 1 {
+		return nil, fmt.Errorf("SamplingRule.Version: %d is not a rule version; expected 1, the only one X-Ray knows", *r.Version)
+	}
+	p := &SamplingRuleProps{
+		RuleName: r.RuleName, Priority: number(r.Priority), FixedRate: r.FixedRate,
+		ReservoirSize: number(r.ReservoirSize), ServiceName: r.ServiceName, ServiceType: r.ServiceType,
+		Host: r.Host, HTTPMethod: r.HTTPMethod, URLPath: r.URLPath, ResourceARN: r.ResourceARN,
+		Attributes: r.Attributes,
+	}
+	if len(f.Tags) > 0 {
+		tags := make([]*awscdk.CfnTag, len(f.Tags))
+		for i, t := range f.Tags {
+			if t.Key == nil || t.Value == nil {
+				return nil, fmt.Errorf("Tags[%d]: expected both Key and Value", i)
 			}
+			tags[i] = &awscdk.CfnTag{Key: t.Key, Value: t.Value}
 		}
-		return nil, err
+		p.Tags = &tags
 	}
 	return p, nil
 }
 
-func parseRule(data []byte, p *SamplingRuleProps) error {
-	fields, err := objectFields(data, "SamplingRule")
-	if err != nil {
-		return err
+func number(v *int32) *float64 {
+	if v == nil {
+		return nil
 	}
-	for _, f := range fields {
-		path := "SamplingRule." + f.key
-		if why, ok := notTaken[f.key]; ok {
-			return fmt.Errorf("%s: %s", path, why)
-		}
-		want, ok := ruleFields[f.key]
-		if !ok {
-			return fmt.Errorf("%s: unknown field; expected one of %s (names are case-sensitive)", path, strings.Join(sortedKeys(ruleFields), ", "))
-		}
-		switch want {
-		case "string":
-			var s string
-			if err := decodeAs(f.value, &s, path, "a string"); err != nil {
-				return err
-			}
-			setString(p, f.key, &s)
-		case "number":
-			var n float64
-			if err := decodeAs(f.value, &n, path, "a number"); err != nil {
-				return err
-			}
-			setNumber(p, f.key, &n)
-		case "object":
-			attrs := map[string]string{}
-			if err := decodeAs(f.value, &attrs, path, "an object of string values"); err != nil {
-				return err
-			}
-			p.Attributes = attrs
-		}
-	}
-	return nil
+	f := float64(*v)
+	return &f
 }
 
-func setString(p *SamplingRuleProps, key string, v *string) {
-	switch key {
-	case "RuleName":
-		p.RuleName = v
-	case "ServiceName":
-		p.ServiceName = v
-	case "ServiceType":
-		p.ServiceType = v
-	case "Host":
-		p.Host = v
-	case "HTTPMethod":
-		p.HTTPMethod = v
-	case "URLPath":
-		p.URLPath = v
-	case "ResourceARN":
-		p.ResourceARN = v
+// decodeError says what the decoder refused, with the field as a dotted path
+// (SamplingRule.Priority) rather than a JSON pointer.
+func decodeError(data []byte, err error) error {
+	var se *json.SemanticError
+	if !errors.As(err, &se) {
+		// A syntax error: jsontext says where, as a byte offset.
+		return fmt.Errorf("not valid JSON: %s", strings.TrimPrefix(err.Error(), "jsontext: "))
 	}
+	field := strings.ReplaceAll(strings.TrimPrefix(string(se.JSONPointer), "/"), "/", ".")
+	if errors.Is(se.Err, json.ErrUnknownName) {
+		return fmt.Errorf("%s: unknown field; expected the fields of aws xray create-sampling-rule --cli-input-json, spelled as it spells them (names are case-sensitive)", field)
+	}
+	got := "JSON " + kindName(se.JSONKind)
+	value := se.JSONValue
+	if len(value) == 0 && se.ByteOffset >= 0 && se.ByteOffset < int64(len(data)) {
+		value, _ = jsontext.NewDecoder(bytes.NewReader(data[se.ByteOffset:])).ReadValue()
+	}
+	if len(value) > 0 && len(value) <= 40 {
+		got += " " + string(value)
+	}
+	return fmt.Errorf("%s: %s; expected %s", field, got, goTypeName(se.GoType))
 }
 
-func setNumber(p *SamplingRuleProps, key string, v *float64) {
-	switch key {
-	case "Priority":
-		p.Priority = v
-	case "FixedRate":
-		p.FixedRate = v
-	case "ReservoirSize":
-		p.ReservoirSize = v
-	case "Version":
-		p.Version = v
-	}
-}
-
-func parseTags(data []byte) (map[string]string, error) {
-	var list []json.RawMessage
-	if err := decodeAs(data, &list, "Tags", `a list of {"Key": ..., "Value": ...}`); err != nil {
-		return nil, err
-	}
-	tags := make(map[string]string, len(list))
-	for i, raw := range list {
-		path := "Tags[" + strconv.Itoa(i) + "]"
-		fields, err := objectFields(raw, path)
-		if err != nil {
-			return nil, err
-		}
-		var key, value *string
-		for _, f := range fields {
-			var s string
-			if err := decodeAs(f.value, &s, path+"."+f.key, "a string"); err != nil {
-				return nil, err
-			}
-			switch f.key {
-			case "Key":
-				key = &s
-			case "Value":
-				value = &s
-			default:
-				return nil, fmt.Errorf("%s.%s: unknown field; expected Key and Value", path, f.key)
-			}
-		}
-		if key == nil || value == nil {
-			return nil, fmt.Errorf("%s: expected both Key and Value", path)
-		}
-		if _, dup := tags[*key]; dup {
-			return nil, fmt.Errorf("%s.Key: %s appears twice; expected each key once", path, strconv.Quote(*key))
-		}
-		tags[*key] = *value
-	}
-	return tags, nil
-}
-
-// field is one key of a JSON object with its raw value, in file order.
-type field struct {
-	key   string
-	value json.RawMessage
-}
-
-// objectFields splits one valid JSON value, which must be an object, into its
-// fields, refusing any key that appears twice (encoding/json would silently
-// keep the last one).
-func objectFields(data []byte, path string) ([]field, error) {
-	where := func(msg string) error {
-		if path == "" {
-			return errors.New(msg)
-		}
-		return fmt.Errorf("%s: %s", path, msg)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, where(syntaxProblem(data, err))
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, where(fmt.Sprintf("%s is %s; expected an object", preview(data), jsonKind(data)))
-	}
-	var fields []field
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, where(syntaxProblem(data, err))
-		}
-		key := tok.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, where(syntaxProblem(data, err))
-		}
-		if seen[key] {
-			return nil, where(fmt.Sprintf("%s appears twice; expected each field once", strconv.Quote(key)))
-		}
-		seen[key] = true
-		fields = append(fields, field{key, raw})
-	}
-	return fields, nil
-}
-
-// decodeAs decodes one JSON value into v, or says which JSON type it had.
-func decodeAs(data []byte, v any, path, want string) error {
-	trimmed := bytes.TrimSpace(data)
-	if bytes.Equal(trimmed, []byte("null")) {
-		return fmt.Errorf("%s: null; expected %s", path, want)
-	}
-	if err := json.Unmarshal(trimmed, v); err != nil {
-		return fmt.Errorf("%s: %s is %s; expected %s", path, preview(trimmed), jsonKind(trimmed), want)
-	}
-	return nil
-}
-
-// syntaxProblem turns a decoder error into "not valid JSON at line L,
-// column C: ...".
-func syntaxProblem(data []byte, err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) && se.Offset > 0 && se.Offset <= int64(len(data)) &&
-		se.Error() != "unexpected end of JSON input" {
-		// Offset counts the bytes read up to and including the bad one.
-		at := int(se.Offset) - 1
-		line := 1 + bytes.Count(data[:at], []byte("\n"))
-		col := at - bytes.LastIndexByte(data[:at], '\n')
-		return fmt.Sprintf("not valid JSON at line %d, column %d: %s", line, col, se.Error())
-	}
-	if errors.As(err, &se) || err == io.EOF || err == io.ErrUnexpectedEOF {
-		return "not valid JSON: the file ends too soon"
-	}
-	return "not valid JSON: " + err.Error()
-}
-
-func jsonKind(data []byte) string {
-	data = bytes.TrimSpace(data)
-	if len(data) == 0 {
-		return "empty"
-	}
-	switch data[0] {
+func kindName(k jsontext.Kind) string {
+	switch k {
 	case '"':
-		return "a string"
+		return "string"
+	case '0':
+		return "number"
 	case '{':
-		return "an object"
+		return "object"
 	case '[':
-		return "a list"
+		return "list"
 	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
+		return "boolean"
 	}
-	return "a number"
+	return "value"
 }
 
-// preview quotes at most 40 bytes of a JSON value for an error message.
-func preview(data []byte) string {
-	const max = 40
-	s := string(bytes.TrimSpace(data))
-	if len(s) > max {
-		s = s[:max] + "..."
+func goTypeName(t reflect.Type) string {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
 	}
-	return s
+	if t == nil {
+		return "another type"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Int32:
+		return "a whole number from -2147483648 to 2147483647 (the X-Ray API's Integer)"
+	case reflect.Float64:
+		return "a number"
+	case reflect.Map:
+		return "an object of string values"
+	case reflect.Slice:
+		return `a list of {"Key": ..., "Value": ...}`
+	}
+	return "an object"
 }

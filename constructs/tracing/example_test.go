@@ -1,0 +1,189 @@
+package tracing_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/cruddur/tracing/constructs/tracing"
+)
+
+// TestMain stops jsii's Node process once, after every test. The tests
+// check construct output, not aws-cdk-lib's template validator, which the
+// app's own tests run.
+func TestMain(m *testing.M) {
+	os.Setenv("CDK_VALIDATION", "false")
+	code := m.Run()
+	jsii.Close()
+	os.Exit(code)
+}
+
+// container is one container definition of a synthesized task definition.
+type container struct {
+	Name        string
+	User        string
+	Essential   bool
+	EntryPoint  []string
+	Command     []string
+	Environment []struct{ Name, Value string }
+	DependsOn   []struct{ ContainerName, Condition string }
+}
+
+// containers reads the containers of the stack's one task definition.
+func containers(stack awscdk.Stack) []container {
+	found := assertions.Template_FromStack(stack, nil).FindResources(jsii.String("AWS::ECS::TaskDefinition"), nil)
+	var out []container
+	for _, r := range *found {
+		raw, _ := json.Marshal((*r)["Properties"].(map[string]any)["ContainerDefinitions"])
+		json.Unmarshal(raw, &out)
+	}
+	return out
+}
+
+func (c container) env() string {
+	parts := make([]string, len(c.Environment))
+	for i, e := range c.Environment {
+		parts[i] = e.Name + "=" + e.Value
+	}
+	return strings.Join(parts, " ")
+}
+
+// newTask is a Fargate task definition with an app container on port 8080,
+// in a stack for eu-west-1.
+func newTask() (awscdk.Stack, awsecs.FargateTaskDefinition, awsecs.ContainerDefinition) {
+	stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("Orders"), &awscdk.StackProps{Env: &awscdk.Environment{Region: jsii.String("eu-west-1")}})
+	task := awsecs.NewFargateTaskDefinition(stack, jsii.String("Task"), nil)
+	app := task.AddContainer(jsii.String("app"), &awsecs.ContainerDefinitionOptions{
+		Image:        awsecs.ContainerImage_FromRegistry(jsii.String("public.ecr.aws/example/orders:1.4.2"), nil),
+		PortMappings: &[]*awsecs.PortMapping{{ContainerPort: jsii.Number(8080)}},
+	})
+	return stack, task, app
+}
+
+// The X-Ray daemon beside an app: the app is told where it is and what its
+// traces are called, and starts after it; the task role may send traces.
+func ExampleNewSidecar() {
+	stack, task, app := newTask()
+
+	sidecar := tracing.NewSidecar(stack, "Tracing", &tracing.SidecarProps{
+		TaskDefinition: task,
+		AppContainer:   app,
+		ServiceName:    jsii.String("orders"),
+	})
+	fmt.Println(sidecar.CollectorName(), *sidecar.Container().ContainerName())
+	for _, c := range containers(stack) {
+		fmt.Printf("%s: user %q, essential %v, depends on %v\n  %v %v\n  env %q\n", c.Name, c.User, c.Essential, c.DependsOn, c.EntryPoint, c.Command, c.env())
+	}
+	statements := sidecar.Policy().Document().ToJSON()
+	out, _ := json.Marshal(statements)
+	fmt.Println(string(out))
+	// Output:
+	// X-Ray daemon xray-daemon
+	// app: user "", essential true, depends on [{xray-daemon START}]
+	//   [] []
+	//   env "AWS_XRAY_DAEMON_ADDRESS=127.0.0.1:2000 AWS_XRAY_TRACING_NAME=orders"
+	// xray-daemon: user "10001", essential false, depends on []
+	//   [/xray] [-b 127.0.0.1:2000 -t 127.0.0.1:2000 -o -n eu-west-1 -m 64 -l info]
+	//   env ""
+	// {"Statement":[{"Action":["xray:PutTraceSegments","xray:PutTelemetryRecords","xray:GetSamplingRules","xray:GetSamplingTargets","xray:GetSamplingStatisticSummaries"],"Effect":"Allow","Resource":"*"}],"Version":"2012-10-17"}
+}
+
+// The ADOT collector in the daemon's place: the app gets OpenTelemetry's
+// standard variables too, sampling at the given rate.
+func ExampleADOTCollector() {
+	stack, task, app := newTask()
+
+	tracing.NewSidecar(stack, "Tracing", &tracing.SidecarProps{
+		TaskDefinition: task,
+		AppContainer:   app,
+		ServiceName:    jsii.String("orders"),
+		Collector:      tracing.ADOTCollector(&tracing.ADOTCollectorOptions{SampleRate: jsii.Number(0.25)}),
+	})
+	for _, c := range containers(stack) {
+		fmt.Printf("%s: user %q, command %v\n", c.Name, c.User, c.Command)
+		for _, e := range c.Environment {
+			if e.Name == "AOT_CONFIG_CONTENT" {
+				var config struct{ Service any }
+				json.Unmarshal([]byte(e.Value), &config)
+				e.Value = fmt.Sprint(config.Service)
+			}
+			fmt.Printf("  %s=%s\n", e.Name, e.Value)
+		}
+	}
+	// Output:
+	// app: user "", command []
+	//   AWS_XRAY_DAEMON_ADDRESS=127.0.0.1:2000
+	//   AWS_XRAY_TRACING_NAME=orders
+	//   OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318
+	//   OTEL_SERVICE_NAME=orders
+	//   OTEL_TRACES_SAMPLER=parentbased_traceidratio
+	//   OTEL_TRACES_SAMPLER_ARG=0.25
+	// otel-collector: user "10001", command [--config=env:AOT_CONFIG_CONTENT]
+	//   AOT_CONFIG_CONTENT=map[extensions:[health_check] pipelines:map[traces:map[exporters:[awsxray] processors:[memory_limiter batch] receivers:[awsxray otlp]]]]
+}
+
+// Any task definition whose containers share the task's loopback: an EC2
+// task in awsvpc mode works, one in bridge mode is refused.
+func TestSidecarOnEC2TaskDefinitions(t *testing.T) {
+	stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("Ec2"), nil)
+	for _, mode := range []awsecs.NetworkMode{awsecs.NetworkMode_AWS_VPC, awsecs.NetworkMode_BRIDGE} {
+		task := awsecs.NewEc2TaskDefinition(stack, jsii.String("Task"+string(mode)), &awsecs.Ec2TaskDefinitionProps{NetworkMode: mode})
+		app := task.AddContainer(jsii.String("app"), &awsecs.ContainerDefinitionOptions{
+			Image:          awsecs.ContainerImage_FromRegistry(jsii.String("public.ecr.aws/example/orders:1.4.2"), nil),
+			MemoryLimitMiB: jsii.Number(256),
+		})
+		err := panicked(func() {
+			tracing.NewSidecar(stack, "Tracing"+string(mode), &tracing.SidecarProps{TaskDefinition: task, AppContainer: app, ServiceName: jsii.String("orders")})
+		})
+		want := ""
+		if mode == awsecs.NetworkMode_BRIDGE {
+			want = "tracing.NewSidecar TracingBRIDGE: TaskDefinition: network mode bridge gives each container a network of its own; expected awsvpc or host, where the app reaches the X-Ray daemon on the task's loopback"
+		}
+		if err != want {
+			t.Errorf("%s: panic %q, want %q", mode, err, want)
+		}
+	}
+}
+
+// The app may not take a port the collector listens on, in either mode.
+func TestSidecarRefusesTheCollectorsPorts(t *testing.T) {
+	cases := []struct {
+		port      float64
+		collector tracing.Collector
+		want      string
+	}{
+		{2000, nil, "tracing.NewSidecar Tracing: AppContainer: port 2000 is the X-Ray daemon's; expected the app on another port"},
+		{4318, tracing.ADOTCollector(nil), "tracing.NewSidecar Tracing: AppContainer: port 4318 is the ADOT collector's; expected the app on another port"},
+		{4318, tracing.XRayDaemon(nil), ""},
+	}
+	for _, tc := range cases {
+		stack, task, _ := newTask()
+		app := task.AddContainer(jsii.String("other"), &awsecs.ContainerDefinitionOptions{
+			Image:        awsecs.ContainerImage_FromRegistry(jsii.String("public.ecr.aws/example/orders:1.4.2"), nil),
+			PortMappings: &[]*awsecs.PortMapping{{ContainerPort: jsii.Number(tc.port)}},
+		})
+		got := panicked(func() {
+			tracing.NewSidecar(stack, "Tracing", &tracing.SidecarProps{TaskDefinition: task, AppContainer: app, ServiceName: jsii.String("orders"), Collector: tc.collector})
+		})
+		if got != tc.want {
+			t.Errorf("port %v: panic %q, want %q", tc.port, got, tc.want)
+		}
+	}
+}
+
+func panicked(f func()) (msg string) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg = fmt.Sprint(r)
+		}
+	}()
+	f()
+	return ""
+}

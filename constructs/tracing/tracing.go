@@ -1,0 +1,219 @@
+// Package tracing adds a tracing sidecar to any ECS task definition, Fargate
+// or EC2, and wires the app container to it, as aws-cdk's ecs-service-extensions
+// XRayExtension does, with a pinned image, least-privilege IAM, and nothing a
+// sidecar fault could use to take the app down.
+//
+// The sidecar is a choice of Collector: XRayDaemon (the default) or
+// ADOTCollector.
+package tracing
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// XRayPort is where a collector takes X-Ray segments (UDP) and proxies the
+// SDKs' sampling-rule calls (TCP), on the task's loopback: containers of an
+// awsvpc task share one network namespace, so nothing outside the task can
+// reach it.
+const XRayPort = 2000
+
+// The sidecar's size and restart window, whichever collector it runs.
+const (
+	sidecarCPU       = 32
+	sidecarMemoryMiB = 256
+	restartSeconds   = 60
+)
+
+// SidecarProps configure a Sidecar.
+type SidecarProps struct {
+	// TaskDefinition gets the sidecar container. Required.
+	TaskDefinition awsecs.TaskDefinition
+	// AppContainer is told where the collector is and what its traces are
+	// called, and starts after the sidecar. Required.
+	AppContainer awsecs.ContainerDefinition
+	// ServiceName is the name the app's traces carry (AWS_XRAY_TRACING_NAME,
+	// OTEL_SERVICE_NAME). Required.
+	ServiceName *string
+	// Collector is the sidecar to run.
+	// Default: XRayDaemon(nil).
+	Collector Collector
+	// LogGroup receives the sidecar's logs.
+	// Default: a new log group, kept one month.
+	LogGroup awslogs.ILogGroup
+}
+
+// Sidecar is a tracing collector running beside an app container.
+type Sidecar struct {
+	constructs.Construct
+	collector Collector
+	container awsecs.ContainerDefinition
+	logGroup  awslogs.ILogGroup
+	policy    awsiam.Policy
+}
+
+// NewSidecar adds the collector's container to the task definition, grants
+// the task role what the collector calls, and points the app container at
+// it. It panics on missing props, or when the app container maps a port the
+// collector listens on.
+func NewSidecar(scope constructs.Construct, id string, props *SidecarProps) *Sidecar {
+	if props == nil || props.TaskDefinition == nil || props.AppContainer == nil || props.ServiceName == nil {
+		panic(fmt.Errorf("tracing.NewSidecar %s: TaskDefinition, AppContainer and ServiceName are required", id))
+	}
+	s := &Sidecar{collector: props.Collector, logGroup: props.LogGroup}
+	if s.collector == nil {
+		s.collector = XRayDaemon(nil)
+	}
+	spec := s.collector.spec()
+	if mode := props.TaskDefinition.NetworkMode(); mode != awsecs.NetworkMode_AWS_VPC && mode != awsecs.NetworkMode_HOST {
+		panic(fmt.Errorf("tracing.NewSidecar %s: TaskDefinition: network mode %s gives each container a network of its own; expected awsvpc or host, where the app reaches the %s on the task's loopback", id, strings.ToLower(string(mode)), spec.name))
+	}
+	if props.AppContainer.PortMappings() != nil {
+		for _, m := range *props.AppContainer.PortMappings() {
+			for _, p := range spec.ports {
+				if *m.ContainerPort == float64(p.port) {
+					panic(fmt.Errorf("tracing.NewSidecar %s: AppContainer: port %d is the %s's; expected the app on another port", id, p.port, spec.name))
+				}
+			}
+		}
+	}
+	constructs.NewConstruct_Override(s, scope, &id)
+	if s.logGroup == nil {
+		s.logGroup = awslogs.NewLogGroup(s, jsii.String("Logs"), &awslogs.LogGroupProps{Retention: awslogs.RetentionDays_ONE_MONTH})
+	}
+	region := *awscdk.Stack_Of(s).Region()
+
+	ports := make([]*awsecs.PortMapping, len(spec.ports))
+	for i, p := range spec.ports {
+		ports[i] = &awsecs.PortMapping{Name: jsii.String(p.name), ContainerPort: jsii.Number(p.port), Protocol: p.protocol}
+	}
+	opts := &awsecs.ContainerDefinitionOptions{
+		Image:        spec.image,
+		EntryPoint:   spec.entryPoint,
+		Command:      jsii.Strings(spec.command(region)...),
+		Environment:  spec.environment(region),
+		PortMappings: &ports,
+		HealthCheck:  spec.healthCheck,
+		Cpu:          jsii.Number(sidecarCPU),
+		// A hard limit as well as the reservation (Control Tower's
+		// CT.ECS.PR.7): a leaking sidecar is restarted, not left to starve
+		// the app.
+		MemoryReservationMiB: jsii.Number(sidecarMemoryMiB),
+		MemoryLimitMiB:       jsii.Number(sidecarMemoryMiB),
+		// Not essential, and restarted in place: while it restarts, traces
+		// of those seconds are lost and requests are not.
+		Essential:              jsii.Bool(false),
+		EnableRestartPolicy:    jsii.Bool(true),
+		RestartAttemptPeriod:   awscdk.Duration_Seconds(jsii.Number(restartSeconds)),
+		User:                   jsii.String(spec.user),
+		ReadonlyRootFilesystem: jsii.Bool(true),
+		Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
+			LogGroup:     s.logGroup,
+			StreamPrefix: jsii.String(spec.containerName),
+		}),
+	}
+	s.container = props.TaskDefinition.AddContainer(jsii.String(spec.containerName), opts)
+
+	// The task role's grant, as a policy of its own that callers can see
+	// and depend on. Inline, so it does not grow when AWS changes the
+	// managed policy (AWSXRayDaemonWriteAccess) it mirrors.
+	s.policy = awsiam.NewPolicy(s, jsii.String("Policy"), &awsiam.PolicyProps{
+		Roles: &[]awsiam.IRole{props.TaskDefinition.TaskRole()},
+		Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings(
+				"xray:PutTraceSegments",
+				"xray:PutTelemetryRecords",
+				"xray:GetSamplingRules",
+				"xray:GetSamplingTargets",
+				"xray:GetSamplingStatisticSummaries",
+			),
+			// X-Ray has no resource-level permissions for these actions.
+			Resources: jsii.Strings("*"),
+		})},
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(s.policy, &[]*cdknag.NagPackSuppression{{
+		Id:        jsii.String("AwsSolutions-IAM5"),
+		AppliesTo: &[]any{"Resource::*"},
+		Reason:    jsii.String("The X-Ray actions PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets and GetSamplingStatisticSummaries support no resource-level permissions: \"*\" is the only resource they take."),
+	}}, jsii.Bool(false))
+
+	// The app's side: where to send, what to call its traces, and to start
+	// only once the sidecar has, since segments sent earlier are lost.
+	appEnv := spec.appEnvironment(*props.ServiceName)
+	names := make([]string, 0, len(appEnv))
+	for k := range appEnv {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		props.AppContainer.AddEnvironment(jsii.String(k), jsii.String(appEnv[k]))
+	}
+	props.AppContainer.AddContainerDependencies(&awsecs.ContainerDependency{
+		Container: s.container,
+		Condition: awsecs.ContainerDependencyCondition_START,
+	})
+	return s
+}
+
+// Container is the sidecar's container definition.
+func (s *Sidecar) Container() awsecs.ContainerDefinition { return s.container }
+
+// LogGroup holds the sidecar's logs.
+func (s *Sidecar) LogGroup() awslogs.ILogGroup { return s.logGroup }
+
+// Policy is what the task role was granted for the collector.
+func (s *Sidecar) Policy() awsiam.Policy { return s.policy }
+
+// CollectorName says which collector runs, such as "X-Ray daemon".
+func (s *Sidecar) CollectorName() string { return s.collector.spec().name }
+
+// Collector is a choice of tracing sidecar: make one with XRayDaemon or
+// ADOTCollector.
+type Collector interface {
+	spec() *collectorSpec
+}
+
+// collectorSpec is what sets one collector apart from another.
+type collectorSpec struct {
+	name, containerName, user string
+	image                     awsecs.ContainerImage
+	entryPoint                *[]*string
+	command                   func(region string) []string
+	environment               func(region string) *map[string]*string
+	ports                     []port
+	healthCheck               *awsecs.HealthCheck
+	appEnvironment            func(serviceName string) map[string]string
+}
+
+type port struct {
+	name     string
+	port     int
+	protocol awsecs.Protocol
+}
+
+// xrayPorts are the X-Ray daemon's two listeners, which the ADOT collector
+// also serves.
+var xrayPorts = []port{{"xray-udp", XRayPort, awsecs.Protocol_UDP}, {"xray-tcp", XRayPort, awsecs.Protocol_TCP}}
+
+func loopback(p int) string { return "127.0.0.1:" + strconv.Itoa(p) }
+
+// xrayAppEnvironment points the X-Ray SDK at the collector and names the
+// app's segments; the SDK reads both only from the environment.
+func xrayAppEnvironment(serviceName string) map[string]string {
+	return map[string]string{
+		"AWS_XRAY_DAEMON_ADDRESS": loopback(XRayPort),
+		"AWS_XRAY_TRACING_NAME":   serviceName,
+	}
+}
+
+func noEnvironment(string) *map[string]*string { return nil }

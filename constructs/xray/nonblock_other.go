@@ -1,0 +1,5 @@
+//go:build !unix
+
+package xray
+
+const nonblock = 0

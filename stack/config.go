@@ -1,0 +1,347 @@
+package stack
+
+import (
+	_ "crypto/sha256" // registers sha256 for go-digest, so images pin by digest
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-xray-sdk-go/v2/pattern"
+	"github.com/distribution/reference"
+
+	"github.com/cruddur/tracing/constructs/xray"
+)
+
+// The context keys, each read once in LoadConfig with its default there.
+const (
+	prefix                   = "cruddur:"
+	KeyServiceName           = prefix + "serviceName"
+	KeyGroupName             = prefix + "groupName"
+	KeyGroupFilterExpression = prefix + "groupFilterExpression"
+	KeyInsightsEnabled       = prefix + "insightsEnabled"
+	KeyInsightsNotifications = prefix + "insightsNotificationsEnabled"
+	KeySamplingRuleFile      = prefix + "samplingRuleFile"
+	KeyAccount               = prefix + "account"
+	KeyRegion                = prefix + "region"
+	KeyAppImage              = prefix + "appImage"
+	KeyAppPort               = prefix + "appPort"
+	KeyTaskCPU               = prefix + "taskCpu"
+	KeyTaskMemoryMiB         = prefix + "taskMemoryMiB"
+	KeyCollector             = prefix + "collector"
+	KeyDaemonImage           = prefix + "daemonImage"
+	KeyCollectorImage        = prefix + "collectorImage"
+	KeyLogRetentionDays      = prefix + "logRetentionDays"
+	KeyVpcID                 = prefix + "vpcId"
+	KeyNatGateways           = prefix + "natGateways"
+	KeyDesiredCount          = prefix + "desiredCount"
+	KeyEcsExec               = prefix + "ecsExec"
+	KeyLoadBalancer          = prefix + "loadBalancer"
+	KeyCertificateArn        = prefix + "certificateArn"
+	KeyDeletionProtection    = prefix + "deletionProtection"
+)
+
+// The collectors cruddur:collector names.
+const (
+	CollectorXRayDaemon = "xray-daemon"
+	CollectorADOT       = "adot"
+)
+
+// Config is what the Cruddur stack is built from: CDK context, read and
+// checked before any construct exists. An empty string is "not set".
+type Config struct {
+	// ServiceName is the one name the group's filter, the sampling rule's
+	// ServiceName and the backend's traces share.
+	ServiceName string
+	// GroupName names the X-Ray group; GroupFilterExpression, when set,
+	// replaces service("ServiceName") as its filter.
+	GroupName, GroupFilterExpression string
+	// InsightsEnabled and InsightsNotificationsEnabled configure X-Ray
+	// Insights on the group.
+	InsightsEnabled, InsightsNotificationsEnabled bool
+	// SamplingRuleFile is the rule file's path; SamplingRule its content.
+	SamplingRuleFile string
+	SamplingRule     *xray.SamplingRuleProps
+	// Account and Region are the target environment; empty is
+	// environment-agnostic.
+	Account, Region string
+	// AppImage is a prebuilt app image; empty builds backend/ as an asset.
+	AppImage string
+	// AppPort is the port the backend serves on; TaskCPU and TaskMemoryMiB
+	// size the Fargate task.
+	AppPort, TaskCPU, TaskMemoryMiB int
+	// Collector is CollectorXRayDaemon or CollectorADOT; DaemonImage and
+	// CollectorImage replace their images (empty: the construct's pin).
+	Collector, DaemonImage, CollectorImage string
+	// LogRetentionDays is how long every log group keeps its logs.
+	LogRetentionDays int
+	// VpcID names an existing VPC; empty makes one with NatGateways.
+	VpcID       string
+	NatGateways int
+	// DesiredCount is how many tasks run.
+	DesiredCount int
+	// EcsExec turns on ECS Exec.
+	EcsExec bool
+	// LoadBalancer puts an Application Load Balancer in front;
+	// CertificateArn adds HTTPS; DeletionProtection protects the balancer.
+	LoadBalancer       bool
+	CertificateArn     string
+	DeletionProtection bool
+}
+
+var (
+	accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
+	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	// An ACM certificate in any partition (aws, aws-cn, aws-us-gov).
+	certificateArnPattern = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z]{2}(-[a-z]+)+-[0-9]+:[0-9]{12}:certificate/[0-9a-f-]{36}$`)
+)
+
+// LoadConfig reads the configuration from CDK context (cdk.json and
+// `-c key=value`) and the environment the CDK CLI sets. Every error names
+// the context key (or the file and field), the bad value, and what is
+// expected.
+func LoadConfig(ctx map[string]any, getenv func(string) string) (*Config, error) {
+	r := contextReader{ctx: ctx}
+	c := &Config{
+		ServiceName:                  r.str(KeyServiceName, "Cruddur"),
+		GroupFilterExpression:        r.str(KeyGroupFilterExpression, ""),
+		InsightsEnabled:              r.boolean(KeyInsightsEnabled, false),
+		InsightsNotificationsEnabled: r.boolean(KeyInsightsNotifications, false),
+		SamplingRuleFile:             r.str(KeySamplingRuleFile, "aws/json/xray.json"),
+		Account:                      r.str(KeyAccount, ""),
+		Region:                       r.str(KeyRegion, ""),
+		AppImage:                     r.str(KeyAppImage, ""),
+		AppPort:                      r.integer(KeyAppPort, 4567, 1, 65535),
+		TaskCPU:                      r.integer(KeyTaskCPU, 256, 256, 16384),
+		TaskMemoryMiB:                r.integer(KeyTaskMemoryMiB, 512, 512, 122880),
+		Collector:                    r.str(KeyCollector, CollectorXRayDaemon),
+		DaemonImage:                  r.str(KeyDaemonImage, ""),
+		CollectorImage:               r.str(KeyCollectorImage, ""),
+		LogRetentionDays:             r.integer(KeyLogRetentionDays, 30, 1, 3653),
+		VpcID:                        r.str(KeyVpcID, ""),
+		NatGateways:                  r.integer(KeyNatGateways, 1, 1, 2),
+		DesiredCount:                 r.integer(KeyDesiredCount, 2, 1, 100),
+		EcsExec:                      r.boolean(KeyEcsExec, false),
+		LoadBalancer:                 r.boolean(KeyLoadBalancer, true),
+		CertificateArn:               r.str(KeyCertificateArn, ""),
+		DeletionProtection:           r.boolean(KeyDeletionProtection, false),
+	}
+	c.GroupName = r.str(KeyGroupName, c.ServiceName)
+	if r.err != nil {
+		return nil, r.err
+	}
+	if err := r.unknownKeys(); err != nil {
+		return nil, err
+	}
+	// The CLI always sets CDK_DEFAULT_REGION (us-east-1 when nothing is
+	// configured) but CDK_DEFAULT_ACCOUNT only when it found credentials, so
+	// its environment is taken only with both: a machine without an AWS
+	// profile keeps the environment-agnostic template.
+	if c.Account == "" && c.Region == "" && getenv("CDK_DEFAULT_ACCOUNT") != "" && getenv("CDK_DEFAULT_REGION") != "" {
+		c.Account, c.Region = getenv("CDK_DEFAULT_ACCOUNT"), getenv("CDK_DEFAULT_REGION")
+	}
+
+	check := func(key string, err error) {
+		if err != nil && r.err == nil {
+			r.err = fmt.Errorf("context %s: %w", key, err)
+		}
+	}
+	check(KeyServiceName, xray.ValidateServiceName(c.ServiceName))
+	if c.Account != "" && !accountPattern.MatchString(c.Account) {
+		check(KeyAccount, fmt.Errorf("%q is not an AWS account id; expected 12 digits", c.Account))
+	}
+	if c.Region != "" && !regionPattern.MatchString(c.Region) {
+		check(KeyRegion, fmt.Errorf("%q is not an AWS region; expected a name such as us-east-1", c.Region))
+	}
+	if c.Collector != CollectorXRayDaemon && c.Collector != CollectorADOT {
+		check(KeyCollector, fmt.Errorf("%q is not a collector; expected %q (the default) or %q", c.Collector, CollectorXRayDaemon, CollectorADOT))
+	}
+	for _, image := range [][2]string{{KeyAppImage, c.AppImage}, {KeyDaemonImage, c.DaemonImage}, {KeyCollectorImage, c.CollectorImage}} {
+		if image[1] != "" {
+			check(image[0], pinnedImage(image[1]))
+		}
+	}
+	if err := fargateSize(c.TaskCPU, c.TaskMemoryMiB); err != nil {
+		check(KeyTaskCPU+"/"+KeyTaskMemoryMiB, err)
+	}
+	if _, ok := retentionDays[c.LogRetentionDays]; !ok {
+		check(KeyLogRetentionDays, fmt.Errorf("%d days is not a CloudWatch Logs retention period; expected one of %s", c.LogRetentionDays, retentionChoices()))
+	}
+	if c.VpcID != "" && (c.Account == "" || c.Region == "") {
+		check(KeyVpcID, fmt.Errorf("looking up %s needs the stack's account and region; expected %s and %s too (or AWS credentials for the CLI)", c.VpcID, KeyAccount, KeyRegion))
+	}
+	if c.CertificateArn != "" && !certificateArnPattern.MatchString(c.CertificateArn) {
+		check(KeyCertificateArn, fmt.Errorf("%q is not an ACM certificate ARN; expected arn:aws:acm:REGION:ACCOUNT:certificate/ID", c.CertificateArn))
+	}
+	if c.CertificateArn != "" && !c.LoadBalancer {
+		check(KeyCertificateArn, fmt.Errorf("a certificate needs the load balancer; expected %s true or no certificate", KeyLoadBalancer))
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+
+	rule, err := xray.LoadSamplingRuleFile(c.SamplingRuleFile)
+	if err != nil {
+		return nil, fmt.Errorf("context %s: %w", KeySamplingRuleFile, err)
+	}
+	switch {
+	case rule.ServiceName == nil:
+		rule.ServiceName = &c.ServiceName
+	case !pattern.WildcardMatchCaseInsensitive(*rule.ServiceName, c.ServiceName):
+		// A rule that cannot match the service's own segments never
+		// samples them (the seed's group had this bug).
+		return nil, fmt.Errorf("%s: SamplingRule.ServiceName: %q does not match the service name %q (context %s), so the rule would never sample its traces; expected a rule file (context %s) whose ServiceName matches it or is left out",
+			c.SamplingRuleFile, *rule.ServiceName, c.ServiceName, KeyServiceName, KeySamplingRuleFile)
+	}
+	c.SamplingRule = rule
+	return c, nil
+}
+
+// fargateMemory is, for each task CPU Fargate takes (1024 units to a vCPU),
+// the memory it allows: min..max MiB in steps of step (the Amazon ECS
+// Developer Guide, "Task size"; 256 units take 512, 1024 or 2048 only).
+// aws-cdk-lib's validator checks the same (E3047) but cannot name the
+// context keys.
+var fargateMemory = map[int]struct{ min, max, step int }{
+	256: {512, 2048, 512}, 512: {1024, 4096, 1024}, 1024: {2048, 8192, 1024}, 2048: {4096, 16384, 1024},
+	4096: {8192, 30720, 1024}, 8192: {16384, 61440, 4096}, 16384: {32768, 122880, 8192},
+}
+
+func fargateSize(cpu, memory int) error {
+	m, ok := fargateMemory[cpu]
+	if !ok {
+		return fmt.Errorf("%d CPU units is not a Fargate task size; expected 256, 512, 1024, 2048, 4096, 8192 or 16384", cpu)
+	}
+	want := fmt.Sprintf("%d..%d MiB in steps of %d", m.min, m.max, m.step)
+	if cpu == 256 {
+		want = "512, 1024 or 2048 MiB"
+	}
+	if memory < m.min || memory > m.max || (memory-m.min)%m.step != 0 || memory == 1536 {
+		return fmt.Errorf("%d MiB is not a Fargate memory size for %d CPU units; expected %s", memory, cpu, want)
+	}
+	return nil
+}
+
+// pinnedImage accepts an image reference that names one image for good: a
+// tag other than "latest", or a digest (name@sha256:... or
+// name:tag@sha256:...), so that no deploy changes what runs without a change
+// to the template.
+func pinnedImage(image string) error {
+	ref, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return fmt.Errorf("%q is not an image reference (%v); expected a name with a tag or digest, such as public.ecr.aws/xray/aws-xray-daemon:3.6.6", image, err)
+	}
+	_, digested := ref.(reference.Digested)
+	tagged, isTagged := ref.(reference.Tagged)
+	if !digested && (!isTagged || tagged.Tag() == "latest") {
+		return fmt.Errorf("%q is not pinned; expected a tag other than latest, or a digest such as NAME@sha256:<64 hex digits>", image)
+	}
+	return nil
+}
+
+// contextReader reads typed values from CDK context, keeping the first error
+// and the keys it was asked for.
+type contextReader struct {
+	ctx   map[string]any
+	known []string
+	err   error
+}
+
+func (r *contextReader) lookup(key string) (any, bool) {
+	r.known = append(r.known, key)
+	v, ok := r.ctx[key]
+	return v, ok && v != nil
+}
+
+func (r *contextReader) fail(key string, v any, want string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("context %s: %s; expected %s", key, describe(v), want)
+	}
+}
+
+func (r *contextReader) str(key, def string) string {
+	v, ok := r.lookup(key)
+	if !ok {
+		return def
+	}
+	s, isString := v.(string)
+	if !isString {
+		r.fail(key, v, "a string")
+	}
+	return s
+}
+
+func (r *contextReader) boolean(key string, def bool) bool {
+	v, ok := r.lookup(key)
+	if !ok {
+		return def
+	}
+	switch b := v.(type) {
+	case bool:
+		return b
+	case string: // -c key=value always gives a string
+		if b == "true" || b == "false" {
+			return b == "true"
+		}
+	}
+	r.fail(key, v, "true or false")
+	return def
+}
+
+// integer reads a whole number in min..max, a JSON number in cdk.json or a
+// string from `-c key=value`.
+func (r *contextReader) integer(key string, def, min, max int) int {
+	v, ok := r.lookup(key)
+	if !ok {
+		return def
+	}
+	var n int
+	var err error
+	switch x := v.(type) {
+	case float64:
+		n = int(x)
+		if float64(n) != x {
+			err = strconv.ErrSyntax
+		}
+	case string:
+		n, err = strconv.Atoi(x)
+	default:
+		err = strconv.ErrSyntax
+	}
+	if err != nil || n < min || n > max {
+		r.fail(key, v, fmt.Sprintf("a whole number in %d..%d", min, max))
+		return def
+	}
+	return n
+}
+
+// unknownKeys refuses keys with this app's prefix that it does not read:
+// most likely a typo that would otherwise be ignored.
+func (r *contextReader) unknownKeys() error {
+	var unknown []string
+	for k := range r.ctx {
+		if strings.HasPrefix(k, prefix) && !slices.Contains(r.known, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	known := slices.Sorted(slices.Values(r.known))
+	return fmt.Errorf("context %s: unknown key; expected one of %s", strings.Join(unknown, ", "), strings.Join(known, ", "))
+}
+
+// describe renders a context value as the user wrote it.
+func describe(v any) string {
+	switch x := v.(type) {
+	case string:
+		return strconv.Quote(x)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	return fmt.Sprintf("%v (a %T)", v, v)
+}

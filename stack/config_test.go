@@ -1,0 +1,193 @@
+package stack
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The tests run in stack/, the app's files one folder up.
+const seedFile = "../aws/json/xray.json"
+
+// context is the context of a test: the seed's rule file and the overrides.
+func context(overrides map[string]any) map[string]any {
+	ctx := map[string]any{KeySamplingRuleFile: seedFile}
+	for k, v := range overrides {
+		ctx[k] = v
+	}
+	return ctx
+}
+
+func noEnv(string) string { return "" }
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "rule.json")
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	c, err := LoadConfig(context(nil), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		ServiceName: "Cruddur", GroupName: "Cruddur", SamplingRuleFile: seedFile, SamplingRule: c.SamplingRule,
+		AppPort: 4567, TaskCPU: 256, TaskMemoryMiB: 512, Collector: CollectorXRayDaemon, LogRetentionDays: 30,
+		NatGateways: 1, DesiredCount: 2, LoadBalancer: true,
+	}
+	if *c != want {
+		t.Fatalf("defaults\n got %+v\nwant %+v", *c, want)
+	}
+	if *c.SamplingRule.ServiceName != "Cruddur" || *c.SamplingRule.Priority != 9000 {
+		t.Fatalf("rule %+v", c.SamplingRule)
+	}
+}
+
+func TestLoadConfigEnvironment(t *testing.T) {
+	cases := []struct {
+		name            string
+		ctx             map[string]any
+		vars            map[string]string
+		account, region string
+	}{
+		{"CLI without credentials sets only a region: agnostic", nil, map[string]string{"CDK_DEFAULT_REGION": "us-east-1"}, "", ""},
+		{"CLI with credentials", nil, map[string]string{"CDK_DEFAULT_ACCOUNT": "111122223333", "CDK_DEFAULT_REGION": "eu-west-1"}, "111122223333", "eu-west-1"},
+		{"context wins over the CLI", map[string]any{KeyAccount: "444455556666", KeyRegion: "ap-southeast-2"},
+			map[string]string{"CDK_DEFAULT_ACCOUNT": "111122223333", "CDK_DEFAULT_REGION": "eu-west-1"}, "444455556666", "ap-southeast-2"},
+		{"context region only", map[string]any{KeyRegion: "us-gov-west-1"}, nil, "", "us-gov-west-1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := LoadConfig(context(tc.ctx), func(k string) string { return tc.vars[k] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Account != tc.account || c.Region != tc.region {
+				t.Fatalf("got %q/%q, want %q/%q", c.Account, c.Region, tc.account, tc.region)
+			}
+		})
+	}
+}
+
+// TestServiceNameDrivesRuleAndGroup: one name, and a rule's ServiceName
+// pattern matches it as the X-Ray SDK matches, ignoring case.
+func TestServiceNameDrivesRuleAndGroup(t *testing.T) {
+	cases := []struct{ file, wantRuleService string }{
+		{`{"SamplingRule": {"RuleName": "orders", "Priority": 100}}`, "orders"},
+		{`{"SamplingRule": {"RuleName": "orders", "Priority": 100, "ServiceName": "ord*"}}`, "ord*"},
+		{`{"SamplingRule": {"RuleName": "orders", "Priority": 100, "ServiceName": "ORDERS"}}`, "ORDERS"},
+	}
+	for _, tc := range cases {
+		c, err := LoadConfig(context(map[string]any{KeyServiceName: "orders", KeySamplingRuleFile: writeFile(t, tc.file)}), noEnv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *c.SamplingRule.ServiceName != tc.wantRuleService || c.GroupName != "orders" {
+			t.Errorf("%s: rule ServiceName %q, group %q", tc.file, *c.SamplingRule.ServiceName, c.GroupName)
+		}
+	}
+}
+
+// TestImagesPinByTagOrDigest: every image setting takes a tag other than
+// latest, a digest, or both.
+func TestImagesPinByTagOrDigest(t *testing.T) {
+	digest := "sha256:" + strings.Repeat("0123456789abcdef", 4)
+	for _, key := range []string{KeyAppImage, KeyDaemonImage, KeyCollectorImage} {
+		for _, image := range []string{"public.ecr.aws/xray/aws-xray-daemon:3.6.6", "public.ecr.aws/xray/aws-xray-daemon@" + digest, "amazon/aws-xray-daemon:3.6.6@" + digest} {
+			if _, err := LoadConfig(context(map[string]any{key: image}), noEnv); err != nil {
+				t.Errorf("%s=%s: %v", key, image, err)
+			}
+		}
+	}
+}
+
+// TestLoadConfigRejectsBadInput covers every context value: each error
+// names the key, the bad value and what is expected.
+func TestLoadConfigRejectsBadInput(t *testing.T) {
+	cases := []struct {
+		name    string
+		ctx     map[string]any
+		wantErr string
+	}{
+		{"empty service name", map[string]any{KeyServiceName: ""},
+			`context cruddur:serviceName: "" has 0 characters; expected 1..64`},
+		{"service name with a double quote", map[string]any{KeyServiceName: `back"end`},
+			`context cruddur:serviceName: "back\"end" contains '"'; expected letters, numbers, spaces and _ . : / % & # = + - @`},
+		{"service name not a string", map[string]any{KeyServiceName: 42.0},
+			`context cruddur:serviceName: 42; expected a string`},
+		{"insights not a boolean", map[string]any{KeyInsightsEnabled: "yes"},
+			`context cruddur:insightsEnabled: "yes"; expected true or false`},
+		{"bad account", map[string]any{KeyAccount: "12345"},
+			`context cruddur:account: "12345" is not an AWS account id; expected 12 digits`},
+		{"bad region", map[string]any{KeyRegion: "mars-1"},
+			`context cruddur:region: "mars-1" is not an AWS region; expected a name such as us-east-1`},
+		{"unknown key", map[string]any{"cruddur:sevriceName": "x"},
+			`context cruddur:sevriceName: unknown key; expected one of cruddur:account, cruddur:appImage, cruddur:appPort, cruddur:certificateArn, cruddur:collector, cruddur:collectorImage, cruddur:daemonImage, cruddur:deletionProtection, cruddur:desiredCount, cruddur:ecsExec, cruddur:groupFilterExpression, cruddur:groupName, cruddur:insightsEnabled, cruddur:insightsNotificationsEnabled, cruddur:loadBalancer, cruddur:logRetentionDays, cruddur:natGateways, cruddur:region, cruddur:samplingRuleFile, cruddur:serviceName, cruddur:taskCpu, cruddur:taskMemoryMiB, cruddur:vpcId`},
+		{"VPC lookup without an environment", map[string]any{KeyVpcID: "vpc-0123456789abcdef0"},
+			`context cruddur:vpcId: looking up vpc-0123456789abcdef0 needs the stack's account and region; expected cruddur:account and cruddur:region too (or AWS credentials for the CLI)`},
+		{"NAT gateways", map[string]any{KeyNatGateways: "3"},
+			`context cruddur:natGateways: "3"; expected a whole number in 1..2`},
+		{"desired count", map[string]any{KeyDesiredCount: -1.0},
+			`context cruddur:desiredCount: -1; expected a whole number in 1..100`},
+		{"ECS Exec not a boolean", map[string]any{KeyEcsExec: "on"},
+			`context cruddur:ecsExec: "on"; expected true or false`},
+		{"certificate ARN", map[string]any{KeyCertificateArn: "arn:aws:iam::111122223333:server-certificate/x"},
+			`context cruddur:certificateArn: "arn:aws:iam::111122223333:server-certificate/x" is not an ACM certificate ARN; expected arn:aws:acm:REGION:ACCOUNT:certificate/ID`},
+		{"certificate without a load balancer", map[string]any{KeyLoadBalancer: false, KeyCertificateArn: "arn:aws:acm:us-east-1:111122223333:certificate/12345678-1234-1234-1234-123456789012"},
+			`context cruddur:certificateArn: a certificate needs the load balancer; expected cruddur:loadBalancer true or no certificate`},
+		{"invalid app image", map[string]any{KeyAppImage: "Backend:1.0"},
+			`context cruddur:appImage: "Backend:1.0" is not an image reference (invalid reference format: repository name (library/Backend) must be lowercase); expected a name with a tag or digest, such as public.ecr.aws/xray/aws-xray-daemon:3.6.6`},
+		{"daemon image latest", map[string]any{KeyDaemonImage: "amazon/aws-xray-daemon:latest"},
+			`context cruddur:daemonImage: "amazon/aws-xray-daemon:latest" is not pinned; expected a tag other than latest, or a digest such as NAME@sha256:<64 hex digits>`},
+		{"unpinned collector image", map[string]any{KeyCollectorImage: "public.ecr.aws/aws-observability/aws-otel-collector"},
+			`context cruddur:collectorImage: "public.ecr.aws/aws-observability/aws-otel-collector" is not pinned; expected a tag other than latest, or a digest such as NAME@sha256:<64 hex digits>`},
+		{"short digest", map[string]any{KeyAppImage: "cruddur@sha256:abc"},
+			`context cruddur:appImage: "cruddur@sha256:abc" is not an image reference (invalid reference format); expected a name with a tag or digest, such as public.ecr.aws/xray/aws-xray-daemon:3.6.6`},
+		{"port not a number", map[string]any{KeyAppPort: "http"},
+			`context cruddur:appPort: "http"; expected a whole number in 1..65535`},
+		{"port out of range", map[string]any{KeyAppPort: 70000.0},
+			`context cruddur:appPort: 70000; expected a whole number in 1..65535`},
+		{"unknown collector", map[string]any{KeyCollector: "jaeger"},
+			`context cruddur:collector: "jaeger" is not a collector; expected "xray-daemon" (the default) or "adot"`},
+		{"CPU Fargate does not have", map[string]any{KeyTaskCPU: 300.0},
+			`context cruddur:taskCpu/cruddur:taskMemoryMiB: 300 CPU units is not a Fargate task size; expected 256, 512, 1024, 2048, 4096, 8192 or 16384`},
+		{"memory that does not go with the CPU", map[string]any{KeyTaskMemoryMiB: "4096"},
+			`context cruddur:taskCpu/cruddur:taskMemoryMiB: 4096 MiB is not a Fargate memory size for 256 CPU units; expected 512, 1024 or 2048 MiB`},
+		{"1536 MiB at 256 units", map[string]any{KeyTaskMemoryMiB: 1536.0},
+			`context cruddur:taskCpu/cruddur:taskMemoryMiB: 1536 MiB is not a Fargate memory size for 256 CPU units; expected 512, 1024 or 2048 MiB`},
+		{"memory off the step", map[string]any{KeyTaskCPU: 1024.0, KeyTaskMemoryMiB: 2500.0},
+			`context cruddur:taskCpu/cruddur:taskMemoryMiB: 2500 MiB is not a Fargate memory size for 1024 CPU units; expected 2048..8192 MiB in steps of 1024`},
+		{"fractional memory", map[string]any{KeyTaskMemoryMiB: 512.5},
+			`context cruddur:taskMemoryMiB: 512.5; expected a whole number in 512..122880`},
+		{"log retention CloudWatch lacks", map[string]any{KeyLogRetentionDays: 31.0},
+			`context cruddur:logRetentionDays: 31 days is not a CloudWatch Logs retention period; expected one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653`},
+		{"missing rule file", map[string]any{KeySamplingRuleFile: "aws/json/nope.json"},
+			`context cruddur:samplingRuleFile: aws/json/nope.json: open aws/json/nope.json: no such file or directory`},
+		{"rule for another service", map[string]any{KeyServiceName: "orders"},
+			`../aws/json/xray.json: SamplingRule.ServiceName: "Cruddur" does not match the service name "orders" (context cruddur:serviceName), so the rule would never sample its traces; expected a rule file (context cruddur:samplingRuleFile) whose ServiceName matches it or is left out`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadConfig(context(tc.ctx), noEnv)
+			if err == nil || err.Error() != tc.wantErr {
+				t.Fatalf("error:\n got %v\nwant %s", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestBadRuleFilesNameKeyFileAndField: a rule file's error names the
+// context key, the file and the field.
+func TestBadRuleFilesNameKeyFileAndField(t *testing.T) {
+	path := writeFile(t, `{"SamplingRule": {"ReservoirSize": "5"}}`)
+	_, err := LoadConfig(context(map[string]any{KeySamplingRuleFile: path}), noEnv)
+	want := "context cruddur:samplingRuleFile: " + path + `: SamplingRule.ReservoirSize: JSON string "5"; expected a whole number from -2147483648 to 2147483647 (the X-Ray API's Integer)`
+	if err == nil || err.Error() != want {
+		t.Fatalf("error:\n got %v\nwant %s", err, want)
+	}
+}

@@ -1,0 +1,424 @@
+// Package stack is Cruddur's tracing stack: its configuration (LoadConfig,
+// from CDK context) and the stack built from it (New) with the constructs in
+// ../constructs and aws-cdk-lib's ecs-patterns. Every Cruddur choice lives
+// here, not in the constructs.
+package stack
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscertificatemanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecrassets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecspatterns"
+	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/regioninfo"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/cruddur/tracing/constructs/tracing"
+	"github.com/cruddur/tracing/constructs/xray"
+)
+
+// Cruddur's choices for its backend (see backend/).
+const (
+	// BackendDir holds the backend's Dockerfile, the app image's default.
+	BackendDir = "backend"
+	// HealthCheckPath is where the load balancer asks the backend if it is up.
+	HealthCheckPath = "/api/health-check"
+	// appUser is the Dockerfile's USER: distroless's nonroot.
+	appUser = "65532:65532"
+)
+
+// Props configure the stack.
+type Props struct {
+	awscdk.StackProps
+	// Config is the checked configuration; see LoadConfig.
+	Config *Config
+}
+
+// PropsFor are the stack's props for a configuration: its environment
+// (agnostic unless an account or region is set) and description.
+func PropsFor(cfg *Config) *Props {
+	var env *awscdk.Environment
+	if cfg.Account != "" || cfg.Region != "" {
+		env = &awscdk.Environment{Account: nonEmpty(cfg.Account), Region: nonEmpty(cfg.Region)}
+	}
+	return &Props{
+		StackProps: awscdk.StackProps{
+			Env:         env,
+			Description: jsii.String("Cruddur tracing: the X-Ray group, sampling rule and traced Fargate service of " + cfg.ServiceName),
+		},
+		Config: cfg,
+	}
+}
+
+// New defines the X-Ray group and sampling rule of one service, the Fargate
+// task that runs it with a tracing sidecar, and the service, network and
+// load balancer that run that task. A construct that refuses its props
+// panics with the context key that set them.
+func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
+	cfg := props.Config
+	stack := awscdk.NewStack(scope, &id, &props.StackProps)
+	retention := retentionDays[cfg.LogRetentionDays]
+
+	filter := cfg.GroupFilterExpression
+	if filter == "" {
+		filter, _ = xray.ServiceFilter(cfg.ServiceName) // LoadConfig checked the name
+	}
+	// Insights is left out of the template unless switched on.
+	var insights, notifications *bool
+	if cfg.InsightsEnabled || cfg.InsightsNotificationsEnabled {
+		insights, notifications = jsii.Bool(cfg.InsightsEnabled), jsii.Bool(cfg.InsightsNotificationsEnabled)
+	}
+	var group *xray.Group
+	keyed(KeyInsightsNotifications, func() {
+		group = xray.NewGroup(stack, "Group", &xray.GroupProps{
+			GroupName: &cfg.GroupName, FilterExpression: &filter,
+			InsightsEnabled: insights, NotificationsEnabled: notifications,
+		})
+	})
+	var rule *xray.SamplingRule
+	keyed(KeySamplingRuleFile+": "+cfg.SamplingRuleFile, func() {
+		rule = xray.NewSamplingRule(stack, "SamplingRule", cfg.SamplingRule)
+	})
+
+	task := awsecs.NewFargateTaskDefinition(stack, jsii.String("Task"), &awsecs.FargateTaskDefinitionProps{
+		Cpu:            jsii.Number(cfg.TaskCPU),
+		MemoryLimitMiB: jsii.Number(cfg.TaskMemoryMiB),
+		// The backend's image is built for linux/amd64 (see backend/).
+		RuntimePlatform: &awsecs.RuntimePlatform{
+			CpuArchitecture:       awsecs.CpuArchitecture_X86_64(),
+			OperatingSystemFamily: awsecs.OperatingSystemFamily_LINUX(),
+		},
+	})
+	appLogs := awslogs.NewLogGroup(task, jsii.String("AppLogs"), &awslogs.LogGroupProps{Retention: retention})
+	app := task.AddContainer(jsii.String("app"), &awsecs.ContainerDefinitionOptions{
+		Image:        appImage(cfg),
+		Environment:  appEnvironment(cfg),
+		PortMappings: &[]*awsecs.PortMapping{{Name: jsii.String("http"), ContainerPort: jsii.Number(cfg.AppPort), Protocol: awsecs.Protocol_TCP}},
+		Essential:    jsii.Bool(true),
+		// What the sidecar leaves of the task's memory, as a hard limit:
+		// every Fargate size has at least 512 MiB, the sidecar 256.
+		MemoryLimitMiB: jsii.Number(cfg.TaskMemoryMiB - 256),
+		// The image has no shell or curl: the binary checks itself.
+		HealthCheck: &awsecs.HealthCheck{
+			Command:     jsii.Strings("CMD", "/cruddur-backend", "-healthcheck"),
+			Interval:    awscdk.Duration_Seconds(jsii.Number(30)),
+			Timeout:     awscdk.Duration_Seconds(jsii.Number(5)),
+			Retries:     jsii.Number(3),
+			StartPeriod: awscdk.Duration_Seconds(jsii.Number(10)),
+		},
+		User: jsii.String(appUser),
+		// The backend writes no files.
+		ReadonlyRootFilesystem: jsii.Bool(true),
+		Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
+			LogGroup:     appLogs,
+			StreamPrefix: jsii.String("app"),
+		}),
+	})
+	var sidecar *tracing.Sidecar
+	keyed(KeyAppPort, func() {
+		sidecar = tracing.NewSidecar(stack, "Tracing", &tracing.SidecarProps{
+			TaskDefinition: task,
+			AppContainer:   app,
+			ServiceName:    &cfg.ServiceName,
+			Collector:      collector(cfg, rule),
+			// The log group's id predates the ADOT choice; ids are API.
+			LogGroup: awslogs.NewLogGroup(task, jsii.String("DaemonLogs"), &awslogs.LogGroupProps{Retention: retention}),
+		})
+	})
+
+	newService(stack, cfg, task, network(stack, cfg, retention))
+
+	// cdk-nag findings that stand, each on one resource, with its reason.
+	cdknag.NagSuppressions_AddResourceSuppressions(task.ExecutionRole(), &[]*cdknag.NagPackSuppression{{
+		Id:        jsii.String("AwsSolutions-IAM5"),
+		AppliesTo: &[]any{"Resource::*"},
+		Reason:    jsii.String("ecr:GetAuthorizationToken, which pulling the app's image from ECR needs, supports no resource-level permissions; every other statement of this role names its repository or log group."),
+	}}, jsii.Bool(true))
+	cdknag.NagSuppressions_AddResourceSuppressions(task, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-ECS2"),
+		Reason: jsii.String("The environments hold no secrets: loopback addresses, the service's name, the port, the tracing mode and the collector's configuration. In the task definition, every change to them shows in cdk diff."),
+	}}, jsii.Bool(false))
+	if cfg.EcsExec {
+		cdknag.NagSuppressions_AddResourceSuppressions(task.TaskRole(), &[]*cdknag.NagPackSuppression{{
+			Id:        jsii.String("AwsSolutions-IAM5"),
+			AppliesTo: &[]any{"Resource::*"},
+			Reason:    jsii.String("ECS Exec needs ssmmessages:CreateControlChannel, CreateDataChannel, OpenControlChannel and OpenDataChannel, which support no resource-level permissions."),
+		}}, jsii.Bool(true))
+	}
+
+	output(stack, "AppLogGroupName", appLogs.LogGroupName(), "The backend's logs")
+	output(stack, "CollectorLogGroupName", sidecar.LogGroup().LogGroupName(), "The "+sidecar.CollectorName()+"'s logs")
+	output(stack, "XRayGroupName", group.GroupName(), "The X-Ray group that collects the service's traces")
+	output(stack, "XRayTracesUrl", jsii.String(fmt.Sprintf(
+		"https://%[1]s.console.aws.amazon.com/cloudwatch/home?region=%[1]s#xray:traces/query", *stack.Region())),
+		"X-Ray traces in the CloudWatch console: choose the group named in XRayGroupName")
+	return stack
+}
+
+// collector is the tracing sidecar cruddur:collector chooses. The ADOT
+// collector's OpenTelemetry SDK reads no X-Ray rules, so it samples at the
+// rule's FixedRate.
+func collector(cfg *Config, rule *xray.SamplingRule) tracing.Collector {
+	if cfg.Collector == CollectorADOT {
+		return tracing.ADOTCollector(&tracing.ADOTCollectorOptions{Image: registryImage(cfg.CollectorImage), SampleRate: rule.FixedRate()})
+	}
+	return tracing.XRayDaemon(&tracing.XRayDaemonOptions{Image: registryImage(cfg.DaemonImage)})
+}
+
+// appEnvironment is the backend's own environment; the tracing sidecar adds
+// where to send traces. CRUDDUR_TRACING picks the backend's SDK.
+func appEnvironment(cfg *Config) *map[string]*string {
+	env := map[string]*string{"PORT": jsii.String(strconv.Itoa(cfg.AppPort))}
+	if cfg.Collector == CollectorADOT {
+		env["CRUDDUR_TRACING"] = jsii.String("otel")
+	}
+	return &env
+}
+
+// newService runs the task in the VPC's private subnets: behind an
+// internet-facing Application Load Balancer (ecs-patterns), or alone. Either
+// way deploys start new tasks before stopping old ones, and a deploy that
+// does not become healthy rolls back by itself.
+func newService(stack awscdk.Stack, cfg *Config, task awsecs.FargateTaskDefinition, vpc awsec2.IVpc) awsecs.FargateService {
+	cluster := awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{
+		Vpc:                 vpc,
+		ContainerInsightsV2: awsecs.ContainerInsights_ENABLED,
+	})
+	// Tasks send only HTTPS out (X-Ray, CloudWatch Logs, ECR and S3 for
+	// the image) and take only what the load balancer forwards.
+	tasksSG := awsec2.NewSecurityGroup(stack, jsii.String("TasksSecurityGroup"), &awsec2.SecurityGroupProps{
+		Vpc:              vpc,
+		Description:      jsii.String("Traced service tasks: HTTPS out to AWS APIs, the app port from the load balancer"),
+		AllowAllOutbound: jsii.Bool(false),
+	})
+	tasksSG.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)),
+		jsii.String("HTTPS to X-Ray, CloudWatch Logs and ECR through the NAT gateway"), nil)
+	breaker := &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)}
+	private := &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS}
+
+	if !cfg.LoadBalancer {
+		return awsecs.NewFargateService(stack, jsii.String("Service"), &awsecs.FargateServiceProps{
+			Cluster: cluster, TaskDefinition: task, DesiredCount: jsii.Number(cfg.DesiredCount),
+			MinHealthyPercent: jsii.Number(100), MaxHealthyPercent: jsii.Number(200), CircuitBreaker: breaker,
+			EnableExecuteCommand: jsii.Bool(cfg.EcsExec), PlatformVersion: awsecs.FargatePlatformVersion_LATEST,
+			AssignPublicIp: jsii.Bool(false), VpcSubnets: private, SecurityGroups: &[]awsec2.ISecurityGroup{tasksSG},
+		})
+	}
+
+	lbSG := awsec2.NewSecurityGroup(stack, jsii.String("LoadBalancerSecurityGroup"), &awsec2.SecurityGroupProps{
+		Vpc:              vpc,
+		Description:      jsii.String("Traced service load balancer: HTTP(S) in from the internet, the app port out to the tasks"),
+		AllowAllOutbound: jsii.Bool(false),
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(lbSG, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-EC23"),
+		Reason: jsii.String("The load balancer serves a public API: ports 80 and 443 are open to the internet on purpose, and only those."),
+	}}, jsii.Bool(false))
+	lb := elbv2.NewApplicationLoadBalancer(stack, jsii.String("LoadBalancer"), &elbv2.ApplicationLoadBalancerProps{
+		Vpc:                     vpc,
+		InternetFacing:          jsii.Bool(true),
+		VpcSubnets:              &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PUBLIC},
+		SecurityGroup:           lbSG,
+		DeletionProtection:      jsii.Bool(cfg.DeletionProtection),
+		DropInvalidHeaderFields: jsii.Bool(true),
+	})
+	logAccessLogs(stack, lb)
+
+	props := &awsecspatterns.ApplicationLoadBalancedFargateServiceProps{
+		Cluster: cluster, TaskDefinition: task, DesiredCount: jsii.Number(cfg.DesiredCount),
+		MinHealthyPercent: jsii.Number(100), MaxHealthyPercent: jsii.Number(200), CircuitBreaker: breaker,
+		EnableExecuteCommand: jsii.Bool(cfg.EcsExec), PlatformVersion: awsecs.FargatePlatformVersion_LATEST,
+		AssignPublicIp: jsii.Bool(false), TaskSubnets: private, SecurityGroups: &[]awsec2.ISecurityGroup{tasksSG},
+		LoadBalancer: lb, OpenListener: jsii.Bool(true),
+		HealthCheckGracePeriod: awscdk.Duration_Seconds(jsii.Number(60)),
+	}
+	if cfg.CertificateArn != "" {
+		props.Certificate = awscertificatemanager.Certificate_FromCertificateArn(stack, jsii.String("Certificate"), &cfg.CertificateArn)
+		props.Protocol = elbv2.ApplicationProtocol_HTTPS
+		props.SslPolicy = elbv2.SslPolicy_RECOMMENDED_TLS
+		props.RedirectHTTP = jsii.Bool(true)
+		props.TargetProtocol = elbv2.ApplicationProtocol_HTTP
+	}
+	svc := awsecspatterns.NewApplicationLoadBalancedFargateService(stack, jsii.String("Service"), props)
+	svc.TargetGroup().ConfigureHealthCheck(&elbv2.HealthCheck{
+		Path:                    jsii.String(HealthCheckPath),
+		HealthyHttpCodes:        jsii.String("200"),
+		Interval:                awscdk.Duration_Seconds(jsii.Number(15)),
+		Timeout:                 awscdk.Duration_Seconds(jsii.Number(5)),
+		HealthyThresholdCount:   jsii.Number(2),
+		UnhealthyThresholdCount: jsii.Number(3),
+	})
+	// Old tasks finish their requests within ECS's 30 s stop timeout.
+	svc.TargetGroup().SetAttribute(jsii.String("deregistration_delay.timeout_seconds"), jsii.String("30"))
+	return svc.Service()
+}
+
+// logAccessLogs sends the load balancer's access logs to a bucket of their
+// own. aws-cdk-lib's LogAccessLogs needs a concrete region to pick the
+// principal that writes them, so for an environment-agnostic stack the same
+// statements are written here with the region's Elastic Load Balancing
+// account looked up at deploy time (aws-cdk-lib's own table of them, as a
+// CfnMapping). Regions opened since August 2022 are not in that table:
+// deploy there with cruddur:region set, and aws-cdk-lib's method takes over.
+func logAccessLogs(stack awscdk.Stack, lb elbv2.ApplicationLoadBalancer) {
+	bucket := awss3.NewBucket(stack, jsii.String("AccessLogs"), &awss3.BucketProps{
+		// ALB access logs can be written only with S3-managed keys.
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
+		EnforceSSL:        jsii.Bool(true),
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		Versioned:         jsii.Bool(true),
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Expiration:                  awscdk.Duration_Days(jsii.Number(90)),
+			NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(1)),
+		}},
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(bucket, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-S1"),
+		Reason: jsii.String("This bucket holds the load balancer's access logs; logging its own accesses to another bucket would only move the question there."),
+	}}, jsii.Bool(false))
+	const prefix = "alb"
+	if !*awscdk.Token_IsUnresolved(stack.Region()) {
+		lb.LogAccessLogs(bucket, jsii.String(prefix))
+		return
+	}
+	lb.SetAttribute(jsii.String("access_logs.s3.enabled"), jsii.String("true"))
+	lb.SetAttribute(jsii.String("access_logs.s3.bucket"), bucket.BucketName())
+	lb.SetAttribute(jsii.String("access_logs.s3.prefix"), jsii.String(prefix))
+	objects := bucket.ArnForObjects(jsii.String(prefix + "/AWSLogs/" + *stack.Account() + "/*"))
+	elbAccount := stack.RegionalFact(regioninfo.FactName_ELBV2_ACCOUNT(), nil)
+	logDelivery := awsiam.NewServicePrincipal(jsii.String("delivery.logs.amazonaws.com"), nil)
+	// EnforceSSL made the bucket's policy already; one AddStatements call
+	// adds the three statements.
+	policy := bucket.Policy()
+	policy.Document().AddStatements(
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:    jsii.Strings("s3:PutObject"),
+			Principals: &[]awsiam.IPrincipal{awsiam.NewAccountPrincipal(elbAccount)},
+			Resources:  &[]*string{objects},
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:    jsii.Strings("s3:PutObject"),
+			Principals: &[]awsiam.IPrincipal{logDelivery},
+			Resources:  &[]*string{objects},
+			Conditions: &map[string]any{"StringEquals": map[string]any{"s3:x-amz-acl": "bucket-owner-full-control"}},
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:    jsii.Strings("s3:GetBucketAcl"),
+			Principals: &[]awsiam.IPrincipal{logDelivery},
+			Resources:  &[]*string{bucket.BucketArn()},
+		}),
+	)
+	// The load balancer checks that it can write before it turns logging on.
+	lb.Node().AddDependency(policy)
+}
+
+// network is the VPC named in context, looked up at synth (which needs the
+// stack's account and region), or a new one across two Availability Zones:
+// public subnets for the load balancer and NAT, private ones with egress for
+// the tasks. Its flow log records rejected traffic, what an investigation
+// needs, at a fraction of the cost of all traffic.
+func network(stack awscdk.Stack, cfg *Config, retention awslogs.RetentionDays) awsec2.IVpc {
+	if cfg.VpcID != "" {
+		return awsec2.Vpc_FromLookup(stack, jsii.String("Vpc"), &awsec2.VpcLookupOptions{VpcId: &cfg.VpcID})
+	}
+	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{
+		MaxAzs: jsii.Number(2),
+		// The tasks' only way out (to X-Ray, CloudWatch Logs, ECR). Two
+		// survive the loss of an Availability Zone at twice the cost.
+		NatGateways: jsii.Number(cfg.NatGateways),
+		SubnetConfiguration: &[]*awsec2.SubnetConfiguration{
+			{Name: jsii.String("Public"), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(24)},
+			{Name: jsii.String("Private"), SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS, CidrMask: jsii.Number(24)},
+		},
+		RestrictDefaultSecurityGroup: jsii.Bool(true),
+	})
+	vpc.AddFlowLog(jsii.String("FlowLog"), &awsec2.FlowLogOptions{
+		Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(awslogs.NewLogGroup(stack, jsii.String("VpcFlowLogs"), &awslogs.LogGroupProps{
+			Retention: retention,
+		}), nil),
+		TrafficType: awsec2.FlowLogTrafficType_REJECT,
+	})
+	return vpc
+}
+
+// appImage is the prebuilt image named in context, or else the backend's
+// Dockerfile as an image asset: synth only hashes the folder, and `cdk
+// deploy` builds and pushes the image, for the task's linux/amd64.
+func appImage(cfg *Config) awsecs.ContainerImage {
+	if cfg.AppImage != "" {
+		return registryImage(cfg.AppImage)
+	}
+	return awsecs.ContainerImage_FromAsset(jsii.String(BackendDir), &awsecs.AssetImageProps{
+		Platform: awsecrassets.Platform_LINUX_AMD64(),
+	})
+}
+
+// registryImage is the image at ref, or nil (the construct's default) for "".
+func registryImage(ref string) awsecs.ContainerImage {
+	if ref == "" {
+		return nil
+	}
+	return awsecs.ContainerImage_FromRegistry(&ref, nil)
+}
+
+// keyed runs build and names key in the error of any construct in it that
+// refuses its props: the construct checks, the app says where the value came
+// from.
+func keyed(key string, build func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			panic(fmt.Errorf("context %s: %v", key, r))
+		}
+	}()
+	build()
+}
+
+func output(stack awscdk.Stack, id string, value *string, description string) {
+	awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// retentionDays are the retention periods CloudWatch Logs accepts, by days.
+var retentionDays = map[int]awslogs.RetentionDays{
+	1: awslogs.RetentionDays_ONE_DAY, 3: awslogs.RetentionDays_THREE_DAYS,
+	5: awslogs.RetentionDays_FIVE_DAYS, 7: awslogs.RetentionDays_ONE_WEEK,
+	14: awslogs.RetentionDays_TWO_WEEKS, 30: awslogs.RetentionDays_ONE_MONTH,
+	60: awslogs.RetentionDays_TWO_MONTHS, 90: awslogs.RetentionDays_THREE_MONTHS,
+	120: awslogs.RetentionDays_FOUR_MONTHS, 150: awslogs.RetentionDays_FIVE_MONTHS,
+	180: awslogs.RetentionDays_SIX_MONTHS, 365: awslogs.RetentionDays_ONE_YEAR,
+	400: awslogs.RetentionDays_THIRTEEN_MONTHS, 545: awslogs.RetentionDays_EIGHTEEN_MONTHS,
+	731: awslogs.RetentionDays_TWO_YEARS, 1096: awslogs.RetentionDays_THREE_YEARS,
+	1827: awslogs.RetentionDays_FIVE_YEARS, 2192: awslogs.RetentionDays_SIX_YEARS,
+	2557: awslogs.RetentionDays_SEVEN_YEARS, 2922: awslogs.RetentionDays_EIGHT_YEARS,
+	3288: awslogs.RetentionDays_NINE_YEARS, 3653: awslogs.RetentionDays_TEN_YEARS,
+}
+
+func retentionChoices() string {
+	days := slices.Sorted(maps.Keys(retentionDays))
+	parts := make([]string, len(days))
+	for i, d := range days {
+		parts[i] = strconv.Itoa(d)
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,661 @@
+package stack
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// The stack's configurations under test, by stack id: each is a stack of one
+// app, synthesized once (a synth costs seconds, an assertion milliseconds).
+// aws-cdk-lib's validator and cdk-nag run in the app's own tests.
+var variants = map[string]map[string]any{
+	"Default":        nil,
+	"ADOT":           {KeyCollector: "adot"},
+	"ADOTFixedRate":  {KeyCollector: "adot", KeySamplingRuleFile: "fixed-rate.json"},
+	"Orders":         {KeyServiceName: "orders", KeyInsightsEnabled: "true", KeyInsightsNotifications: true, KeySamplingRuleFile: "orders.json"},
+	"NoLoadBalancer": {KeyLoadBalancer: "false"},
+	"ServiceOptions": {KeyCertificateArn: certificateArn, KeyDeletionProtection: true, KeyEcsExec: "true", KeyDesiredCount: 3.0},
+	"ExistingVpc":    {KeyVpcID: "vpc-0123456789abcdef0", KeyAccount: "111122223333", KeyRegion: "eu-west-1"},
+}
+
+// ruleFiles are the rule files variants name, written to a temporary folder.
+var ruleFiles = map[string]string{
+	// The seed's rule but for FixedRate.
+	"fixed-rate.json": `{"SamplingRule": {"RuleName": "Cruddur", "ResourceARN": "*", "Priority": 9000, "FixedRate": 0.25, "ReservoirSize": 5, "ServiceName": "Cruddur", "ServiceType": "*", "Host": "*", "HTTPMethod": "*", "URLPath": "*", "Version": 1}}`,
+	// Only what has no default, and tags.
+	"orders.json": `{"SamplingRule": {"RuleName": "orders", "Priority": 10}, "Tags": [{"Key": "team", "Value": "web"}]}`,
+}
+
+const certificateArn = "arn:aws:acm:eu-west-1:111122223333:certificate/12345678-1234-1234-1234-123456789012"
+
+// lookedUpVpc is what a VPC lookup in 111122223333, eu-west-1 found, in the
+// shape the CLI caches in cdk.context.json.
+var lookedUpVpc = map[string]any{
+	"vpc-provider:account=111122223333:filter.vpc-id=vpc-0123456789abcdef0:region=eu-west-1:returnAsymmetricSubnets=true": map[string]any{
+		"vpcId": "vpc-0123456789abcdef0", "vpcCidrBlock": "10.20.0.0/16", "ownerAccountId": "111122223333", "availabilityZones": []any{},
+		"subnetGroups": []any{subnetGroup("Public", "Public", 0), subnetGroup("Private", "Private", 2)},
+	},
+}
+
+func subnetGroup(name, kind string, first int) map[string]any {
+	var subnets []any
+	for i, az := range []string{"eu-west-1a", "eu-west-1b"} {
+		n := first + i
+		subnets = append(subnets, map[string]any{
+			"subnetId": fmt.Sprintf("subnet-0%016x", n+1), "cidr": fmt.Sprintf("10.20.%d.0/24", n),
+			"availabilityZone": az, "routeTableId": fmt.Sprintf("rtb-0%016x", n+1),
+		})
+	}
+	return map[string]any{"name": name, "type": kind, "subnets": subnets}
+}
+
+// synthesized holds each variant's template, as JSON and for assertions.
+var synthesized = map[string]struct {
+	json []byte
+	tmpl assertions.Template
+}{}
+
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		defer jsii.Close()
+		if err := synthesizeVariants(); err != nil {
+			fmt.Fprintln(os.Stderr, "synthesizing the variants:", err)
+			return 1
+		}
+		return m.Run()
+	}())
+}
+
+func synthesizeVariants() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	dir, err := os.MkdirTemp("", "stack-test-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	for name, content := range ruleFiles {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	// The app's working directory is the repository's root, as under the CLI.
+	if err := os.Chdir(".."); err != nil {
+		return err
+	}
+	defer os.Chdir("stack")
+	app := awscdk.NewApp(&awscdk.AppProps{
+		Context: &lookedUpVpc, Outdir: jsii.String(filepath.Join(dir, "cdk.out")),
+		BuiltinCloudFormationValidation: jsii.Bool(false),
+	})
+	for id, overrides := range variants {
+		ctx := map[string]any{}
+		for k, v := range overrides {
+			if s, ok := v.(string); ok && ruleFiles[s] != "" {
+				v = filepath.Join(dir, s)
+			}
+			ctx[k] = v
+		}
+		cfg, err := LoadConfig(ctx, noEnv)
+		if err != nil {
+			return fmt.Errorf("%s: %w", id, err)
+		}
+		New(app, id, PropsFor(cfg))
+	}
+	app.Synth(nil)
+	for id := range variants {
+		data, err := os.ReadFile(filepath.Join(dir, "cdk.out", id+".template.json"))
+		if err != nil {
+			return err
+		}
+		synthesized[id] = struct {
+			json []byte
+			tmpl assertions.Template
+		}{data, assertions.Template_FromString(jsii.String(string(data)), nil)}
+	}
+	return nil
+}
+
+func tmpl(id string) assertions.Template { return synthesized[id].tmpl }
+
+// check runs assertions, which panic inside jsii on failure, and reports the
+// failure as a test error naming what was checked.
+func check(t *testing.T, what string, assertion func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s: %v", what, r)
+		}
+	}()
+	assertion()
+}
+
+// resources returns a variant's resources of one type, by logical id.
+func resources(t *testing.T, id, resourceType string) map[string]map[string]any {
+	t.Helper()
+	var doc struct {
+		Resources map[string]struct {
+			Type       string
+			Properties map[string]any
+		}
+	}
+	if err := json.Unmarshal(synthesized[id].json, &doc); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]any{}
+	for logicalID, r := range doc.Resources {
+		if r.Type == resourceType {
+			out[logicalID] = r.Properties
+		}
+	}
+	return out
+}
+
+// container is the part of an ECS container definition these tests read.
+type container struct {
+	Name, User  string
+	Essential   bool
+	Environment []struct {
+		Name  string
+		Value any // a string, or an intrinsic such as Fn::Join
+	}
+	DependsOn []struct{ Condition, ContainerName string }
+	Secrets   []any
+}
+
+// containers returns a variant's containers, by name.
+func containers(t *testing.T, id string) map[string]container {
+	t.Helper()
+	out := map[string]container{}
+	for _, task := range resources(t, id, "AWS::ECS::TaskDefinition") {
+		raw, _ := json.Marshal(task["ContainerDefinitions"])
+		var list []container
+		if err := json.Unmarshal(raw, &list); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range list {
+			out[c.Name] = c
+		}
+	}
+	return out
+}
+
+func (c container) env(name string) string {
+	for _, e := range c.Environment {
+		if e.Name == name {
+			return fmt.Sprint(e.Value)
+		}
+	}
+	return ""
+}
+
+func TestXRayGroup(t *testing.T) {
+	check(t, "the group filters on the service's name, Insights off", func() {
+		tmpl("Default").ResourceCountIs(jsii.String("AWS::XRay::Group"), jsii.Number(1))
+		tmpl("Default").HasResourceProperties(jsii.String("AWS::XRay::Group"), map[string]any{
+			"GroupName": "Cruddur", "FilterExpression": `service("Cruddur")`, "InsightsConfiguration": assertions.Match_Absent(),
+		})
+	})
+	check(t, "Insights and notifications from context", func() {
+		tmpl("Orders").HasResourceProperties(jsii.String("AWS::XRay::Group"), map[string]any{
+			"GroupName": "orders", "FilterExpression": `service("orders")`,
+			"InsightsConfiguration": map[string]any{"InsightsEnabled": true, "NotificationsEnabled": true},
+		})
+	})
+}
+
+func TestSamplingRuleHasTheSeedsValues(t *testing.T) {
+	check(t, "one rule, the seed's", func() {
+		tmpl("Default").ResourceCountIs(jsii.String("AWS::XRay::SamplingRule"), jsii.Number(1))
+		tmpl("Default").HasResourceProperties(jsii.String("AWS::XRay::SamplingRule"), map[string]any{
+			"SamplingRule": assertions.Match_ObjectEquals(&map[string]any{
+				"RuleName": "Cruddur", "ResourceARN": "*", "Priority": 9000, "FixedRate": 0.1, "ReservoirSize": 5,
+				"ServiceName": "Cruddur", "ServiceType": "*", "Host": "*", "HTTPMethod": "*", "URLPath": "*", "Version": 1,
+			}),
+			"Tags": assertions.Match_Absent(),
+		})
+	})
+}
+
+// TestRuleFieldsLeftOutTakeDefaults: a rule file with only a name and a
+// priority matches everything of the service at X-Ray's default rate.
+func TestRuleFieldsLeftOutTakeDefaults(t *testing.T) {
+	check(t, "orders.json's rule", func() {
+		tmpl("Orders").HasResourceProperties(jsii.String("AWS::XRay::SamplingRule"), map[string]any{
+			"SamplingRule": assertions.Match_ObjectEquals(&map[string]any{
+				"RuleName": "orders", "ResourceARN": "*", "Priority": 10, "FixedRate": 0.05, "ReservoirSize": 1,
+				"ServiceName": "orders", "ServiceType": "*", "Host": "*", "HTTPMethod": "*", "URLPath": "*", "Version": 1,
+			}),
+			"Tags": []any{map[string]any{"Key": "team", "Value": "web"}},
+		})
+	})
+}
+
+// TestOneServiceName: the group's filter, the rule's ServiceName and the
+// name the app's segments carry are one name (the seed's group filtered on
+// backend-flask while its app named segments Cruddur, and matched nothing).
+func TestOneServiceName(t *testing.T) {
+	for _, id := range []string{"Default", "Orders"} {
+		var filter, ruleService string
+		for _, g := range resources(t, id, "AWS::XRay::Group") {
+			filter = g["FilterExpression"].(string)
+		}
+		for _, r := range resources(t, id, "AWS::XRay::SamplingRule") {
+			ruleService = r["SamplingRule"].(map[string]any)["ServiceName"].(string)
+		}
+		segments := containers(t, id)["app"].env("AWS_XRAY_TRACING_NAME")
+		if ruleService == "" || filter != `service("`+ruleService+`")` || segments != ruleService {
+			t.Errorf("%s: group filter %q, rule ServiceName %q, segment name %q", id, filter, ruleService, segments)
+		}
+	}
+}
+
+func TestStackIsEnvironmentAgnosticByDefault(t *testing.T) {
+	var doc map[string]any
+	if err := json.Unmarshal(synthesized["Default"].json, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := doc["Parameters"].(map[string]any)["BootstrapVersion"]; !ok {
+		t.Fatal("missing the BootstrapVersion parameter of the default synthesizer")
+	}
+	// Mappings list every region on purpose (looked up with AWS::Region at
+	// deploy time); nothing else may name one.
+	delete(doc, "Mappings")
+	rest, _ := json.Marshal(doc)
+	if m := regexp.MustCompile(`"[a-z]{2}-[a-z]+-[0-9]"`).Find(rest); m != nil {
+		t.Fatalf("the default template names the region %s outside its mappings; it should use AWS::Region", m)
+	}
+}
+
+// TestIDsAreKept: a new logical id replaces a deployed resource, so the
+// X-Ray group and rule, the log groups and the task role keep theirs.
+func TestIDsAreKept(t *testing.T) {
+	want := map[string]string{
+		"GroupC77FDACD": "AWS::XRay::Group", "SamplingRuleD4BE07E6": "AWS::XRay::SamplingRule",
+		"TaskAppLogsBB4C71B5": "AWS::Logs::LogGroup", "TaskDaemonLogs6640621F": "AWS::Logs::LogGroup",
+		"VpcFlowLogsE6FFDEF9": "AWS::Logs::LogGroup", "TaskTaskRoleE98524A1": "AWS::IAM::Role",
+	}
+	for id, typ := range want {
+		if _, ok := resources(t, "Default", typ)[id]; !ok {
+			t.Errorf("no %s %s", typ, id)
+		}
+	}
+}
+
+func TestTaskDefinition(t *testing.T) {
+	check(t, "a Fargate task, 256 CPU units and 512 MiB, linux/amd64", func() {
+		tmpl("Default").HasResourceProperties(jsii.String("AWS::ECS::TaskDefinition"), map[string]any{
+			"Cpu": "256", "Memory": "512", "NetworkMode": "awsvpc", "RequiresCompatibilities": []any{"FARGATE"},
+			"RuntimePlatform": map[string]any{"CpuArchitecture": "X86_64", "OperatingSystemFamily": "LINUX"},
+		})
+	})
+}
+
+func TestDaemonContainer(t *testing.T) {
+	check(t, "daemon: pinned image, loopback binds, local mode, region, bounded buffer, non-essential with restarts, hardened", func() {
+		tmpl("Default").HasResourceProperties(jsii.String("AWS::ECS::TaskDefinition"), map[string]any{
+			"ContainerDefinitions": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+				"Name": "xray-daemon", "Image": "public.ecr.aws/xray/aws-xray-daemon:3.6.6", "EntryPoint": []any{"/xray"},
+				"Command": []any{"-b", "127.0.0.1:2000", "-t", "127.0.0.1:2000", "-o", "-n", map[string]any{"Ref": "AWS::Region"}, "-m", "64", "-l", "info"},
+				"Cpu": 32, "MemoryReservation": 256, "Memory": 256,
+				"PortMappings": []any{
+					map[string]any{"ContainerPort": 2000, "Protocol": "udp", "Name": "xray-udp"},
+					map[string]any{"ContainerPort": 2000, "Protocol": "tcp", "Name": "xray-tcp"},
+				},
+				"Essential": false, "RestartPolicy": map[string]any{"Enabled": true, "RestartAttemptPeriod": 60},
+				"User": "10001", "ReadonlyRootFilesystem": true, "HealthCheck": assertions.Match_Absent(),
+				"LogConfiguration": map[string]any{"LogDriver": "awslogs", "Options": assertions.Match_ObjectLike(&map[string]any{
+					"awslogs-group": map[string]any{"Ref": "TaskDaemonLogs6640621F"}, "awslogs-stream-prefix": "xray-daemon",
+				})},
+			})}),
+		})
+	})
+}
+
+func TestAppContainer(t *testing.T) {
+	check(t, "app: the backend's image asset, port, tracing environment, health check, after the daemon, hardened", func() {
+		tmpl("Default").HasResourceProperties(jsii.String("AWS::ECS::TaskDefinition"), map[string]any{
+			"ContainerDefinitions": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+				"Name":         "app",
+				"Image":        map[string]any{"Fn::Sub": assertions.Match_StringLikeRegexp(jsii.String(`cdk-hnb659fds-container-assets-.*:[0-9a-f]{64}$`))},
+				"PortMappings": []any{map[string]any{"ContainerPort": 4567, "Protocol": "tcp", "Name": "http"}},
+				"Environment": []any{
+					map[string]any{"Name": "PORT", "Value": "4567"},
+					map[string]any{"Name": "AWS_XRAY_DAEMON_ADDRESS", "Value": "127.0.0.1:2000"},
+					map[string]any{"Name": "AWS_XRAY_TRACING_NAME", "Value": "Cruddur"},
+				},
+				"Essential": true, "Memory": 256,
+				"DependsOn":   []any{map[string]any{"ContainerName": "xray-daemon", "Condition": "START"}},
+				"HealthCheck": assertions.Match_ObjectLike(&map[string]any{"Command": []any{"CMD", "/cruddur-backend", "-healthcheck"}}),
+				"User":        "65532:65532", "ReadonlyRootFilesystem": true,
+				"LogConfiguration": map[string]any{"LogDriver": "awslogs", "Options": assertions.Match_ObjectLike(&map[string]any{
+					"awslogs-group": map[string]any{"Ref": "TaskAppLogsBB4C71B5"}, "awslogs-stream-prefix": "app",
+				})},
+			})}),
+		})
+	})
+}
+
+// TestAppUserIsTheImageUser: the task runs the backend as the user its
+// image declares, never root.
+func TestAppUserIsTheImageUser(t *testing.T) {
+	dockerfile, err := os.ReadFile("../" + BackendDir + "/Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := regexp.MustCompile(`(?m)^USER\s+(\S+)\s*$`).FindAllSubmatch(dockerfile, -1)
+	if len(users) == 0 {
+		t.Fatal("backend/Dockerfile sets no USER")
+	}
+	imageUser := string(users[len(users)-1][1])
+	if got := containers(t, "Default")["app"].User; got != imageUser || strings.HasPrefix(got, "0") || got == "root" {
+		t.Fatalf("the app container runs as %q; the image's user is %q", got, imageUser)
+	}
+}
+
+func TestLogGroupsHaveRetention(t *testing.T) {
+	groups := resources(t, "Default", "AWS::Logs::LogGroup")
+	if len(groups) != 3 {
+		t.Fatalf("%d log groups, want 3 (app, sidecar, VPC flow log)", len(groups))
+	}
+	for id, g := range groups {
+		if g["RetentionInDays"] != 30.0 {
+			t.Errorf("%s keeps logs %v days, want 30", id, g["RetentionInDays"])
+		}
+	}
+}
+
+// TestTaskRoleMaySendTracesOnly: the task role's one grant is the five
+// X-Ray actions the collector calls.
+func TestTaskRoleMaySendTracesOnly(t *testing.T) {
+	var grants []string
+	for id, p := range resources(t, "Default", "AWS::IAM::Policy") {
+		for _, role := range p["Roles"].([]any) {
+			if role.(map[string]any)["Ref"] == "TaskTaskRoleE98524A1" {
+				out, _ := json.Marshal(p["PolicyDocument"])
+				grants = append(grants, id+" "+string(out))
+			}
+		}
+	}
+	want := `TracingPolicyC4C8F728 {"Statement":[{"Action":["xray:PutTraceSegments","xray:PutTelemetryRecords","xray:GetSamplingRules","xray:GetSamplingTargets","xray:GetSamplingStatisticSummaries"],"Effect":"Allow","Resource":"*"}],"Version":"2012-10-17"}`
+	if len(grants) != 1 || grants[0] != want {
+		t.Fatalf("task role grants:\n%s\nwant exactly:\n%s", strings.Join(grants, "\n"), want)
+	}
+	if p := resources(t, "Default", "AWS::IAM::Role")["TaskTaskRoleE98524A1"]; p["Policies"] != nil || p["ManagedPolicyArns"] != nil {
+		t.Fatalf("the task role has policies of its own: %v", p)
+	}
+}
+
+// TestNoCredentialsInContainerEnvironments: no container of any variant gets
+// AWS keys or secrets; the task role carries permissions.
+func TestNoCredentialsInContainerEnvironments(t *testing.T) {
+	for id := range variants {
+		for name, c := range containers(t, id) {
+			if len(c.Secrets) > 0 {
+				t.Errorf("%s/%s has secrets", id, name)
+			}
+			for _, e := range c.Environment {
+				if strings.HasPrefix(e.Name, "AWS_ACCESS_KEY") || strings.HasPrefix(e.Name, "AWS_SECRET") || e.Name == "AWS_SESSION_TOKEN" {
+					t.Errorf("%s/%s sets %s", id, name, e.Name)
+				}
+			}
+		}
+	}
+}
+
+func TestClusterAndService(t *testing.T) {
+	check(t, "Container Insights on the cluster", func() {
+		tmpl("Default").HasResourceProperties(jsii.String("AWS::ECS::Cluster"), map[string]any{
+			"ClusterSettings": []any{map[string]any{"Name": "containerInsights", "Value": "enabled"}},
+		})
+	})
+	check(t, "two tasks in private subnets, no public IP, rolling deploys with rollback, a grace period for the load balancer", func() {
+		tmpl("Default").HasResourceProperties(jsii.String("AWS::ECS::Service"), map[string]any{
+			"LaunchType": "FARGATE", "PlatformVersion": "LATEST", "DesiredCount": 2, "HealthCheckGracePeriodSeconds": 60,
+			"DeploymentConfiguration": map[string]any{
+				"MinimumHealthyPercent": 100, "MaximumPercent": 200,
+				"DeploymentCircuitBreaker": map[string]any{"Enable": true, "Rollback": true},
+			},
+			"NetworkConfiguration": map[string]any{"AwsvpcConfiguration": assertions.Match_ObjectLike(&map[string]any{
+				"AssignPublicIp": "DISABLED",
+				"Subnets":        []any{map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^VpcPrivateSubnet1"))}, map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^VpcPrivateSubnet2"))}},
+			})},
+			"EnableExecuteCommand": false,
+		})
+	})
+}
+
+func TestNetwork(t *testing.T) {
+	check(t, "two AZs, one NAT gateway, a flow log of rejected traffic", func() {
+		tmpl("Default").ResourceCountIs(jsii.String("AWS::EC2::Subnet"), jsii.Number(4))
+		tmpl("Default").ResourceCountIs(jsii.String("AWS::EC2::NatGateway"), jsii.Number(1))
+		tmpl("Default").HasResourceProperties(jsii.String("AWS::EC2::FlowLog"), map[string]any{"TrafficType": "REJECT"})
+	})
+}
+
+func TestLoadBalancer(t *testing.T) {
+	check(t, "internet-facing ALB with access logs, invalid headers dropped, deletion protection off by default", func() {
+		tmpl("Default").ResourceCountIs(jsii.String("AWS::ElasticLoadBalancingV2::LoadBalancer"), jsii.Number(1))
+		tmpl("Default").HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::LoadBalancer"), map[string]any{
+			"Scheme": "internet-facing", "Type": "application",
+			"LoadBalancerAttributes": assertions.Match_ArrayWith(&[]any{
+				map[string]any{"Key": "deletion_protection.enabled", "Value": "false"},
+				map[string]any{"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"},
+				map[string]any{"Key": "access_logs.s3.enabled", "Value": "true"},
+				map[string]any{"Key": "access_logs.s3.prefix", "Value": "alb"},
+			}),
+		})
+	})
+	check(t, "health check on /api/health-check; old tasks drain in 30 s", func() {
+		tmpl("Default").HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::TargetGroup"), map[string]any{
+			"Protocol": "HTTP", "TargetType": "ip", "HealthCheckPath": HealthCheckPath, "Matcher": map[string]any{"HttpCode": "200"},
+			"HealthCheckIntervalSeconds": 15, "HealthCheckTimeoutSeconds": 5, "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 3,
+			"TargetGroupAttributes": assertions.Match_ArrayWith(&[]any{map[string]any{"Key": "deregistration_delay.timeout_seconds", "Value": "30"}}),
+		})
+		tmpl("Default").HasResourceProperties(jsii.String("AWS::ECS::Service"), map[string]any{
+			"LoadBalancers": []any{map[string]any{"ContainerName": "app", "ContainerPort": 4567, "TargetGroupArn": assertions.Match_AnyValue()}},
+		})
+	})
+	check(t, "HTTP listener on 80 without a certificate", func() {
+		tmpl("Default").ResourceCountIs(jsii.String("AWS::ElasticLoadBalancingV2::Listener"), jsii.Number(1))
+		tmpl("Default").HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::Listener"), map[string]any{"Port": 80, "Protocol": "HTTP"})
+	})
+	check(t, "access log bucket: encrypted, private, TLS only, kept", func() {
+		tmpl("Default").HasResource(jsii.String("AWS::S3::Bucket"), map[string]any{
+			"Properties": assertions.Match_ObjectLike(&map[string]any{
+				"BucketEncryption": map[string]any{"ServerSideEncryptionConfiguration": []any{
+					map[string]any{"ServerSideEncryptionByDefault": map[string]any{"SSEAlgorithm": "AES256"}},
+				}},
+				"PublicAccessBlockConfiguration": map[string]any{"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true},
+			}),
+			"DeletionPolicy": "Retain",
+		})
+		tmpl("Default").HasResourceProperties(jsii.String("AWS::S3::BucketPolicy"), map[string]any{
+			"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
+				assertions.Match_ObjectLike(&map[string]any{"Effect": "Deny", "Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}}),
+				assertions.Match_ObjectLike(&map[string]any{"Action": "s3:PutObject", "Principal": map[string]any{"AWS": assertions.Match_AnyValue()}}),
+			})},
+		})
+	})
+}
+
+// securityGroupRules lists every rule of every security group of a variant,
+// inline or standalone, with groups named by logical id without its hash.
+func securityGroupRules(t *testing.T, id string) string {
+	t.Helper()
+	name := func(v any) string {
+		if m, ok := v.(map[string]any); ok {
+			if a, ok := m["Fn::GetAtt"].([]any); ok {
+				v = a[0]
+			} else if r, ok := m["Ref"]; ok {
+				v = r
+			}
+			return strings.TrimRight(fmt.Sprint(v), "0123456789ABCDEF")
+		}
+		return fmt.Sprint(v) // a CIDR
+	}
+	var rules []string
+	add := func(group, dir string, p map[string]any) {
+		peer := "?"
+		for _, k := range []string{"CidrIp", "CidrIpv6", "SourceSecurityGroupId", "DestinationSecurityGroupId"} {
+			if v, ok := p[k]; ok {
+				peer = name(v)
+			}
+		}
+		rules = append(rules, fmt.Sprintf("%s %s %v %v-%v %s", group, dir, p["IpProtocol"], p["FromPort"], p["ToPort"], peer))
+	}
+	for logicalID, p := range resources(t, id, "AWS::EC2::SecurityGroup") {
+		for dir, key := range map[string]string{"in": "SecurityGroupIngress", "out": "SecurityGroupEgress"} {
+			list, _ := p[key].([]any)
+			for _, e := range list {
+				add(strings.TrimRight(logicalID, "0123456789ABCDEF"), dir, e.(map[string]any))
+			}
+		}
+	}
+	for dir, typ := range map[string]string{"in": "AWS::EC2::SecurityGroupIngress", "out": "AWS::EC2::SecurityGroupEgress"} {
+		for _, p := range resources(t, id, typ) {
+			add(name(p["GroupId"]), dir, p)
+		}
+	}
+	sort.Strings(rules)
+	return strings.Join(rules, "\n")
+}
+
+// TestSecurityGroupRules wants exactly these rules and no others: the
+// internet reaches the load balancer on its listener ports only, the load
+// balancer the tasks on the app port only, and the tasks reach out on 443.
+func TestSecurityGroupRules(t *testing.T) {
+	cases := map[string][]string{
+		"Default": {
+			"LoadBalancerSecurityGroup in tcp 80-80 0.0.0.0/0",
+			"LoadBalancerSecurityGroup out tcp 4567-4567 TasksSecurityGroup",
+			"TasksSecurityGroup in tcp 4567-4567 LoadBalancerSecurityGroup",
+			"TasksSecurityGroup out tcp 443-443 0.0.0.0/0",
+		},
+		"ServiceOptions": {
+			"LoadBalancerSecurityGroup in tcp 443-443 0.0.0.0/0",
+			"LoadBalancerSecurityGroup in tcp 80-80 0.0.0.0/0",
+			"LoadBalancerSecurityGroup out tcp 4567-4567 TasksSecurityGroup",
+			"TasksSecurityGroup in tcp 4567-4567 LoadBalancerSecurityGroup",
+			"TasksSecurityGroup out tcp 443-443 0.0.0.0/0",
+		},
+		"NoLoadBalancer": {"TasksSecurityGroup out tcp 443-443 0.0.0.0/0"},
+	}
+	for id, want := range cases {
+		if got := securityGroupRules(t, id); got != strings.Join(want, "\n") {
+			t.Errorf("%s: security group rules:\n%s\nwant exactly:\n%s", id, got, strings.Join(want, "\n"))
+		}
+	}
+}
+
+func TestOutputs(t *testing.T) {
+	check(t, "service URL, log groups named for what they hold, X-Ray group and console link", func() {
+		tmpl("Default").HasOutput(jsii.String("ServiceServiceURL250C0FB6"), map[string]any{
+			"Value": map[string]any{"Fn::Join": []any{"", []any{"http://", map[string]any{"Fn::GetAtt": []any{"LoadBalancerBE9EEC3A", "DNSName"}}}}},
+		})
+		tmpl("Default").HasOutput(jsii.String("AppLogGroupName"), map[string]any{"Value": map[string]any{"Ref": "TaskAppLogsBB4C71B5"}})
+		tmpl("Default").HasOutput(jsii.String("CollectorLogGroupName"), map[string]any{"Value": map[string]any{"Ref": "TaskDaemonLogs6640621F"}, "Description": "The X-Ray daemon's logs"})
+		tmpl("ADOT").HasOutput(jsii.String("CollectorLogGroupName"), map[string]any{"Value": map[string]any{"Ref": "TaskDaemonLogs6640621F"}, "Description": "The ADOT collector's logs"})
+		tmpl("Default").HasOutput(jsii.String("XRayGroupName"), map[string]any{"Value": "Cruddur"})
+		tmpl("Default").HasOutput(jsii.String("XRayTracesUrl"), assertions.Match_AnyValue())
+	})
+}
+
+func TestWithoutLoadBalancer(t *testing.T) {
+	check(t, "no load balancer, listener or grace period; the service still deploys safely", func() {
+		tmpl("NoLoadBalancer").ResourceCountIs(jsii.String("AWS::ElasticLoadBalancingV2::LoadBalancer"), jsii.Number(0))
+		tmpl("NoLoadBalancer").ResourceCountIs(jsii.String("AWS::S3::Bucket"), jsii.Number(0))
+		tmpl("NoLoadBalancer").HasResourceProperties(jsii.String("AWS::ECS::Service"), map[string]any{
+			"HealthCheckGracePeriodSeconds": assertions.Match_Absent(), "LoadBalancers": assertions.Match_Absent(),
+			"DeploymentConfiguration": map[string]any{"MinimumHealthyPercent": 100, "MaximumPercent": 200,
+				"DeploymentCircuitBreaker": map[string]any{"Enable": true, "Rollback": true}},
+		})
+	})
+}
+
+func TestWithCertificate(t *testing.T) {
+	check(t, "HTTPS on 443 with the certificate and a recommended TLS policy; 80 redirects to it", func() {
+		tmpl("ServiceOptions").ResourceCountIs(jsii.String("AWS::ElasticLoadBalancingV2::Listener"), jsii.Number(2))
+		tmpl("ServiceOptions").HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::Listener"), map[string]any{
+			"Port": 443, "Protocol": "HTTPS", "Certificates": []any{map[string]any{"CertificateArn": certificateArn}},
+			"SslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+		})
+		tmpl("ServiceOptions").HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::Listener"), map[string]any{
+			"Port": 80, "Protocol": "HTTP", "DefaultActions": []any{map[string]any{"Type": "redirect",
+				"RedirectConfig": map[string]any{"Port": "443", "Protocol": "HTTPS", "StatusCode": "HTTP_301"}}},
+		})
+	})
+}
+
+func TestDeletionProtectionExecAndCountFromContext(t *testing.T) {
+	check(t, "deletion protection, ECS Exec and three tasks", func() {
+		tmpl("ServiceOptions").HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::LoadBalancer"), map[string]any{
+			"LoadBalancerAttributes": assertions.Match_ArrayWith(&[]any{map[string]any{"Key": "deletion_protection.enabled", "Value": "true"}}),
+		})
+		tmpl("ServiceOptions").HasResourceProperties(jsii.String("AWS::ECS::Service"), map[string]any{"EnableExecuteCommand": true, "DesiredCount": 3})
+	})
+}
+
+func TestExistingVpc(t *testing.T) {
+	check(t, "no VPC of its own; tasks in the looked-up private subnets", func() {
+		tmpl("ExistingVpc").ResourceCountIs(jsii.String("AWS::EC2::VPC"), jsii.Number(0))
+		tmpl("ExistingVpc").HasResourceProperties(jsii.String("AWS::ECS::Service"), map[string]any{
+			"NetworkConfiguration": map[string]any{"AwsvpcConfiguration": assertions.Match_ObjectLike(&map[string]any{
+				"Subnets": []any{"subnet-00000000000000003", "subnet-00000000000000004"},
+			})},
+		})
+	})
+}
+
+func TestADOTCollector(t *testing.T) {
+	c := containers(t, "ADOT")
+	collector, ok := c["otel-collector"]
+	if !ok || len(c) != 2 {
+		t.Fatalf("containers %v; want app and otel-collector", c)
+	}
+	if collector.User != "10001" || collector.Essential {
+		t.Errorf("collector user %q essential %v", collector.User, collector.Essential)
+	}
+	app := c["app"]
+	want := map[string]string{
+		"CRUDDUR_TRACING": "otel", "OTEL_SERVICE_NAME": "Cruddur", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318",
+		"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1",
+		"AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000", "AWS_XRAY_TRACING_NAME": "Cruddur", "PORT": "4567",
+	}
+	for k, v := range want {
+		if got := app.env(k); got != v {
+			t.Errorf("app %s=%q, want %q", k, got, v)
+		}
+	}
+	if len(app.DependsOn) != 1 || app.DependsOn[0].ContainerName != "otel-collector" {
+		t.Errorf("app depends on %v", app.DependsOn)
+	}
+	// The configuration holds the region as a token, resolved at deploy.
+	config := collector.env("AOT_CONFIG_CONTENT")
+	for _, part := range []string{`"awsxray":{"endpoint":"127.0.0.1:2000","transport":"udp","proxy_server":{"endpoint":"127.0.0.1:2000","region":`, `"limit_mib":204`, `"receivers":["awsxray","otlp"]`} {
+		if !strings.Contains(config, part) {
+			t.Errorf("the collector's configuration lacks %s: %s", part, config)
+		}
+	}
+}
+
+// TestADOTSampleRateFollowsTheRule: OpenTelemetry samples at the rule's
+// FixedRate, whatever it is.
+func TestADOTSampleRateFollowsTheRule(t *testing.T) {
+	if got := containers(t, "ADOTFixedRate")["app"].env("OTEL_TRACES_SAMPLER_ARG"); got != "0.25" {
+		t.Fatalf("OTEL_TRACES_SAMPLER_ARG=%q with the rule's FixedRate 0.25", got)
+	}
+}
