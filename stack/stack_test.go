@@ -310,7 +310,7 @@ func TestDaemonContainer(t *testing.T) {
 			"ContainerDefinitions": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
 				"Name": "xray-daemon", "Image": "public.ecr.aws/xray/aws-xray-daemon:3.6.6", "EntryPoint": []any{"/xray"},
 				"Command": []any{"-b", "127.0.0.1:2000", "-t", "127.0.0.1:2000", "-o", "-n", map[string]any{"Ref": "AWS::Region"}, "-m", "64", "-l", "info"},
-				"Cpu": 32, "MemoryReservation": 256, "Memory": 256,
+				"Cpu":     32, "MemoryReservation": 256, "Memory": 256,
 				"PortMappings": []any{
 					map[string]any{"ContainerPort": 2000, "Protocol": "udp", "Name": "xray-udp"},
 					map[string]any{"ContainerPort": 2000, "Protocol": "tcp", "Name": "xray-tcp"},

@@ -46,7 +46,7 @@ func (o *XRayDaemonOptions) spec() *collectorSpec {
 			return []string{
 				"-b", loopback(XRayPort), // UDP: segments from the app
 				"-t", loopback(XRayPort), // TCP: the sampling-rule proxy
-				"-o",          // local mode: no EC2 instance metadata on Fargate
+				"-o",         // local mode: no EC2 instance metadata on Fargate
 				"-n", region, // the region to send to, never guessed
 				// A quarter of the container's memory for the segment
 				// buffer; the daemon's default is 1% of the host's.
