@@ -12,18 +12,22 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 BASE ?= origin/main
 HEAD ?=
 
-.PHONY: synth test golden diff-golden diff deploy bench bench-backend
+.PHONY: synth test golden diff-golden diff deploy destroy bench bench-backend
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## synth: synthesize the stack to cdk.out/$(STACK).template.json with the real CDK CLI
+## synth: synthesize the stack to cdk.out/$(STACK).template.json with the real CDK CLI;
+##        CDK_ARGS adds options, such as CDK_ARGS='-c cruddur:collector=adot'. A failed synth
+##        (bad input, a validator or cdk-nag finding) leaves no cdk.out to mistake for good.
+CDK_ARGS ?=
 synth: node_modules/.installed
-	cdk synth --quiet
+	cdk synth --quiet $(CDK_ARGS) || { rm -rf cdk.out; exit 1; }
 	@echo "synthesized cdk.out/$(STACK).template.json"
 
-## test: vet, format check, every Go test, and the CLI's synth equal to the golden template
+## test: format check, vet, actionlint, every Go test of both modules, the tools' Node tests
+##       (template diff, Control Tower controls), and the CLI's synth equal to the golden template
 test: node_modules/.installed
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
@@ -31,7 +35,8 @@ test: node_modules/.installed
 	go tool actionlint
 	go test ./...
 	cd backend && go vet ./... && go test ./...
-	cdk synth --quiet
+	node --test tools/templatediff/diff.test.mjs tools/controltower/controls.test.mjs
+	$(MAKE) --no-print-directory synth
 	cmp cdk.out/$(STACK).template.json $(GOLDEN) || \
 	  { echo "cdk synth differs from $(GOLDEN): see make diff-golden"; exit 1; }
 
@@ -43,6 +48,10 @@ diff: node_modules/.installed
 ## deploy: cdk deploy with the credentials of the environment (the deploy workflow's OIDC role)
 deploy: node_modules/.installed
 	cdk deploy $(STACK) --require-approval never
+
+## destroy: cdk destroy; what it keeps (log groups, the access-log bucket) is in README.md
+destroy: node_modules/.installed
+	cdk destroy $(STACK)
 
 ## golden: deliberately rewrite the golden template from a fresh synth
 golden: node_modules/.installed

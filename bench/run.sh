@@ -5,8 +5,7 @@
 #   - the Go app's synth, aws-cdk-lib's validator on and off;
 #   - the same stack in plain JavaScript (bench/js, the floor), on and off;
 #   - a Go program that only starts jsii and creates an App, and Node alone;
-#   - warm `go test -count=1 ./...`, and its floor: the root test binary
-#     built and run to do nothing but one validated synth (-synth-only);
+#   - warm `go test -count=1 ./...`;
 #   - synths of N = 1, 10, 50 traced services in one stack, Go and JS;
 # then the ratios issue #8 sets targets for, and the peak memory of each synth
 # (the whole process tree: Go, the jsii wrapper and Node together), sampled in
@@ -52,7 +51,6 @@ CTX="$ctx" TMP="$tmp" TEST_REPS="$test_reps" node -e '
     { label: "go: start jsii, create an App", argv: [`${tmp}/jsiistart`] },
     { label: "node: start", argv: ["node", "-e", "0"] },
     { label: "go test -count=1 ./... (warm)", argv: ["go", "test", "-count=1", "./..."], runs: +testReps },
-    { label: "go test floor: one validated synth, no tests", argv: ["go", "test", "-count=1", ".", "-synth-only"], runs: +testReps },
   ];
   for (const n of [1, 10, 50]) {
     const env = { CDK_OUTDIR: `${tmp}/scale-out`, CDK_VALIDATION: "false",
@@ -84,8 +82,6 @@ const out = [
   ['go synth minus the jsii start-up / js synth (validator on)', (goOn - fixed) / jsOn, 'what is left above the fixed cost'],
   ['go synth / js synth (validator off)', med('go synth, validator off') / med('js synth, validator off'), ''],
   ['warm go test / one validated go synth', med('go test -count=1 ./... (warm)') / goOn, 'target <= 1.5'],
-  ['go test floor / one validated go synth', med('go test floor: one validated synth, no tests') / goOn, 'the least go test can be (link + one validated synth)'],
-  ['warm go test / its floor', med('go test -count=1 ./... (warm)') / med('go test floor: one validated synth, no tests'), 'what every other check adds'],
   ['ms per added traced service, go', perService('go'), ''],
   ['ms per added traced service, js', perService('js'), ''],
   ['marginal cost go / js', perService('go') / perService('js'), 'target <= 1.5'],

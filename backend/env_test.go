@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/aws/aws-xray-sdk-go/v2/daemoncfg"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+)
+
+// appContainer reads the app container's environment and port from one of
+// the stack's golden templates: what ECS gives this backend.
+func appContainer(t *testing.T, golden string) (map[string]string, int) {
+	t.Helper()
+	data, err := os.ReadFile("../testdata/" + golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Resources map[string]struct {
+			Type       string
+			Properties struct {
+				ContainerDefinitions []struct {
+					Name        string
+					Environment []struct {
+						Name  string
+						Value any // the collector's holds an Fn::Join
+					}
+					PortMappings []struct{ ContainerPort int }
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range doc.Resources {
+		for _, c := range r.Properties.ContainerDefinitions {
+			if c.Name == "app" {
+				env := map[string]string{}
+				for _, e := range c.Environment {
+					env[e.Name], _ = e.Value.(string)
+				}
+				return env, c.PortMappings[0].ContainerPort
+			}
+		}
+	}
+	t.Fatalf("%s has no app container", golden)
+	return nil, 0
+}
+
+// TestTheStacksEnvironment: the variables the stack sets are ones this
+// backend and its SDKs read, with values they accept: it serves on the port
+// the task maps, picks the mode the collector needs, finds the collector, and
+// in OpenTelemetry mode samples at the rate the stack passes.
+func TestTheStacksEnvironment(t *testing.T) {
+	for golden, wantMode := range map[string]string{"Cruddur.template.json": "", "Cruddur-adot.template.json": "otel"} {
+		t.Run(golden, func(t *testing.T) {
+			env, mappedPort := appContainer(t, golden)
+			getenv := func(k string) string { return env[k] }
+			if port, err := portFromEnv(getenv("PORT")); err != nil || port != mappedPort {
+				t.Errorf("PORT=%q gives %d, %v; the task maps %d", getenv("PORT"), port, err, mappedPort)
+			}
+			if got := getenv("CRUDDUR_TRACING"); got != wantMode {
+				t.Errorf("CRUDDUR_TRACING=%q, want %q", got, wantMode)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if _, shutdown, err := tracedHandler(ctx, getenv); err != nil {
+				t.Fatalf("the backend refuses the stack's environment: %v", err)
+			} else {
+				shutdown()
+			}
+			// The X-Ray SDK reads the daemon's address itself.
+			if _, err := daemoncfg.GetDaemonEndpointsFromString(getenv("AWS_XRAY_DAEMON_ADDRESS")); err != nil {
+				t.Errorf("the X-Ray SDK cannot use AWS_XRAY_DAEMON_ADDRESS=%q: %v", getenv("AWS_XRAY_DAEMON_ADDRESS"), err)
+			}
+			if getenv("AWS_XRAY_TRACING_NAME") == "" {
+				t.Error("no AWS_XRAY_TRACING_NAME: segments would not carry the service's name")
+			}
+			if wantMode != "otel" {
+				return
+			}
+			// The OpenTelemetry SDK reads its sampler from the environment.
+			for k, v := range env {
+				t.Setenv(k, v)
+			}
+			rate, err := strconv.ParseFloat(getenv("OTEL_TRACES_SAMPLER_ARG"), 64)
+			if err != nil {
+				t.Fatalf("OTEL_TRACES_SAMPLER_ARG: %v", err)
+			}
+			spans := tracetest.NewSpanRecorder()
+			o := newOTelTracingWith(getenv("OTEL_SERVICE_NAME"), sdktrace.WithSpanProcessor(spans))
+			const n = 4000
+			for range n {
+				_, span := o.tracer.Start(context.Background(), "request")
+				span.End()
+			}
+			got := float64(len(spans.Ended())) / n
+			if sd := math.Sqrt(rate * (1 - rate) / n); math.Abs(got-rate) > 4*sd {
+				t.Errorf("sampled %.3f of root spans with the stack's environment, want %.3f", got, rate)
+			}
+		})
+	}
+}
