@@ -95,7 +95,7 @@ function tracedService(scope, id, task, vpc) {
     vpc, internetFacing: true, vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC }, securityGroup: albSG,
     deletionProtection: false, dropInvalidHeaderFields: true,
   });
-  // The environment-agnostic access-log grant of constructs/service.
+  // The environment-agnostic access-log grant of stack/stack.go.
   const stack = Stack.of(c);
   alb.setAttribute('access_logs.s3.enabled', 'true');
   alb.setAttribute('access_logs.s3.bucket', bucket.bucketName);

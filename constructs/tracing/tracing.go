@@ -56,7 +56,7 @@ type SidecarProps struct {
 // Sidecar is a tracing collector running beside an app container.
 type Sidecar struct {
 	constructs.Construct
-	collector Collector
+	name      string
 	container awsecs.ContainerDefinition
 	logGroup  awslogs.ILogGroup
 	policy    awsiam.Policy
@@ -70,11 +70,12 @@ func NewSidecar(scope constructs.Construct, id string, props *SidecarProps) *Sid
 	if props == nil || props.TaskDefinition == nil || props.AppContainer == nil || props.ServiceName == nil {
 		panic(fmt.Errorf("tracing.NewSidecar %s: TaskDefinition, AppContainer and ServiceName are required", id))
 	}
-	s := &Sidecar{collector: props.Collector, logGroup: props.LogGroup}
-	if s.collector == nil {
-		s.collector = XRayDaemon(nil)
+	collector := props.Collector
+	if collector == nil {
+		collector = XRayDaemon(nil)
 	}
-	spec := s.collector.spec()
+	spec := collector.spec()
+	s := &Sidecar{name: spec.name, logGroup: props.LogGroup}
 	if mode := props.TaskDefinition.NetworkMode(); mode != awsecs.NetworkMode_AWS_VPC && mode != awsecs.NetworkMode_HOST {
 		panic(fmt.Errorf("tracing.NewSidecar %s: TaskDefinition: network mode %s gives each container a network of its own; expected awsvpc or host, where the app reaches the %s on the task's loopback", id, strings.ToLower(string(mode)), spec.name))
 	}
@@ -175,7 +176,7 @@ func (s *Sidecar) LogGroup() awslogs.ILogGroup { return s.logGroup }
 func (s *Sidecar) Policy() awsiam.Policy { return s.policy }
 
 // CollectorName says which collector runs, such as "X-Ray daemon".
-func (s *Sidecar) CollectorName() string { return s.collector.spec().name }
+func (s *Sidecar) CollectorName() string { return s.name }
 
 // Collector is a choice of tracing sidecar: make one with XRayDaemon or
 // ADOTCollector.
