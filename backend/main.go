@@ -12,6 +12,9 @@
 //	                         otel: OpenTelemetry, exported over OTLP
 //	OTEL_EXPORTER_OTLP_ENDPOINT  in otel mode, the collector (default http://127.0.0.1:4318)
 //	OTEL_SERVICE_NAME        in otel mode, the service name (default Cruddur)
+//	CRUDDUR_TRUST_TRACE_HEADER  true: a caller's X-Amzn-Trace-Id decides sampling
+//	                         (behind another traced service of ours); default
+//	                         false, a public edge: the service's rule decides
 //
 // With -healthcheck it instead asks a running backend on PORT for
 // /api/health-check and exits 0 when it answers 200: the container health
@@ -34,6 +37,7 @@ import (
 
 	"github.com/aws/aws-xray-sdk-go/v2/xray"
 	"github.com/aws/aws-xray-sdk-go/v2/xraylog"
+	"go.opentelemetry.io/otel"
 )
 
 const (
@@ -45,6 +49,18 @@ const (
 	// shutdownGrace is how long in-flight requests may finish after
 	// SIGTERM; ECS waits 30 s (stopTimeout) before it sends SIGKILL.
 	shutdownGrace = 20 * time.Second
+	// A request has 5 s for its headers and 10 s in all, body included, so a
+	// client that sends slowly holds a connection for seconds, not for ever,
+	// and shutdown outlasts every such connection. Headers and bodies are
+	// bounded: the API takes no uploads.
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 10 * time.Second
+	writeTimeout      = 10 * time.Second
+	// Longer than the load balancer's 60 s idle timeout, as AWS advises, so
+	// the balancer, not the backend, closes idle connections.
+	idleTimeout    = 75 * time.Second
+	maxHeaderBytes = 16 << 10
+	maxBodyBytes   = 64 << 10
 )
 
 func main() {
@@ -90,22 +106,40 @@ func portFromEnv(s string) (int, error) {
 	return p, nil
 }
 
-func optionsFromEnv(getenv func(string) string) tracingOptions {
+func optionsFromEnv(getenv func(string) string) (tracingOptions, error) {
+	trust, err := boolFromEnv(getenv, "CRUDDUR_TRUST_TRACE_HEADER")
 	return tracingOptions{
-		ServiceName: defaultServiceName,
-		URLPattern:  getenv("AWS_XRAY_URL"),
-		DaemonAddr:  defaultDaemonAddr,
-		OnECS:       getenv("ECS_CONTAINER_METADATA_URI_V4") != "",
+		ServiceName:      defaultServiceName,
+		URLPattern:       getenv("AWS_XRAY_URL"),
+		DaemonAddr:       defaultDaemonAddr,
+		OnECS:            getenv("ECS_CONTAINER_METADATA_URI_V4") != "",
+		TrustTraceHeader: trust,
+	}, err
+}
+
+func boolFromEnv(getenv func(string) string, name string) (bool, error) {
+	switch v := getenv(name); v {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	default:
+		return false, fmt.Errorf("%s: %q is not a boolean; expected true or false", name, v)
 	}
 }
 
 // tracedHandler is the API wrapped in the tracing that CRUDDUR_TRACING
 // chooses, and what to call on the way out to flush it.
 func tracedHandler(ctx context.Context, getenv func(string) string) (http.Handler, func(), error) {
+	opts, err := optionsFromEnv(getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	faults := newFaultLog()
 	switch mode := getenv("CRUDDUR_TRACING"); mode {
 	case "", "xray":
-		xray.SetLogger(slogXRay{min: xraylog.LogLevelWarn})
-		h, err := traced(routes(time.Now, xraySteps{metadataKey: "home-activities"}), optionsFromEnv(getenv), xray.Config{})
+		xray.SetLogger(slogXRay{min: xraylog.LogLevelWarn, faults: faults})
+		h, err := traced(routes(time.Now, xraySteps{metadataKey: "home-activities"}), opts, xray.Config{})
 		return h, func() {}, err
 	case "otel":
 		name := getenv("OTEL_SERVICE_NAME")
@@ -120,6 +154,9 @@ func tracedHandler(ctx context.Context, getenv func(string) string) (http.Handle
 		if err != nil {
 			return nil, nil, err
 		}
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+			faults.log(slog.LevelError, err.Error(), "component", "otel-sdk")
+		}))
 		slog.Info("tracing with OpenTelemetry", "endpoint", endpoint, "service", name)
 		flush := func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -128,7 +165,7 @@ func tracedHandler(ctx context.Context, getenv func(string) string) (http.Handle
 				slog.Warn("flushing traces", "err", err)
 			}
 		}
-		return o.wrap(routes(time.Now, o), name), flush, nil
+		return o.wrap(routes(time.Now, o), name, opts.TrustTraceHeader), flush, nil
 	default:
 		return nil, nil, fmt.Errorf("CRUDDUR_TRACING: %q is not a tracing mode; expected xray or otel", mode)
 	}
@@ -146,9 +183,12 @@ func serve(ctx context.Context, port int, handler http.Handler) error {
 
 func serveOn(ctx context.Context, ln net.Listener, handler http.Handler) error {
 	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		Handler:           http.MaxBytesHandler(handler, maxBodyBytes),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

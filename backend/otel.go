@@ -49,14 +49,16 @@ func newOTelTracingWith(serviceName string, export sdktrace.TracerProviderOption
 	return &otelTracing{provider: provider, tracer: provider.Tracer("github.com/cruddur/tracing/backend")}
 }
 
-// wrap instruments h: a server span per request, named "METHOD path", in the
-// trace the X-Amzn-Trace-Id header names, if any.
-func (o *otelTracing) wrap(h http.Handler, serviceName string) http.Handler {
-	return otelhttp.NewHandler(h, serviceName,
+// wrap instruments h: a server span per request, named "METHOD path". A
+// well-formed X-Amzn-Trace-Id from a caller is linked, not followed (a public
+// endpoint: the sampler decides), unless trust; a malformed one is dropped.
+func (o *otelTracing) wrap(h http.Handler, serviceName string, trust bool) http.Handler {
+	return edgeTraceHeader(true, otelhttp.NewHandler(h, serviceName,
 		otelhttp.WithTracerProvider(o.provider),
 		otelhttp.WithPropagators(awsxray.Propagator{}),
+		otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return !trust }),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
-	)
+	))
 }
 
 // step runs fn in a child span with the given attributes added after it.

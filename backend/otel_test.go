@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -137,35 +139,62 @@ func TestOpenTelemetryModeExportsSpans(t *testing.T) {
 	}
 }
 
-func TestOpenTelemetryModeContinuesAnXRayTrace(t *testing.T) {
-	collector := &fakeCollector{}
-	otlp := httptest.NewServer(collector)
-	defer otlp.Close()
-	handler, flush, err := tracedHandler(context.Background(), func(k string) string {
-		return map[string]string{"CRUDDUR_TRACING": "otel", "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.URL}[k]
-	})
-	if err != nil {
-		t.Fatal(err)
+// TestOpenTelemetryEdge: a caller's well-formed X-Amzn-Trace-Id is linked,
+// not followed, unless CRUDDUR_TRUST_TRACE_HEADER is true; a malformed one is
+// dropped either way.
+func TestOpenTelemetryEdge(t *testing.T) {
+	const callerRoot = "5759e988bd862e3fe1be46a994272793"
+	wellFormed := "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+	cases := []struct {
+		name, trust, header string
+		wantTrace           bool // the span is in the caller's trace
+		wantLink            bool // the span links to the caller's trace
+	}{
+		{"public edge", "", wellFormed, false, true},
+		{"trusted upstream", "true", wellFormed, true, false},
+		{"malformed, trusted", "true", "Root=1-5759e988-" + strings.Repeat("x", 300) + ";Sampled=1", false, false},
+		{"junk field", "true", wellFormed + ";Evil=1", false, false},
 	}
-	app, served := serveAndWait(handler)
-	defer app.Close()
-	req, _ := http.NewRequest("GET", app.URL+"/api/health-check", nil)
-	req.Header.Set("X-Amzn-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	<-served
-	flush()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			collector := &fakeCollector{}
+			otlp := httptest.NewServer(collector)
+			defer otlp.Close()
+			handler, flush, err := tracedHandler(context.Background(), func(k string) string {
+				return map[string]string{"CRUDDUR_TRACING": "otel", "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.URL, "CRUDDUR_TRUST_TRACE_HEADER": tc.trust}[k]
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			app, served := serveAndWait(handler)
+			defer app.Close()
+			req, _ := http.NewRequest("GET", app.URL+"/api/health-check", nil)
+			req.Header.Set("X-Amzn-Trace-Id", tc.header)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if echo := resp.Header.Get("X-Amzn-Trace-Id"); echo != "" {
+				t.Errorf("the response echoes a trace header: %q", echo)
+			}
+			<-served
+			flush()
 
-	collector.mu.Lock()
-	defer collector.mu.Unlock()
-	if len(collector.spans) != 1 {
-		t.Fatalf("%d spans, want 1", len(collector.spans))
-	}
-	if got := collector.spans[0].TraceId; string(got) != string([]byte{0x57, 0x59, 0xe9, 0x88, 0xbd, 0x86, 0x2e, 0x3f, 0xe1, 0xbe, 0x46, 0xa9, 0x94, 0x27, 0x27, 0x93}) {
-		t.Errorf("trace id %x, want the X-Amzn-Trace-Id root 5759e988bd862e3fe1be46a994272793", got)
+			collector.mu.Lock()
+			defer collector.mu.Unlock()
+			if len(collector.spans) != 1 {
+				t.Fatalf("%d spans, want 1", len(collector.spans))
+			}
+			span := collector.spans[0]
+			if inCaller := hex.EncodeToString(span.TraceId) == callerRoot; inCaller != tc.wantTrace {
+				t.Errorf("trace id %x; in the caller's trace: %v, want %v", span.TraceId, inCaller, tc.wantTrace)
+			}
+			linked := len(span.Links) == 1 && hex.EncodeToString(span.Links[0].TraceId) == callerRoot
+			if linked != tc.wantLink {
+				t.Errorf("links %v; want a link to the caller's trace: %v", span.Links, tc.wantLink)
+			}
+		})
 	}
 }
 

@@ -26,6 +26,10 @@ type tracingOptions struct {
 	DaemonAddr string
 	// OnECS adds the ECS plugin's container metadata to segments.
 	OnECS bool
+	// TrustTraceHeader lets a caller's X-Amzn-Trace-Id decide sampling and
+	// name the trace, for a service behind another traced service of ours;
+	// see edge.go.
+	TrustTraceHeader bool
 }
 
 // traced wraps h in the X-Ray middleware. Its recorder configuration lives in
@@ -60,24 +64,23 @@ func traced(h http.Handler, opts tracingOptions, cfg xray.Config) (http.Handler,
 	if opts.URLPattern != "" {
 		namer = xray.NewDynamicSegmentNamer(opts.ServiceName, opts.URLPattern)
 	}
-	return xray.HandlerWithContext(ctx, namer, h), nil
+	return edgeTraceHeader(opts.TrustTraceHeader, xray.HandlerWithContext(ctx, namer, recordCallerTrace(h))), nil
 }
 
-// slogXRay sends the X-Ray SDK's own log lines to the structured log.
-type slogXRay struct{ min xraylog.LogLevel }
+// slogXRay sends the X-Ray SDK's own warnings and errors to the structured
+// log, through faults: once per cause every 10 s.
+type slogXRay struct {
+	min    xraylog.LogLevel
+	faults *faultLog
+}
 
 func (l slogXRay) Log(level xraylog.LogLevel, msg fmt.Stringer) {
 	if level < l.min {
 		return
 	}
-	lvl := slog.LevelInfo
-	switch level {
-	case xraylog.LogLevelDebug:
-		lvl = slog.LevelDebug
-	case xraylog.LogLevelWarn:
-		lvl = slog.LevelWarn
-	case xraylog.LogLevelError:
+	lvl := slog.LevelWarn
+	if level == xraylog.LogLevelError {
 		lvl = slog.LevelError
 	}
-	slog.Log(context.Background(), lvl, msg.String(), "component", "xray-sdk")
+	l.faults.log(lvl, msg.String(), "component", "xray-sdk")
 }

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
+	"github.com/aws/aws-xray-sdk-go/v2/xray"
+)
+
+func TestParseTraceHeader(t *testing.T) {
+	cases := map[string]bool{
+		"Root=1-5759e988-bd862e3fe1be46a994272793":                                                   true,
+		"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1":                 true,
+		"Self=1-67891234-12456789abcdef012345678;Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=?": false, // Self too short
+		"Self=1-67891234-123456789abcdef012345678;Root=1-5759e988-bd862e3fe1be46a994272793":          true,
+		"Sampled=1": false, // no Root
+		"Root=1-5759e988-bd862e3fe1be46a99427279Z":                                     false,
+		"Root=junk;Sampled=1":                                                          false,
+		"Root=1-5759e988-bd862e3fe1be46a994272793;X=1":                                 false,
+		"Root=1-5759e988-bd862e3fe1be46a994272793;" + strings.Repeat("Sampled=1;", 30): false, // over 256 bytes
+	}
+	for in, want := range cases {
+		if _, ok := parseTraceHeader(in); ok != want {
+			t.Errorf("parseTraceHeader(%q) ok = %v, want %v", in, ok, want)
+		}
+	}
+}
+
+// segmentCounter stands in for the X-Ray daemon: it counts the segments
+// (not subsegments) it receives, and keeps their trace ids.
+type segmentCounter struct {
+	conn     net.PacketConn
+	mu       sync.Mutex
+	segments int
+	traceIDs []string
+}
+
+func newSegmentCounter(t *testing.T) *segmentCounter {
+	t.Helper()
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.(*net.UDPConn).SetReadBuffer(8 << 20)
+	c := &segmentCounter{conn: conn}
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			n, _, err := conn.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			_, doc, _ := bytes.Cut(buf[:n], []byte("\n"))
+			var seg struct {
+				Type    string `json:"type"`
+				TraceID string `json:"trace_id"`
+			}
+			if json.Unmarshal(doc, &seg) == nil && seg.Type == "" {
+				c.mu.Lock()
+				c.segments++
+				c.traceIDs = append(c.traceIDs, seg.TraceID)
+				c.mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() { conn.Close() })
+	return c
+}
+
+// settle waits until no segment has arrived for 300 ms, then counts.
+func (c *segmentCounter) settle() (int, []string) {
+	last := -1
+	for {
+		time.Sleep(300 * time.Millisecond)
+		c.mu.Lock()
+		n := c.segments
+		c.mu.Unlock()
+		if n == last {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return n, append([]string{}, c.traceIDs...)
+		}
+		last = n
+	}
+}
+
+// seedRule is aws/json/xray.json's rule as the SDK applies it: 5 requests
+// a second, then 10%.
+func seedRule(t *testing.T) sampling.Strategy {
+	s, err := sampling.NewLocalizedStrategyFromJSONBytes([]byte(`{"version": 2, "default": {"fixed_target": 5, "rate": 0.1}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// recordedShare sends n requests, each with the header header(i), to the
+// traced backend and returns the share the daemon stand-in received.
+func recordedShare(t *testing.T, trust bool, n int, header func(i int) string) float64 {
+	t.Helper()
+	daemon := newSegmentCounter(t)
+	h, err := traced(routes(time.Now, xraySteps{metadataKey: "home-activities"}),
+		tracingOptions{ServiceName: "Cruddur", DaemonAddr: daemon.conn.LocalAddr().String(), TrustTraceHeader: trust},
+		xray.Config{DaemonAddr: daemon.conn.LocalAddr().String(), SamplingStrategy: seedRule(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	var failed atomic.Int32
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 8 {
+				req, _ := http.NewRequest("GET", srv.URL+"/api/activities/home", nil)
+				if v := header(i); v != "" {
+					req.Header.Set(traceHeader, v)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil || resp.StatusCode != 200 {
+					failed.Add(1)
+					continue
+				}
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.Fatalf("%d requests failed", failed.Load())
+	}
+	got, _ := daemon.settle()
+	return float64(got) / float64(n)
+}
+
+// TestCallersCannotSteerSampling measures, end to end over loopback, the share
+// of requests recorded at the seed's rule when every request asks to be
+// sampled, asks not to be, or says nothing: at a public edge the three are
+// alike; a trusted upstream decides.
+func TestCallersCannotSteerSampling(t *testing.T) {
+	const n = 1000
+	root := func(i int) string { return fmt.Sprintf("Root=1-%08x-%024x", 0x5759e988, i) }
+	none := recordedShare(t, false, n, func(int) string { return "" })
+	asked := recordedShare(t, false, n, func(i int) string { return root(i) + ";Sampled=1" })
+	refused := recordedShare(t, false, n, func(i int) string { return root(i) + ";Sampled=0" })
+	trusted := recordedShare(t, true, n, func(i int) string { return root(i) + ";Sampled=1" })
+	t.Logf("recorded at the seed's rule, %d requests each: no header %.1f%%, every request Sampled=1 %.1f%%, Sampled=0 %.1f%%; trusted upstream with Sampled=1 %.1f%%",
+		n, 100*none, 100*asked, 100*refused, 100*trusted)
+	for name, share := range map[string]float64{"no header": none, "Sampled=1": asked, "Sampled=0": refused} {
+		// 10% of the requests plus the reservoir's 5 a second.
+		if share < 0.05 || share > 0.25 {
+			t.Errorf("%s: %.1f%% recorded; the rule allows about 10%% plus 5 a second", name, 100*share)
+		}
+	}
+	if trusted < 0.99 {
+		t.Errorf("a trusted upstream's Sampled=1 recorded %.1f%%, want all", 100*trusted)
+	}
+}
+
+// TestMalformedTraceHeaderIsNeitherSentNorEchoed: a junk or oversized Root
+// reaches neither the daemon nor the response.
+func TestMalformedTraceHeaderIsNeitherSentNorEchoed(t *testing.T) {
+	for _, trust := range []bool{false, true} {
+		for _, junk := range []string{"Root=junk;Sampled=1", "Root=1-5759e988-" + strings.Repeat("a", 6000) + ";Sampled=1"} {
+			daemon := newSegmentCounter(t)
+			h, err := traced(routes(time.Now, xraySteps{metadataKey: "home-activities"}),
+				tracingOptions{ServiceName: "Cruddur", TrustTraceHeader: trust},
+				xray.Config{DaemonAddr: daemon.conn.LocalAddr().String(), SamplingStrategy: sampleAll(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(h)
+			req, _ := http.NewRequest("GET", srv.URL+"/api/health-check", nil)
+			req.Header.Set(traceHeader, junk)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			srv.Close()
+			echo := resp.Header.Get(traceHeader)
+			if strings.Contains(echo, "junk") || strings.Contains(echo, "aaaa") || !strings.HasPrefix(echo, "Root=1-") {
+				t.Errorf("trust %v: the response's header is %.80q", trust, echo)
+			}
+			n, ids := daemon.settle()
+			if n != 1 || !traceIDPattern.MatchString(ids[0]) {
+				t.Errorf("trust %v: the daemon got %d segments with trace ids %.80q", trust, n, ids)
+			}
+		}
+	}
+}
