@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
@@ -33,19 +35,61 @@ func main() {
 // run synthesizes the app. With nil props the app takes its context and
 // output folder from the environment the CDK CLI sets (CDK_CONTEXT_JSON,
 // CDK_OUTDIR). A user's mistake comes back as a one-line error, whether
-// LoadConfig found it or a construct panicked on it, and leaves no assembly
-// that a later step could take for this run's.
+// LoadConfig found it or a construct panicked on it.
+//
+// No run leaves an assembly that a later step could take for its own: an
+// earlier run's is removed first, and the app writes into a staging folder
+// beside the output folder, whose files move in (the manifest last) only
+// when the synth is complete. SIGINT or SIGTERM meanwhile removes the
+// staging folder and ends the process.
 func run(props *awscdk.AppProps, getenv func(string) string) (err error) {
 	outdir := getenv("CDK_OUTDIR")
 	if props != nil && props.Outdir != nil {
 		outdir = *props.Outdir
 	}
+	if outdir == "" {
+		return synth(props, getenv)
+	}
+	removeAssembly(outdir)
+	if err := os.MkdirAll(outdir, 0o755); err != nil {
+		return err
+	}
+	staging, err := os.MkdirTemp(filepath.Dir(outdir), "."+filepath.Base(outdir)+".staging-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(staging)
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	go func() {
+		if sig, ok := <-signals; ok {
+			os.RemoveAll(staging)
+			fmt.Fprintln(os.Stderr, "cruddur: stopped by", sig)
+			os.Exit(128 + int(sig.(syscall.Signal)))
+		}
+	}()
+
+	p := awscdk.AppProps{}
+	if props != nil {
+		p = *props
+	}
+	p.Outdir = &staging
+	if err := synth(&p, getenv); err != nil {
+		// aws-cdk-lib's validation report is kept; its error names the
+		// staging folder, which goes.
+		os.Rename(filepath.Join(staging, "validation-report.json"), filepath.Join(outdir, "validation-report.json"))
+		return errors.New(strings.ReplaceAll(err.Error(), staging, outdir))
+	}
+	return moveAssembly(staging, outdir)
+}
+
+// synth builds and synthesizes the app, turning a construct's panic into an
+// error.
+func synth(props *awscdk.AppProps, getenv func(string) string) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = panicError(r)
-		}
-		if err != nil {
-			removeAssembly(outdir)
 		}
 	}()
 	app := awscdk.NewApp(props)
@@ -61,6 +105,27 @@ func run(props *awscdk.AppProps, getenv func(string) string) (err error) {
 	stack.New(app, StackID, stack.PropsFor(cfg))
 	app.Synth(nil)
 	return nil
+}
+
+// moveAssembly moves a complete assembly from staging into outdir, the
+// manifest last: until it is there, outdir holds no assembly.
+func moveAssembly(staging, outdir string) error {
+	entries, err := os.ReadDir(staging)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() == "manifest.json" {
+			continue
+		}
+		dst := filepath.Join(outdir, e.Name())
+		os.RemoveAll(dst)
+		if err := os.Rename(filepath.Join(staging, e.Name()), dst); err != nil {
+			removeAssembly(outdir)
+			return err
+		}
+	}
+	return os.Rename(filepath.Join(staging, "manifest.json"), filepath.Join(outdir, "manifest.json"))
 }
 
 // removeAssembly deletes what a synth writes into a cloud assembly folder:

@@ -8,8 +8,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
@@ -33,6 +36,9 @@ var apps = map[string]*struct {
 }{
 	"default": {overrides: nil},
 	"adot":    {overrides: map[string]any{stack.KeyCollector: "adot"}},
+	// A name X-Ray takes that is not ASCII: every place it reaches must
+	// hold it (an IAM role's description once could not).
+	"unicode": {overrides: map[string]any{stack.KeyServiceName: "Crüddür服务", stack.KeySamplingRuleFile: "testdata/unicode-rule.json"}},
 }
 
 // runAsAppEnv makes the test binary run the app's main instead of the
@@ -304,6 +310,62 @@ func TestBadInputIsOneLine(t *testing.T) {
 			}
 			noAssemblyLeft(t, outdir)
 		})
+	}
+}
+
+// TestAServiceNameThatPassesSynthesizes: the unicode app was synthesized and
+// validated in TestMain; its name reached the group and the traces.
+func TestAServiceNameThatPassesSynthesizes(t *testing.T) {
+	for _, want := range []string{
+		regexp.QuoteMeta(`"FilterExpression": "service(\"Crüddür服务\")"`),
+		`"Name": "AWS_XRAY_TRACING_NAME",\s*"Value": "Crüddür服务"`,
+	} {
+		if !regexp.MustCompile(want).Match(apps["unicode"].template) {
+			t.Errorf("the template lacks %s", want)
+		}
+	}
+}
+
+// TestASignalLeavesNoAssembly stops the app, run as the CLI runs it, with
+// SIGINT and with SIGTERM while it synthesizes, over an earlier assembly:
+// no assembly is left, and no staging folder.
+func TestASignalLeavesNoAssembly(t *testing.T) {
+	ctx, err := cliContext(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctxJSON, _ := json.Marshal(ctx)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		dir := t.TempDir()
+		outdir := filepath.Join(dir, "cdk.out")
+		earlierAssembly(t, outdir)
+		cmd := exec.Command(self)
+		cmd.Env = append(os.Environ(), runAsAppEnv+"=1", "CDK_OUTDIR="+outdir, "CDK_CONTEXT_JSON="+string(ctxJSON))
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// The staging folder appears as the synth starts.
+		deadline := time.Now().Add(20 * time.Second)
+		for staging, _ := filepath.Glob(filepath.Join(dir, ".cdk.out.staging-*")); len(staging) == 0; staging, _ = filepath.Glob(filepath.Join(dir, ".cdk.out.staging-*")) {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatal("the synth did not start")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cmd.Process.Signal(sig)
+		err := cmd.Wait()
+		if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 128+int(sig) {
+			t.Errorf("%s: exit %v, want %d", sig, err, 128+int(sig))
+		}
+		noAssemblyLeft(t, outdir)
+		if left, _ := filepath.Glob(filepath.Join(dir, ".cdk.out.staging-*")); len(left) > 0 {
+			t.Errorf("%s: the staging folder %s is left", sig, left)
+		}
 	}
 }
 
