@@ -357,6 +357,9 @@ func TestASignalLeavesNoAssembly(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
+		// Into the synth: jsii has started and aws-cdk-lib is building the
+		// app (the whole run, with the validator, takes seconds).
+		time.Sleep(time.Second)
 		cmd.Process.Signal(sig)
 		err := cmd.Wait()
 		if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 128+int(sig) {
