@@ -102,6 +102,10 @@ func synth(props *awscdk.AppProps, getenv func(string) string) (err error) {
 	// findings are errors and warnings on the construct tree, which the CLI
 	// prints and the tests refuse.
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	if cfg.Stage == stack.StageProduction {
+		// And NIST 800-53 rev. 5 for production.
+		awscdk.Aspects_Of(app).Add(cdknag.NewNIST80053R5Checks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	}
 	stack.New(app, StackID, stack.PropsFor(cfg))
 	app.Synth(nil)
 	return nil

@@ -39,6 +39,17 @@ var apps = map[string]*struct {
 	// A name X-Ray takes that is not ASCII: every place it reaches must
 	// hold it (an IAM role's description once could not).
 	"unicode": {overrides: map[string]any{stack.KeyServiceName: "Crüddür服务", stack.KeySamplingRuleFile: "testdata/unicode-rule.json"}},
+	// The production stage, with the certificate it requires.
+	"production": {overrides: map[string]any{stack.KeyStage: stack.StageProduction, stack.KeyCertificateArn: productionCertificate}},
+}
+
+const productionCertificate = "arn:aws:acm:us-east-1:111122223333:certificate/12345678-1234-1234-1234-123456789012"
+
+// goldens are the checked-in templates, by app.
+var goldens = map[string]string{
+	"default":    StackID + ".template.json",
+	"adot":       StackID + "-adot.template.json",
+	"production": StackID + "-production.template.json",
 }
 
 // runAsAppEnv makes the test binary run the app's main instead of the
@@ -111,7 +122,7 @@ func noEnv(string) string { return "" }
 // TestGolden compares each synth with its checked-in template: a backstop
 // for what no named test covers. Rewrite them on purpose with make golden.
 func TestGolden(t *testing.T) {
-	for name, file := range map[string]string{"default": StackID + ".template.json", "adot": StackID + "-adot.template.json"} {
+	for name, file := range goldens {
 		got, path := apps[name].template, filepath.Join("testdata", file)
 		if *update {
 			if err := os.WriteFile(path, got, 0o644); err != nil {
@@ -175,7 +186,8 @@ func TestValidatorFindsNothing(t *testing.T) {
 	}
 }
 
-// nagFindings returns every cdk-nag error and warning left unsuppressed in
+// nagFindings returns every cdk-nag error and warning (AwsSolutions; NIST
+// 800-53 rev. 5 in production) left unsuppressed in
 // a synthesized cloud assembly, read with aws-cdk-lib's own reader.
 func nagFindings(outdir string) []string {
 	var out []string
@@ -185,7 +197,7 @@ func nagFindings(outdir string) []string {
 				continue
 			}
 			line, _, _ := strings.Cut(fmt.Sprint(m.Entry.Data), "\n")
-			if strings.Contains(line, "AwsSolutions-") {
+			if strings.Contains(line, "AwsSolutions-") || strings.Contains(line, "NIST.800.53.R5-") {
 				out = append(out, *m.Id+": "+line)
 			}
 		}
@@ -196,8 +208,12 @@ func nagFindings(outdir string) []string {
 func TestNagFindsNothing(t *testing.T) {
 	for name, a := range apps {
 		if findings := nagFindings(a.outdir); len(findings) > 0 {
-			t.Errorf("%s: cdk-nag AwsSolutions findings:\n%s", name, strings.Join(findings, "\n"))
+			t.Errorf("%s: cdk-nag findings:\n%s", name, strings.Join(findings, "\n"))
 		}
+	}
+	// Production ran the NIST pack too: its report is there.
+	if _, err := os.Stat(filepath.Join(apps["production"].outdir, "NIST.800.53.R5--"+StackID+"-NagReport.csv")); err != nil {
+		t.Errorf("production: no NIST 800-53 report: %v", err)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 // The context keys, each read once in LoadConfig with its default there.
 const (
 	prefix                   = "cruddur:"
+	KeyStage                 = prefix + "stage"
 	KeyServiceName           = prefix + "serviceName"
 	KeyGroupName             = prefix + "groupName"
 	KeyGroupFilterExpression = prefix + "groupFilterExpression"
@@ -36,11 +37,22 @@ const (
 	KeyVpcID                 = prefix + "vpcId"
 	KeyNatGateways           = prefix + "natGateways"
 	KeyDesiredCount          = prefix + "desiredCount"
+	KeyMaxCount              = prefix + "maxCount"
 	KeyEcsExec               = prefix + "ecsExec"
 	KeyLoadBalancer          = prefix + "loadBalancer"
 	KeyCertificateArn        = prefix + "certificateArn"
 	KeyDeletionProtection    = prefix + "deletionProtection"
 )
+
+// The stages cruddur:stage names.
+const (
+	StageDevelopment = "development"
+	StageProduction  = "production"
+)
+
+// productionRetentionDays is the least a production stage keeps its logs
+// (AWS Control Tower's CT.CLOUDWATCH.PR.2).
+const productionRetentionDays = 365
 
 // The collectors cruddur:collector names.
 const (
@@ -51,6 +63,10 @@ const (
 // Config is what the Cruddur stack is built from: CDK context, read and
 // checked before any construct exists. An empty string is "not set".
 type Config struct {
+	// Stage is StageDevelopment or StageProduction: production serves HTTPS
+	// only behind AWS WAF, keeps logs a year encrypted with a key of its own,
+	// runs two NAT gateways and protects its load balancer from deletion.
+	Stage string
 	// ServiceName is the one name the group's filter, the sampling rule's
 	// ServiceName and the backend's traces share.
 	ServiceName string
@@ -79,8 +95,9 @@ type Config struct {
 	// VpcID names an existing VPC; empty makes one with NatGateways.
 	VpcID       string
 	NatGateways int
-	// DesiredCount is how many tasks run.
-	DesiredCount int
+	// DesiredCount is how many tasks run at least (0 pauses the service);
+	// MaxCount how many the scaler may run at most.
+	DesiredCount, MaxCount int
 	// EcsExec turns on ECS Exec.
 	EcsExec bool
 	// LoadBalancer puts an Application Load Balancer in front;
@@ -103,7 +120,10 @@ var (
 // expected.
 func LoadConfig(ctx map[string]any, getenv func(string) string) (*Config, error) {
 	r := contextReader{ctx: ctx}
+	stage := r.str(KeyStage, StageDevelopment)
+	prod := stage == StageProduction
 	c := &Config{
+		Stage:                        stage,
 		ServiceName:                  r.str(KeyServiceName, "Cruddur"),
 		GroupFilterExpression:        r.str(KeyGroupFilterExpression, ""),
 		InsightsEnabled:              r.boolean(KeyInsightsEnabled, false),
@@ -118,14 +138,15 @@ func LoadConfig(ctx map[string]any, getenv func(string) string) (*Config, error)
 		Collector:                    r.str(KeyCollector, CollectorXRayDaemon),
 		DaemonImage:                  r.str(KeyDaemonImage, ""),
 		CollectorImage:               r.str(KeyCollectorImage, ""),
-		LogRetentionDays:             r.integer(KeyLogRetentionDays, 30, 1, 3653),
+		LogRetentionDays:             r.integer(KeyLogRetentionDays, pick(prod, productionRetentionDays, 30), 1, 3653),
 		VpcID:                        r.str(KeyVpcID, ""),
-		NatGateways:                  r.integer(KeyNatGateways, 1, 1, 2),
-		DesiredCount:                 r.integer(KeyDesiredCount, 2, 1, 100),
+		NatGateways:                  r.integer(KeyNatGateways, pick(prod, 2, 1), 1, 2),
+		DesiredCount:                 r.integer(KeyDesiredCount, 2, 0, 100),
+		MaxCount:                     r.integer(KeyMaxCount, 10, 1, 100),
 		EcsExec:                      r.boolean(KeyEcsExec, false),
 		LoadBalancer:                 r.boolean(KeyLoadBalancer, true),
 		CertificateArn:               r.str(KeyCertificateArn, ""),
-		DeletionProtection:           r.boolean(KeyDeletionProtection, false),
+		DeletionProtection:           r.boolean(KeyDeletionProtection, prod),
 	}
 	c.GroupName = r.str(KeyGroupName, c.ServiceName)
 	if r.err != nil {
@@ -146,6 +167,9 @@ func LoadConfig(ctx map[string]any, getenv func(string) string) (*Config, error)
 		if err != nil && r.err == nil {
 			r.err = fmt.Errorf("context %s: %w", key, err)
 		}
+	}
+	if c.Stage != StageDevelopment && !prod {
+		check(KeyStage, fmt.Errorf("%q is not a stage; expected %q (the default) or %q", c.Stage, StageDevelopment, StageProduction))
 	}
 	check(KeyServiceName, xray.ValidateServiceName(c.ServiceName))
 	if c.Account != "" && !accountPattern.MatchString(c.Account) {
@@ -177,6 +201,12 @@ func LoadConfig(ctx map[string]any, getenv func(string) string) (*Config, error)
 	if c.CertificateArn != "" && !c.LoadBalancer {
 		check(KeyCertificateArn, fmt.Errorf("a certificate needs the load balancer; expected %s true or no certificate", KeyLoadBalancer))
 	}
+	if c.MaxCount < c.DesiredCount {
+		check(KeyMaxCount, fmt.Errorf("%d is below %s %d; expected at least that", c.MaxCount, KeyDesiredCount, c.DesiredCount))
+	}
+	if prod {
+		productionChecks(c, check)
+	}
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -196,6 +226,33 @@ func LoadConfig(ctx map[string]any, getenv func(string) string) (*Config, error)
 	}
 	c.SamplingRule = rule
 	return c, nil
+}
+
+// productionChecks refuses what a production stage may not run with.
+func productionChecks(c *Config, check func(string, error)) {
+	why := fmt.Sprintf("(%s %s)", KeyStage, StageProduction)
+	if !c.LoadBalancer {
+		check(KeyLoadBalancer, fmt.Errorf("false: production serves through the load balancer and AWS WAF %s; expected true", why))
+	}
+	if c.CertificateArn == "" {
+		check(KeyCertificateArn, fmt.Errorf("not set: production serves HTTPS only %s; expected an ACM certificate ARN", why))
+	}
+	if c.LogRetentionDays < productionRetentionDays {
+		check(KeyLogRetentionDays, fmt.Errorf("%d days is less than production keeps logs %s; expected %d or more", c.LogRetentionDays, why, productionRetentionDays))
+	}
+	if c.NatGateways < 2 && c.VpcID == "" {
+		check(KeyNatGateways, fmt.Errorf("%d: production survives the loss of an Availability Zone %s; expected 2", c.NatGateways, why))
+	}
+	if !c.DeletionProtection {
+		check(KeyDeletionProtection, fmt.Errorf("false: production's load balancer is protected from deletion %s; expected true", why))
+	}
+}
+
+func pick(cond bool, yes, no int) int {
+	if cond {
+		return yes
+	}
+	return no
 }
 
 // fargateMemory is, for each task CPU Fargate takes (1024 units to a vCPU),

@@ -30,6 +30,23 @@ func writeFile(t *testing.T, content string) string {
 	return path
 }
 
+const testCertificate = "arn:aws:acm:us-east-1:111122223333:certificate/12345678-1234-1234-1234-123456789012"
+
+// TestProductionDefaults: production's stricter defaults, each overridable
+// only upwards.
+func TestProductionDefaults(t *testing.T) {
+	c, err := LoadConfig(context(map[string]any{KeyStage: "production", KeyCertificateArn: testCertificate}), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LogRetentionDays != 365 || c.NatGateways != 2 || !c.DeletionProtection || !c.LoadBalancer {
+		t.Fatalf("production config %+v", c)
+	}
+	if _, err := LoadConfig(context(map[string]any{KeyStage: "production", KeyCertificateArn: testCertificate, KeyLogRetentionDays: 731.0}), noEnv); err != nil {
+		t.Fatalf("two years in production: %v", err)
+	}
+}
+
 func TestLoadConfigDefaults(t *testing.T) {
 	c, err := LoadConfig(context(nil), noEnv)
 	if err != nil {
@@ -37,8 +54,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	want := Config{
 		ServiceName: "Cruddur", GroupName: "Cruddur", SamplingRuleFile: seedFile, SamplingRule: c.SamplingRule,
-		AppPort: 4567, TaskCPU: 256, TaskMemoryMiB: 512, Collector: CollectorXRayDaemon, LogRetentionDays: 30,
-		NatGateways: 1, DesiredCount: 2, LoadBalancer: true,
+		Stage: StageDevelopment, AppPort: 4567, TaskCPU: 256, TaskMemoryMiB: 512, Collector: CollectorXRayDaemon, LogRetentionDays: 30,
+		NatGateways: 1, DesiredCount: 2, MaxCount: 10, LoadBalancer: true,
 	}
 	if *c != want {
 		t.Fatalf("defaults\n got %+v\nwant %+v", *c, want)
@@ -127,13 +144,27 @@ func TestLoadConfigRejectsBadInput(t *testing.T) {
 		{"bad region", map[string]any{KeyRegion: "mars-1"},
 			`context cruddur:region: "mars-1" is not an AWS region; expected a name such as us-east-1`},
 		{"unknown key", map[string]any{"cruddur:sevriceName": "x"},
-			`context cruddur:sevriceName: unknown key; expected one of cruddur:account, cruddur:appImage, cruddur:appPort, cruddur:certificateArn, cruddur:collector, cruddur:collectorImage, cruddur:daemonImage, cruddur:deletionProtection, cruddur:desiredCount, cruddur:ecsExec, cruddur:groupFilterExpression, cruddur:groupName, cruddur:insightsEnabled, cruddur:insightsNotificationsEnabled, cruddur:loadBalancer, cruddur:logRetentionDays, cruddur:natGateways, cruddur:region, cruddur:samplingRuleFile, cruddur:serviceName, cruddur:taskCpu, cruddur:taskMemoryMiB, cruddur:vpcId`},
+			`context cruddur:sevriceName: unknown key; expected one of cruddur:account, cruddur:appImage, cruddur:appPort, cruddur:certificateArn, cruddur:collector, cruddur:collectorImage, cruddur:daemonImage, cruddur:deletionProtection, cruddur:desiredCount, cruddur:ecsExec, cruddur:groupFilterExpression, cruddur:groupName, cruddur:insightsEnabled, cruddur:insightsNotificationsEnabled, cruddur:loadBalancer, cruddur:logRetentionDays, cruddur:maxCount, cruddur:natGateways, cruddur:region, cruddur:samplingRuleFile, cruddur:serviceName, cruddur:stage, cruddur:taskCpu, cruddur:taskMemoryMiB, cruddur:vpcId`},
 		{"VPC lookup without an environment", map[string]any{KeyVpcID: "vpc-0123456789abcdef0"},
 			`context cruddur:vpcId: looking up vpc-0123456789abcdef0 needs the stack's account and region; expected cruddur:account and cruddur:region too (or AWS credentials for the CLI)`},
 		{"NAT gateways", map[string]any{KeyNatGateways: "3"},
 			`context cruddur:natGateways: "3"; expected a whole number in 1..2`},
 		{"desired count", map[string]any{KeyDesiredCount: -1.0},
-			`context cruddur:desiredCount: -1; expected a whole number in 1..100`},
+			`context cruddur:desiredCount: -1; expected a whole number in 0..100`},
+		{"maximum below the desired count", map[string]any{KeyDesiredCount: 4.0, KeyMaxCount: "3"},
+			`context cruddur:maxCount: 3 is below cruddur:desiredCount 4; expected at least that`},
+		{"unknown stage", map[string]any{KeyStage: "prod"},
+			`context cruddur:stage: "prod" is not a stage; expected "development" (the default) or "production"`},
+		{"production without a certificate", map[string]any{KeyStage: "production"},
+			`context cruddur:certificateArn: not set: production serves HTTPS only (cruddur:stage production); expected an ACM certificate ARN`},
+		{"production keeping logs a month", map[string]any{KeyStage: "production", KeyCertificateArn: testCertificate, KeyLogRetentionDays: 30.0},
+			`context cruddur:logRetentionDays: 30 days is less than production keeps logs (cruddur:stage production); expected 365 or more`},
+		{"production with one NAT gateway", map[string]any{KeyStage: "production", KeyCertificateArn: testCertificate, KeyNatGateways: 1.0},
+			`context cruddur:natGateways: 1: production survives the loss of an Availability Zone (cruddur:stage production); expected 2`},
+		{"production without deletion protection", map[string]any{KeyStage: "production", KeyCertificateArn: testCertificate, KeyDeletionProtection: false},
+			`context cruddur:deletionProtection: false: production's load balancer is protected from deletion (cruddur:stage production); expected true`},
+		{"production without the load balancer", map[string]any{KeyStage: "production", KeyCertificateArn: testCertificate, KeyLoadBalancer: false},
+			`context cruddur:certificateArn: a certificate needs the load balancer; expected cruddur:loadBalancer true or no certificate`},
 		{"ECS Exec not a boolean", map[string]any{KeyEcsExec: "on"},
 			`context cruddur:ecsExec: "on"; expected true or false`},
 		{"certificate ARN", map[string]any{KeyCertificateArn: "arn:aws:iam::111122223333:server-certificate/x"},

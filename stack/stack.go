@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapplicationautoscaling"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscertificatemanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecrassets"
@@ -19,6 +20,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecspatterns"
 	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/regioninfo"
@@ -70,7 +72,18 @@ func PropsFor(cfg *Config) *Props {
 func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 	cfg := props.Config
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
-	retention := retentionDays[cfg.LogRetentionDays]
+	prod := cfg.Stage == StageProduction
+	var key awskms.IKey
+	if prod {
+		key = logsKey(stack)
+	}
+	// Every log group keeps its logs as configured, encrypted in
+	// production with the stack's own key.
+	logs := func(scope constructs.Construct, id string, name *string) awslogs.LogGroup {
+		return awslogs.NewLogGroup(scope, &id, &awslogs.LogGroupProps{
+			LogGroupName: name, Retention: retentionDays[cfg.LogRetentionDays], EncryptionKey: key,
+		})
+	}
 
 	filter := cfg.GroupFilterExpression
 	if filter == "" {
@@ -102,7 +115,7 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 			OperatingSystemFamily: awsecs.OperatingSystemFamily_LINUX(),
 		},
 	})
-	appLogs := awslogs.NewLogGroup(task, jsii.String("AppLogs"), &awslogs.LogGroupProps{Retention: retention})
+	appLogs := logs(task, "AppLogs", nil)
 	app := task.AddContainer(jsii.String("app"), &awsecs.ContainerDefinitionOptions{
 		Image:        appImage(cfg),
 		Environment:  appEnvironment(cfg),
@@ -135,11 +148,15 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 			ServiceName:    &cfg.ServiceName,
 			Collector:      collector(cfg, rule),
 			// The log group's id predates the ADOT choice; ids are API.
-			LogGroup: awslogs.NewLogGroup(task, jsii.String("DaemonLogs"), &awslogs.LogGroupProps{Retention: retention}),
+			LogGroup: logs(task, "DaemonLogs", nil),
 		})
 	})
 
-	newService(stack, cfg, task, network(stack, cfg, retention))
+	lb := newService(stack, cfg, task, network(stack, cfg, logs))
+	if prod {
+		webACL(stack, lb, logs)
+		productionExemptions(stack, cfg)
+	}
 
 	// cdk-nag findings that stand, each on one resource, with its reason.
 	cdknag.NagSuppressions_AddResourceSuppressions(task.ExecutionRole(), &[]*cdknag.NagPackSuppression{{
@@ -189,10 +206,11 @@ func appEnvironment(cfg *Config) *map[string]*string {
 }
 
 // newService runs the task in the VPC's private subnets: behind an
-// internet-facing Application Load Balancer (ecs-patterns), or alone. Either
-// way deploys start new tasks before stopping old ones, and a deploy that
-// does not become healthy rolls back by itself.
-func newService(stack awscdk.Stack, cfg *Config, task awsecs.FargateTaskDefinition, vpc awsec2.IVpc) awsecs.FargateService {
+// internet-facing Application Load Balancer (ecs-patterns), which it returns,
+// or alone. Either way deploys start new tasks before stopping old ones, a
+// deploy that does not become healthy rolls back by itself, and the scaler
+// owns the task count (see scale).
+func newService(stack awscdk.Stack, cfg *Config, task awsecs.FargateTaskDefinition, vpc awsec2.IVpc) elbv2.ApplicationLoadBalancer {
 	cluster := awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{
 		Vpc:                 vpc,
 		ContainerInsightsV2: awsecs.ContainerInsights_ENABLED,
@@ -210,12 +228,13 @@ func newService(stack awscdk.Stack, cfg *Config, task awsecs.FargateTaskDefiniti
 	private := &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS}
 
 	if !cfg.LoadBalancer {
-		return awsecs.NewFargateService(stack, jsii.String("Service"), &awsecs.FargateServiceProps{
-			Cluster: cluster, TaskDefinition: task, DesiredCount: jsii.Number(cfg.DesiredCount),
+		scale(cfg, awsecs.NewFargateService(stack, jsii.String("Service"), &awsecs.FargateServiceProps{
+			Cluster: cluster, TaskDefinition: task,
 			MinHealthyPercent: jsii.Number(100), MaxHealthyPercent: jsii.Number(200), CircuitBreaker: breaker,
 			EnableExecuteCommand: jsii.Bool(cfg.EcsExec), PlatformVersion: awsecs.FargatePlatformVersion_LATEST,
 			AssignPublicIp: jsii.Bool(false), VpcSubnets: private, SecurityGroups: &[]awsec2.ISecurityGroup{tasksSG},
-		})
+		}), nil)
+		return nil
 	}
 
 	lbSG := awsec2.NewSecurityGroup(stack, jsii.String("LoadBalancerSecurityGroup"), &awsec2.SecurityGroupProps{
@@ -238,7 +257,7 @@ func newService(stack awscdk.Stack, cfg *Config, task awsecs.FargateTaskDefiniti
 	logAccessLogs(stack, lb)
 
 	props := &awsecspatterns.ApplicationLoadBalancedFargateServiceProps{
-		Cluster: cluster, TaskDefinition: task, DesiredCount: jsii.Number(cfg.DesiredCount),
+		Cluster: cluster, TaskDefinition: task,
 		MinHealthyPercent: jsii.Number(100), MaxHealthyPercent: jsii.Number(200), CircuitBreaker: breaker,
 		EnableExecuteCommand: jsii.Bool(cfg.EcsExec), PlatformVersion: awsecs.FargatePlatformVersion_LATEST,
 		AssignPublicIp: jsii.Bool(false), TaskSubnets: private, SecurityGroups: &[]awsec2.ISecurityGroup{tasksSG},
@@ -263,7 +282,40 @@ func newService(stack awscdk.Stack, cfg *Config, task awsecs.FargateTaskDefiniti
 	})
 	// Old tasks finish their requests within ECS's 30 s stop timeout.
 	svc.TargetGroup().SetAttribute(jsii.String("deregistration_delay.timeout_seconds"), jsii.String("30"))
-	return svc.Service()
+	scale(cfg, svc.Service(), svc.TargetGroup())
+	return lb
+}
+
+// Target tracking: tasks are added when their average CPU passes
+// scaleCPUPercent, or when each gets more than scaleRequestsPerTask requests
+// a minute; removed, slowly, when both fall back.
+const (
+	scaleCPUPercent      = 60
+	scaleRequestsPerTask = 1000
+	scaleOutSeconds      = 60
+	scaleInSeconds       = 300
+)
+
+// scale lets Application Auto Scaling run between cruddur:desiredCount and
+// cruddur:maxCount tasks (0 and 0 pause the service). The template sets no
+// DesiredCount of its own, so a deploy never resets what the scaler chose.
+func scale(cfg *Config, service awsecs.FargateService, targets elbv2.ApplicationTargetGroup) {
+	max := cfg.MaxCount
+	if cfg.DesiredCount == 0 {
+		max = 0
+	}
+	scaling := service.AutoScaleTaskCount(&awsapplicationautoscaling.EnableScalingProps{
+		MinCapacity: jsii.Number(cfg.DesiredCount), MaxCapacity: jsii.Number(max),
+	})
+	in, out := awscdk.Duration_Seconds(jsii.Number(scaleInSeconds)), awscdk.Duration_Seconds(jsii.Number(scaleOutSeconds))
+	scaling.ScaleOnCpuUtilization(jsii.String("Cpu"), &awsecs.CpuUtilizationScalingProps{
+		TargetUtilizationPercent: jsii.Number(scaleCPUPercent), ScaleInCooldown: in, ScaleOutCooldown: out,
+	})
+	if targets != nil {
+		scaling.ScaleOnRequestCount(jsii.String("Requests"), &awsecs.RequestCountScalingProps{
+			RequestsPerTarget: jsii.Number(scaleRequestsPerTask), TargetGroup: targets, ScaleInCooldown: in, ScaleOutCooldown: out,
+		})
+	}
 }
 
 // logAccessLogs sends the load balancer's access logs to a bucket of their
@@ -332,7 +384,7 @@ func logAccessLogs(stack awscdk.Stack, lb elbv2.ApplicationLoadBalancer) {
 // public subnets for the load balancer and NAT, private ones with egress for
 // the tasks. Its flow log records rejected traffic, what an investigation
 // needs, at a fraction of the cost of all traffic.
-func network(stack awscdk.Stack, cfg *Config, retention awslogs.RetentionDays) awsec2.IVpc {
+func network(stack awscdk.Stack, cfg *Config, logs func(constructs.Construct, string, *string) awslogs.LogGroup) awsec2.IVpc {
 	if cfg.VpcID != "" {
 		return awsec2.Vpc_FromLookup(stack, jsii.String("Vpc"), &awsec2.VpcLookupOptions{VpcId: &cfg.VpcID})
 	}
@@ -342,15 +394,15 @@ func network(stack awscdk.Stack, cfg *Config, retention awslogs.RetentionDays) a
 		// survive the loss of an Availability Zone at twice the cost.
 		NatGateways: jsii.Number(cfg.NatGateways),
 		SubnetConfiguration: &[]*awsec2.SubnetConfiguration{
-			{Name: jsii.String("Public"), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(24)},
+			// Only the load balancer and the NAT gateways live here, each
+			// with an address of its own: nothing else gets a public IP.
+			{Name: jsii.String("Public"), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(24), MapPublicIpOnLaunch: jsii.Bool(false)},
 			{Name: jsii.String("Private"), SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS, CidrMask: jsii.Number(24)},
 		},
 		RestrictDefaultSecurityGroup: jsii.Bool(true),
 	})
 	vpc.AddFlowLog(jsii.String("FlowLog"), &awsec2.FlowLogOptions{
-		Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(awslogs.NewLogGroup(stack, jsii.String("VpcFlowLogs"), &awslogs.LogGroupProps{
-			Retention: retention,
-		}), nil),
+		Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(logs(stack, "VpcFlowLogs", nil), nil),
 		TrafficType: awsec2.FlowLogTrafficType_REJECT,
 	})
 	return vpc

@@ -26,6 +26,8 @@ var variants = map[string]map[string]any{
 	"NoLoadBalancer": {KeyLoadBalancer: "false"},
 	"ServiceOptions": {KeyCertificateArn: certificateArn, KeyDeletionProtection: true, KeyEcsExec: "true", KeyDesiredCount: 3.0},
 	"ExistingVpc":    {KeyVpcID: "vpc-0123456789abcdef0", KeyAccount: "111122223333", KeyRegion: "eu-west-1"},
+	"Production":     {KeyStage: StageProduction, KeyCertificateArn: certificateArn},
+	"Paused":         {KeyDesiredCount: 0.0},
 }
 
 // ruleFiles are the rule files variants name, written to a temporary folder.
@@ -422,9 +424,9 @@ func TestClusterAndService(t *testing.T) {
 			"ClusterSettings": []any{map[string]any{"Name": "containerInsights", "Value": "enabled"}},
 		})
 	})
-	check(t, "two tasks in private subnets, no public IP, rolling deploys with rollback, a grace period for the load balancer", func() {
+	check(t, "tasks in private subnets, no public IP, rolling deploys with rollback, a grace period for the load balancer", func() {
 		tmpl("Default").HasResourceProperties(jsii.String("AWS::ECS::Service"), map[string]any{
-			"LaunchType": "FARGATE", "PlatformVersion": "LATEST", "DesiredCount": 2, "HealthCheckGracePeriodSeconds": 60,
+			"LaunchType": "FARGATE", "PlatformVersion": "LATEST", "HealthCheckGracePeriodSeconds": 60,
 			"DeploymentConfiguration": map[string]any{
 				"MinimumHealthyPercent": 100, "MaximumPercent": 200,
 				"DeploymentCircuitBreaker": map[string]any{"Enable": true, "Rollback": true},
@@ -601,11 +603,11 @@ func TestWithCertificate(t *testing.T) {
 }
 
 func TestDeletionProtectionExecAndCountFromContext(t *testing.T) {
-	check(t, "deletion protection, ECS Exec and three tasks", func() {
+	check(t, "deletion protection and ECS Exec (three tasks: TestTheScalerOwnsTheTaskCount)", func() {
 		tmpl("ServiceOptions").HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::LoadBalancer"), map[string]any{
 			"LoadBalancerAttributes": assertions.Match_ArrayWith(&[]any{map[string]any{"Key": "deletion_protection.enabled", "Value": "true"}}),
 		})
-		tmpl("ServiceOptions").HasResourceProperties(jsii.String("AWS::ECS::Service"), map[string]any{"EnableExecuteCommand": true, "DesiredCount": 3})
+		tmpl("ServiceOptions").HasResourceProperties(jsii.String("AWS::ECS::Service"), map[string]any{"EnableExecuteCommand": true})
 	})
 }
 
@@ -657,5 +659,117 @@ func TestADOTCollector(t *testing.T) {
 func TestADOTSampleRateFollowsTheRule(t *testing.T) {
 	if got := containers(t, "ADOTFixedRate")["app"].env("OTEL_TRACES_SAMPLER_ARG"); got != "0.25" {
 		t.Fatalf("OTEL_TRACES_SAMPLER_ARG=%q with the rule's FixedRate 0.25", got)
+	}
+}
+
+func TestPublicSubnetsAssignNoPublicIPs(t *testing.T) {
+	for _, id := range []string{"Default", "Production"} {
+		subnets := resources(t, id, "AWS::EC2::Subnet")
+		if len(subnets) != 4 {
+			t.Fatalf("%s: %d subnets", id, len(subnets))
+		}
+		for name, p := range subnets {
+			if p["MapPublicIpOnLaunch"] != false {
+				t.Errorf("%s: %s assigns public IPs (%v)", id, name, p["MapPublicIpOnLaunch"])
+			}
+		}
+	}
+}
+
+// TestTheScalerOwnsTheTaskCount: target tracking on CPU and on requests per
+// task between cruddur:desiredCount and cruddur:maxCount, and no DesiredCount
+// in the template for a deploy to reset.
+func TestTheScalerOwnsTheTaskCount(t *testing.T) {
+	cases := []struct {
+		id       string
+		min, max float64
+		metrics  []string
+	}{
+		{"Default", 2, 10, []string{"ALBRequestCountPerTarget", "ECSServiceAverageCPUUtilization"}},
+		{"NoLoadBalancer", 2, 10, []string{"ECSServiceAverageCPUUtilization"}},
+		{"ServiceOptions", 3, 10, []string{"ALBRequestCountPerTarget", "ECSServiceAverageCPUUtilization"}},
+		{"Paused", 0, 0, []string{"ALBRequestCountPerTarget", "ECSServiceAverageCPUUtilization"}},
+	}
+	for _, tc := range cases {
+		for _, svc := range resources(t, tc.id, "AWS::ECS::Service") {
+			if _, set := svc["DesiredCount"]; set {
+				t.Errorf("%s: the service sets DesiredCount %v, which a deploy would reset", tc.id, svc["DesiredCount"])
+			}
+		}
+		targets := resources(t, tc.id, "AWS::ApplicationAutoScaling::ScalableTarget")
+		if len(targets) != 1 {
+			t.Fatalf("%s: %d scalable targets", tc.id, len(targets))
+		}
+		for _, target := range targets {
+			if target["MinCapacity"] != tc.min || target["MaxCapacity"] != tc.max {
+				t.Errorf("%s: scales %v..%v, want %v..%v", tc.id, target["MinCapacity"], target["MaxCapacity"], tc.min, tc.max)
+			}
+		}
+		var metrics []string
+		for _, policy := range resources(t, tc.id, "AWS::ApplicationAutoScaling::ScalingPolicy") {
+			config := policy["TargetTrackingScalingPolicyConfiguration"].(map[string]any)
+			spec := config["PredefinedMetricSpecification"].(map[string]any)
+			metrics = append(metrics, fmt.Sprint(spec["PredefinedMetricType"]))
+			want := map[string]float64{"ECSServiceAverageCPUUtilization": scaleCPUPercent, "ALBRequestCountPerTarget": scaleRequestsPerTask}[fmt.Sprint(spec["PredefinedMetricType"])]
+			if config["TargetValue"] != want || config["ScaleInCooldown"] != float64(scaleInSeconds) || config["ScaleOutCooldown"] != float64(scaleOutSeconds) {
+				t.Errorf("%s: %v", tc.id, config)
+			}
+		}
+		sort.Strings(metrics)
+		if strings.Join(metrics, ",") != strings.Join(tc.metrics, ",") {
+			t.Errorf("%s: tracks %v, want %v", tc.id, metrics, tc.metrics)
+		}
+	}
+}
+
+func TestProductionStage(t *testing.T) {
+	prod := tmpl("Production")
+	check(t, "AWS WAF on the load balancer: a rate limit per address, AWS's managed rule groups, logged", func() {
+		prod.HasResourceProperties(jsii.String("AWS::WAFv2::WebACL"), map[string]any{
+			"Scope": "REGIONAL", "DefaultAction": map[string]any{"Allow": map[string]any{}},
+			"Rules": []any{
+				assertions.Match_ObjectLike(&map[string]any{"Name": "RatePerAddress", "Action": map[string]any{"Block": map[string]any{}},
+					"Statement": map[string]any{"RateBasedStatement": map[string]any{"Limit": requestsPerIPPer5Min, "AggregateKeyType": "IP"}}}),
+				assertions.Match_ObjectLike(&map[string]any{"Name": "AWSManagedRulesAmazonIpReputationList"}),
+				assertions.Match_ObjectLike(&map[string]any{"Name": "AWSManagedRulesCommonRuleSet"}),
+				assertions.Match_ObjectLike(&map[string]any{"Name": "AWSManagedRulesKnownBadInputsRuleSet"}),
+			},
+		})
+		prod.HasResourceProperties(jsii.String("AWS::WAFv2::WebACLAssociation"), map[string]any{
+			"ResourceArn": map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^LoadBalancer"))},
+		})
+		prod.HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"LogGroupName": "aws-waf-logs-Production"})
+		prod.ResourceCountIs(jsii.String("AWS::WAFv2::LoggingConfiguration"), jsii.Number(1))
+	})
+	check(t, "a key of its own for the logs, rotated, usable by CloudWatch Logs for this account's log groups", func() {
+		prod.HasResourceProperties(jsii.String("AWS::KMS::Key"), map[string]any{
+			"EnableKeyRotation": true,
+			"KeyPolicy": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
+				assertions.Match_ObjectLike(&map[string]any{"Effect": "Allow", "Condition": map[string]any{"ArnLike": map[string]any{"kms:EncryptionContext:aws:logs:arn": assertions.Match_AnyValue()}}}),
+				assertions.Match_ObjectLike(&map[string]any{"Effect": "Deny", "Action": "kms:CreateGrant"}),
+			})},
+		})
+	})
+	check(t, "two NAT gateways; deletion protection; HTTPS with a redirect from HTTP", func() {
+		prod.ResourceCountIs(jsii.String("AWS::EC2::NatGateway"), jsii.Number(2))
+		prod.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::LoadBalancer"), map[string]any{
+			"LoadBalancerAttributes": assertions.Match_ArrayWith(&[]any{map[string]any{"Key": "deletion_protection.enabled", "Value": "true"}}),
+		})
+		prod.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::Listener"), map[string]any{"Port": 443, "Protocol": "HTTPS"})
+		prod.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::Listener"), map[string]any{"Port": 80, "DefaultActions": []any{assertions.Match_ObjectLike(&map[string]any{"Type": "redirect"})}})
+	})
+	groups := resources(t, "Production", "AWS::Logs::LogGroup")
+	if len(groups) != 4 {
+		t.Errorf("%d log groups, want 4 (app, sidecar, flow log, WAF)", len(groups))
+	}
+	for id, g := range groups {
+		if g["RetentionInDays"] != 365.0 || g["KmsKeyId"] == nil {
+			t.Errorf("%s keeps logs %v days, key %v; want 365 and the stack's key", id, g["RetentionInDays"], g["KmsKeyId"])
+		}
+	}
+	for _, id := range []string{"Default", "ADOT"} {
+		if n := len(resources(t, id, "AWS::WAFv2::WebACL")) + len(resources(t, id, "AWS::KMS::Key")); n != 0 {
+			t.Errorf("%s: development has a web ACL or a key", id)
+		}
 	}
 }

@@ -1,0 +1,158 @@
+package stack
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awswafv2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// What a production stage adds: a customer-managed key for its logs, AWS WAF
+// in front of its load balancer, and the exemptions from AWS Control Tower's
+// controls and cdk-nag's NIST 800-53 pack that stand, each on its one resource
+// with its reason (docs/guardrails.md lists them).
+
+// requestsPerIPPer5Min is the WAF rate-based rule's limit: an address that
+// sends more in five minutes is blocked until it slows down.
+const requestsPerIPPer5Min = 1000
+
+// logsKey is the key that encrypts every log group, rotated yearly. CloudWatch
+// Logs in the stack's region may use it for this account's log groups only.
+func logsKey(stack awscdk.Stack) awskms.Key {
+	key := awskms.NewKey(stack, jsii.String("LogsKey"), &awskms.KeyProps{
+		Description:       jsii.String("Encrypts the log groups of " + *stack.StackName()),
+		EnableKeyRotation: jsii.Bool(true),
+	})
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("logs."+*stack.Region()+".amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"ArnLike": map[string]any{
+			"kms:EncryptionContext:aws:logs:arn": "arn:" + *stack.Partition() + ":logs:" + *stack.Region() + ":" + *stack.Account() + ":log-group:*",
+		}},
+	}), nil)
+	// Grants only for AWS resources, made by AWS services (CT.KMS.PR.3).
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings("kms:CreateGrant"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"BoolIfExists": map[string]any{"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}},
+	}), nil)
+	return key
+}
+
+// webACL puts AWS WAF in front of the load balancer: AWS's managed rule groups
+// for common exploits, known bad inputs and addresses with a bad reputation,
+// and a rate limit per address, with its decisions logged.
+func webACL(stack awscdk.Stack, lb elbv2.ApplicationLoadBalancer, logs func(constructs.Construct, string, *string) awslogs.LogGroup) {
+	visibility := func(name string) *awswafv2.CfnWebACL_VisibilityConfigProperty {
+		return &awswafv2.CfnWebACL_VisibilityConfigProperty{
+			CloudWatchMetricsEnabled: jsii.Bool(true), MetricName: jsii.String(name), SampledRequestsEnabled: jsii.Bool(true),
+		}
+	}
+	rules := []any{&awswafv2.CfnWebACL_RuleProperty{
+		Name: jsii.String("RatePerAddress"), Priority: jsii.Number(0),
+		Action:           &awswafv2.CfnWebACL_RuleActionProperty{Block: map[string]any{}},
+		Statement:        &awswafv2.CfnWebACL_StatementProperty{RateBasedStatement: &awswafv2.CfnWebACL_RateBasedStatementProperty{Limit: jsii.Number(requestsPerIPPer5Min), AggregateKeyType: jsii.String("IP")}},
+		VisibilityConfig: visibility("RatePerAddress"),
+	}}
+	for i, group := range []string{"AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"} {
+		rules = append(rules, &awswafv2.CfnWebACL_RuleProperty{
+			Name: jsii.String(group), Priority: jsii.Number(i + 1),
+			OverrideAction:   &awswafv2.CfnWebACL_OverrideActionProperty{None: map[string]any{}},
+			Statement:        &awswafv2.CfnWebACL_StatementProperty{ManagedRuleGroupStatement: &awswafv2.CfnWebACL_ManagedRuleGroupStatementProperty{VendorName: jsii.String("AWS"), Name: jsii.String(group)}},
+			VisibilityConfig: visibility(group),
+		})
+	}
+	acl := awswafv2.NewCfnWebACL(stack, jsii.String("WebAcl"), &awswafv2.CfnWebACLProps{
+		Scope:            jsii.String("REGIONAL"),
+		DefaultAction:    &awswafv2.CfnWebACL_DefaultActionProperty{Allow: map[string]any{}},
+		VisibilityConfig: visibility("WebAcl"),
+		Rules:            &rules,
+	})
+	awswafv2.NewCfnWebACLAssociation(stack, jsii.String("WebAclAssociation"), &awswafv2.CfnWebACLAssociationProps{
+		ResourceArn: lb.LoadBalancerArn(), WebAclArn: acl.AttrArn(),
+	})
+	// WAF logs only to log groups whose names start with aws-waf-logs-.
+	wafLogs := logs(stack, "WebAclLogs", jsii.String("aws-waf-logs-"+*stack.StackName()))
+	awswafv2.NewCfnLoggingConfiguration(stack, jsii.String("WebAclLogging"), &awswafv2.CfnLoggingConfigurationProps{
+		ResourceArn: acl.AttrArn(), LogDestinationConfigs: &[]any{wafLogs.LogGroupArn()},
+	})
+}
+
+// exempt records, on one resource, the Control Tower controls (cfn-guard rule
+// names) it does not meet and why; cfn-guard skips them there.
+func exempt(resource awscdk.CfnResource, reason string, rules ...string) {
+	resource.AddMetadata(jsii.String("guard"), map[string]any{"SuppressedRules": rules, "Reason": reason})
+}
+
+// nagExempt suppresses cdk-nag rules on one construct, each with the reason.
+func nagExempt(c constructs.IConstruct, reason string, ids ...string) {
+	suppressions := make([]*cdknag.NagPackSuppression, len(ids))
+	for i, id := range ids {
+		suppressions[i] = &cdknag.NagPackSuppression{Id: jsii.String(id), Reason: jsii.String(reason)}
+	}
+	cdknag.NagSuppressions_AddResourceSuppressions(c, &suppressions, jsii.Bool(true))
+}
+
+// productionExemptions records the Control Tower controls and cdk-nag NIST
+// 800-53 rules that stand in production, on the resources they apply to.
+func productionExemptions(stack awscdk.Stack, cfg *Config) {
+	// CDK's own provider behind VPC's RestrictDefaultSecurityGroup: a
+	// Lambda function that runs during deploys only, to remove the default
+	// security group's rules.
+	if provider, ok := stack.Node().TryFindChild(jsii.String("Custom::VpcRestrictDefaultSGCustomResourceProvider")).(constructs.IConstruct); ok {
+		if handler, ok := provider.Node().TryFindChild(jsii.String("Handler")).(awscdk.CfnResource); ok {
+			exempt(handler, "aws-cdk-lib's custom-resource provider that empties the VPC's default security group; it runs only while CloudFormation deploys and calls the EC2 API, so a VPC would add NAT traffic and nothing it needs",
+				"lambda_inside_vpc_check")
+		}
+	}
+	const bucketReason = "Holds the load balancer's access logs: Elastic Load Balancing writes them only with SSE-S3 keys; logging, notifying or replicating this bucket's own objects would only move the question to another bucket; its lifecycle deletes logs after 90 days, which object lock would prevent"
+	bucket := find(stack, "AccessLogs")
+	exempt(bucket.Node().DefaultChild().(awscdk.CfnResource), bucketReason,
+		"s3_bucket_default_encryption_kms_check", "s3_bucket_logging_enabled_check", "s3_event_notifications_enabled_check", "s3_bucket_object_lock_enabled_check")
+	nagExempt(bucket, bucketReason, "NIST.800.53.R5-S3DefaultEncryptionKMS", "NIST.800.53.R5-S3BucketLoggingEnabled", "NIST.800.53.R5-S3BucketReplicationEnabled")
+
+	nagExempt(find(stack, "LoadBalancer", "PublicRedirectListener"),
+		"This listener only redirects HTTP to HTTPS on 443, which has the ACM certificate; it serves nothing itself.",
+		"NIST.800.53.R5-ELBv2ACMCertificateRequired")
+	if cfg.VpcID == "" {
+		for _, subnet := range []string{"PublicSubnet1", "PublicSubnet2"} {
+			nagExempt(find(stack, "Vpc", subnet, "DefaultRoute"),
+				"A public subnet's route to the internet gateway: only the internet-facing load balancer and the NAT gateways live there, and no address in it is assigned a public IP on launch.",
+				"NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW")
+		}
+	}
+	// aws-cdk-lib's grants: each AWS::IAM::Policy is attached to the one
+	// role it was written for and names its resources.
+	for _, path := range [][]string{{"Task", "ExecutionRole", "DefaultPolicy"}, {"Tracing", "Policy"}, {"Vpc", "FlowLog", "IAMRole", "DefaultPolicy"}} {
+		if cfg.VpcID != "" && path[0] == "Vpc" {
+			continue
+		}
+		nagExempt(find(stack, path...),
+			"A least-privilege grant aws-cdk-lib writes for exactly one role, as an AWS::IAM::Policy attached to it; a customer-managed policy would be the same statements, reusable by roles that should not have them.",
+			"NIST.800.53.R5-IAMNoInlinePolicy")
+	}
+}
+
+// find is the construct at path below stack; it panics, naming the path,
+// if aws-cdk-lib no longer puts it there.
+func find(stack awscdk.Stack, path ...string) constructs.IConstruct {
+	var c constructs.IConstruct = stack
+	for _, id := range path {
+		next := c.Node().TryFindChild(jsii.String(id))
+		if next == nil {
+			panic(fmt.Errorf("stack: no construct %s below %s", id, *c.Node().Path()))
+		}
+		c = next
+	}
+	return c
+}
