@@ -48,7 +48,7 @@ func (x xraySteps) step(ctx context.Context, name string, fn func() map[string]a
 // routes is the API without tracing: the tracing middleware wraps it whole.
 func routes(now func() time.Time, steps stepTracer) *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/health-check", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+healthCheckPath, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]bool{"success": true})
 	})
 	mux.HandleFunc("GET /api/activities/home", func(w http.ResponseWriter, r *http.Request) {

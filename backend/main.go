@@ -215,13 +215,13 @@ func serveOn(ctx context.Context, ln net.Listener, handler http.Handler) error {
 // checkHealth asks the backend on the task's loopback for its health check.
 func checkHealth(port int) error {
 	client := &http.Client{Timeout: 3 * time.Second}
-	resp, err := client.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/api/health-check")
+	resp, err := client.Get("http://127.0.0.1:" + strconv.Itoa(port) + healthCheckPath)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("/api/health-check answered %s", resp.Status)
+		return fmt.Errorf("%s answered %s", healthCheckPath, resp.Status)
 	}
 	return nil
 }

@@ -53,7 +53,9 @@ func newOTelTracingWith(serviceName string, export sdktrace.TracerProviderOption
 // well-formed X-Amzn-Trace-Id from a caller is linked, not followed (a public
 // endpoint: the sampler decides), unless trust; a malformed one is dropped.
 func (o *otelTracing) wrap(h http.Handler, serviceName string, trust bool) http.Handler {
-	return edgeTraceHeader(true, otelhttp.NewHandler(h, serviceName,
+	return edgeTraceHeader(true, otelhttp.NewHandler(accessLog(otelTraceID, h), serviceName,
+		// Health checks are not traced, as the X-Ray rule set records none.
+		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != healthCheckPath }),
 		otelhttp.WithTracerProvider(o.provider),
 		otelhttp.WithPropagators(awsxray.Propagator{}),
 		otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return !trust }),

@@ -64,7 +64,7 @@ func traced(h http.Handler, opts tracingOptions, cfg xray.Config) (http.Handler,
 	if opts.URLPattern != "" {
 		namer = xray.NewDynamicSegmentNamer(opts.ServiceName, opts.URLPattern)
 	}
-	return edgeTraceHeader(opts.TrustTraceHeader, xray.HandlerWithContext(ctx, namer, recordCallerTrace(h))), nil
+	return edgeTraceHeader(opts.TrustTraceHeader, xray.HandlerWithContext(ctx, namer, recordCallerTrace(accessLog(xrayTraceID, h)))), nil
 }
 
 // slogXRay sends the X-Ray SDK's own warnings and errors to the structured

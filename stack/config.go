@@ -3,12 +3,14 @@ package stack
 import (
 	_ "crypto/sha256" // registers sha256 for go-digest, so images pin by digest
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/aws/aws-xray-sdk-go/v2/pattern"
+	"github.com/aws/jsii-runtime-go"
 	"github.com/distribution/reference"
 
 	"github.com/cruddur/tracing/constructs/xray"
@@ -24,6 +26,7 @@ const (
 	KeyInsightsEnabled       = prefix + "insightsEnabled"
 	KeyInsightsNotifications = prefix + "insightsNotificationsEnabled"
 	KeySamplingRuleFile      = prefix + "samplingRuleFile"
+	KeySamplingRuleFiles     = prefix + "samplingRuleFiles"
 	KeyAccount               = prefix + "account"
 	KeyRegion                = prefix + "region"
 	KeyAppImage              = prefix + "appImage"
@@ -76,9 +79,12 @@ type Config struct {
 	// InsightsEnabled and InsightsNotificationsEnabled configure X-Ray
 	// Insights on the group.
 	InsightsEnabled, InsightsNotificationsEnabled bool
-	// SamplingRuleFile is the rule file's path; SamplingRule its content.
-	SamplingRuleFile string
-	SamplingRule     *xray.SamplingRuleProps
+	// SamplingRuleFile is the service's rule file; SamplingRule its
+	// content. SamplingRuleFiles are further rules, SamplingRules theirs.
+	SamplingRuleFile  string
+	SamplingRule      *xray.SamplingRuleProps
+	SamplingRuleFiles []string
+	SamplingRules     []*xray.SamplingRuleProps
 	// Account and Region are the target environment; empty is
 	// environment-agnostic.
 	Account, Region string
@@ -129,6 +135,7 @@ func LoadConfig(ctx map[string]any, getenv func(string) string) (*Config, error)
 		InsightsEnabled:              r.boolean(KeyInsightsEnabled, false),
 		InsightsNotificationsEnabled: r.boolean(KeyInsightsNotifications, false),
 		SamplingRuleFile:             r.str(KeySamplingRuleFile, "aws/json/xray.json"),
+		SamplingRuleFiles:            r.list(KeySamplingRuleFiles, []string{"aws/json/health-check.json"}),
 		Account:                      r.str(KeyAccount, ""),
 		Region:                       r.str(KeyRegion, ""),
 		AppImage:                     r.str(KeyAppImage, ""),
@@ -211,9 +218,36 @@ func LoadConfig(ctx map[string]any, getenv func(string) string) (*Config, error)
 		return nil, r.err
 	}
 
-	rule, err := xray.LoadSamplingRuleFile(c.SamplingRuleFile)
+	names := map[string]string{} // rule name -> its file
+	for i, file := range append([]string{c.SamplingRuleFile}, c.SamplingRuleFiles...) {
+		key := KeySamplingRuleFile
+		if i > 0 {
+			key = KeySamplingRuleFiles
+		}
+		rule, err := c.loadRule(key, file)
+		if err != nil {
+			return nil, err
+		}
+		if other, dup := names[*rule.RuleName]; dup {
+			return nil, fmt.Errorf("context %s: %s: SamplingRule.RuleName: %q is also the rule of %s; expected a name of its own", key, file, *rule.RuleName, other)
+		}
+		names[*rule.RuleName] = file
+		if i == 0 {
+			c.SamplingRule = rule
+		} else {
+			c.SamplingRules = append(c.SamplingRules, rule)
+		}
+	}
+	return c, nil
+}
+
+// loadRule reads one rule file for the service. A rule that leaves out
+// ServiceName follows the service; one that leaves out RuleName is named
+// <service>-<file name>, cut to X-Ray's 32 characters.
+func (c *Config) loadRule(key, file string) (*xray.SamplingRuleProps, error) {
+	rule, err := xray.LoadSamplingRuleFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("context %s: %w", KeySamplingRuleFile, err)
+		return nil, fmt.Errorf("context %s: %w", key, err)
 	}
 	switch {
 	case rule.ServiceName == nil:
@@ -222,10 +256,13 @@ func LoadConfig(ctx map[string]any, getenv func(string) string) (*Config, error)
 		// A rule that cannot match the service's own segments never
 		// samples them (the seed's group had this bug).
 		return nil, fmt.Errorf("%s: SamplingRule.ServiceName: %q does not match the service name %q (context %s), so the rule would never sample its traces; expected a rule file (context %s) whose ServiceName matches it or is left out",
-			c.SamplingRuleFile, *rule.ServiceName, c.ServiceName, KeyServiceName, KeySamplingRuleFile)
+			file, *rule.ServiceName, c.ServiceName, KeyServiceName, key)
 	}
-	c.SamplingRule = rule
-	return c, nil
+	if rule.RuleName == nil {
+		name := []rune(c.ServiceName + "-" + strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)))
+		rule.RuleName = jsii.String(string(name[:min(len(name), 32)]))
+	}
+	return rule, nil
 }
 
 // productionChecks refuses what a production stage may not run with.
@@ -343,6 +380,35 @@ func (r *contextReader) boolean(key string, def bool) bool {
 		}
 	}
 	r.fail(key, v, "true or false")
+	return def
+}
+
+// list reads a list of strings: a JSON list in cdk.json, or a
+// comma-separated string from `-c key=a,b` ("" is the empty list).
+func (r *contextReader) list(key string, def []string) []string {
+	v, ok := r.lookup(key)
+	if !ok {
+		return def
+	}
+	switch x := v.(type) {
+	case string:
+		if x == "" {
+			return nil
+		}
+		return strings.Split(x, ",")
+	case []any:
+		out := make([]string, len(x))
+		for i, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				r.fail(key, v, "a list of file names")
+				return def
+			}
+			out[i] = s
+		}
+		return out
+	}
+	r.fail(key, v, "a list of file names, or one string of them separated by commas")
 	return def
 }
 

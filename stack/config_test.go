@@ -3,16 +3,21 @@ package stack
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
 
 // The tests run in stack/, the app's files one folder up.
-const seedFile = "../aws/json/xray.json"
+const (
+	seedFile        = "../aws/json/xray.json"
+	healthCheckFile = "../aws/json/health-check.json"
+)
 
-// context is the context of a test: the seed's rule file and the overrides.
+// context is the context of a test: the shipped rule files and the
+// overrides.
 func context(overrides map[string]any) map[string]any {
-	ctx := map[string]any{KeySamplingRuleFile: seedFile}
+	ctx := map[string]any{KeySamplingRuleFile: seedFile, KeySamplingRuleFiles: []any{healthCheckFile}}
 	for k, v := range overrides {
 		ctx[k] = v
 	}
@@ -54,10 +59,11 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	want := Config{
 		ServiceName: "Cruddur", GroupName: "Cruddur", SamplingRuleFile: seedFile, SamplingRule: c.SamplingRule,
+		SamplingRuleFiles: []string{healthCheckFile}, SamplingRules: c.SamplingRules,
 		Stage: StageDevelopment, AppPort: 4567, TaskCPU: 256, TaskMemoryMiB: 512, Collector: CollectorXRayDaemon, LogRetentionDays: 30,
 		NatGateways: 1, DesiredCount: 2, MaxCount: 10, LoadBalancer: true,
 	}
-	if *c != want {
+	if !reflect.DeepEqual(*c, want) {
 		t.Fatalf("defaults\n got %+v\nwant %+v", *c, want)
 	}
 	if *c.SamplingRule.ServiceName != "Cruddur" || *c.SamplingRule.Priority != 9000 {
@@ -110,6 +116,42 @@ func TestServiceNameDrivesRuleAndGroup(t *testing.T) {
 	}
 }
 
+// TestTheRuleSet: the health-check rule file ships with the stack, names
+// its rule after the service and follows it; further files come as a JSON
+// list or a comma-separated string, each checked like the first.
+func TestTheRuleSet(t *testing.T) {
+	c, err := LoadConfig(context(nil), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.SamplingRules) != 1 || *c.SamplingRules[0].RuleName != "Cruddur-health-check" || *c.SamplingRules[0].ServiceName != "Cruddur" ||
+		*c.SamplingRules[0].Priority >= *c.SamplingRule.Priority || *c.SamplingRules[0].FixedRate != 0 || *c.SamplingRules[0].ReservoirSize != 0 {
+		t.Fatalf("the health-check rule %+v", c.SamplingRules)
+	}
+	writes := writeFile(t, `{"SamplingRule": {"RuleName": "writes", "Priority": 50, "HTTPMethod": "POST"}}`)
+	c, err = LoadConfig(context(map[string]any{KeySamplingRuleFiles: healthCheckFile + "," + writes}), noEnv)
+	if err != nil || len(c.SamplingRules) != 2 || *c.SamplingRules[1].RuleName != "writes" {
+		t.Fatalf("two files from -c: %v, %+v", err, c)
+	}
+	if c, err = LoadConfig(context(map[string]any{KeySamplingRuleFiles: ""}), noEnv); err != nil || len(c.SamplingRules) != 0 {
+		t.Fatalf("no further files: %v, %+v", err, c)
+	}
+	for _, tc := range []struct {
+		files any
+		want  string
+	}{
+		{writeFile(t, `{"SamplingRule": {"RuleName": "Cruddur", "Priority": 50}}`), `is also the rule of ../aws/json/xray.json; expected a name of its own`},
+		{writeFile(t, `{"SamplingRule": {"Priority": 50, "ServiceName": "orders"}}`), `SamplingRule.ServiceName: "orders" does not match the service name "Cruddur" (context cruddur:serviceName)`},
+		{writeFile(t, `{"SamplingRule": {"Priority": "50"}}`), `SamplingRule.Priority: JSON string "50"`},
+		{[]any{healthCheckFile, 7.0}, `context cruddur:samplingRuleFiles: [`},
+	} {
+		_, err := LoadConfig(context(map[string]any{KeySamplingRuleFiles: tc.files}), noEnv)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || (!strings.HasPrefix(err.Error(), "context cruddur:samplingRuleFiles: ") && !strings.Contains(err.Error(), "(context cruddur:samplingRuleFiles)")) {
+			t.Errorf("%v: error %v, want one naming cruddur:samplingRuleFiles with %q", tc.files, err, tc.want)
+		}
+	}
+}
+
 // TestImagesPinByTagOrDigest: every image setting takes a tag other than
 // latest, a digest, or both.
 func TestImagesPinByTagOrDigest(t *testing.T) {
@@ -144,7 +186,7 @@ func TestLoadConfigRejectsBadInput(t *testing.T) {
 		{"bad region", map[string]any{KeyRegion: "mars-1"},
 			`context cruddur:region: "mars-1" is not an AWS region; expected a name such as us-east-1`},
 		{"unknown key", map[string]any{"cruddur:sevriceName": "x"},
-			`context cruddur:sevriceName: unknown key; expected one of cruddur:account, cruddur:appImage, cruddur:appPort, cruddur:certificateArn, cruddur:collector, cruddur:collectorImage, cruddur:daemonImage, cruddur:deletionProtection, cruddur:desiredCount, cruddur:ecsExec, cruddur:groupFilterExpression, cruddur:groupName, cruddur:insightsEnabled, cruddur:insightsNotificationsEnabled, cruddur:loadBalancer, cruddur:logRetentionDays, cruddur:maxCount, cruddur:natGateways, cruddur:region, cruddur:samplingRuleFile, cruddur:serviceName, cruddur:stage, cruddur:taskCpu, cruddur:taskMemoryMiB, cruddur:vpcId`},
+			`context cruddur:sevriceName: unknown key; expected one of cruddur:account, cruddur:appImage, cruddur:appPort, cruddur:certificateArn, cruddur:collector, cruddur:collectorImage, cruddur:daemonImage, cruddur:deletionProtection, cruddur:desiredCount, cruddur:ecsExec, cruddur:groupFilterExpression, cruddur:groupName, cruddur:insightsEnabled, cruddur:insightsNotificationsEnabled, cruddur:loadBalancer, cruddur:logRetentionDays, cruddur:maxCount, cruddur:natGateways, cruddur:region, cruddur:samplingRuleFile, cruddur:samplingRuleFiles, cruddur:serviceName, cruddur:stage, cruddur:taskCpu, cruddur:taskMemoryMiB, cruddur:vpcId`},
 		{"VPC lookup without an environment", map[string]any{KeyVpcID: "vpc-0123456789abcdef0"},
 			`context cruddur:vpcId: looking up vpc-0123456789abcdef0 needs the stack's account and region; expected cruddur:account and cruddur:region too (or AWS credentials for the CLI)`},
 		{"NAT gateways", map[string]any{KeyNatGateways: "3"},

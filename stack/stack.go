@@ -105,6 +105,11 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 	keyed(KeySamplingRuleFile+": "+cfg.SamplingRuleFile, func() {
 		rule = xray.NewSamplingRule(stack, "SamplingRule", cfg.SamplingRule)
 	})
+	for i, props := range cfg.SamplingRules {
+		keyed(KeySamplingRuleFiles+": "+cfg.SamplingRuleFiles[i], func() {
+			xray.NewSamplingRule(stack, "SamplingRule-"+*props.RuleName, props)
+		})
+	}
 
 	task := awsecs.NewFargateTaskDefinition(stack, jsii.String("Task"), &awsecs.FargateTaskDefinitionProps{
 		Cpu:            jsii.Number(cfg.TaskCPU),

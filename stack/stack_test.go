@@ -220,8 +220,8 @@ func TestXRayGroup(t *testing.T) {
 }
 
 func TestSamplingRuleHasTheSeedsValues(t *testing.T) {
-	check(t, "one rule, the seed's", func() {
-		tmpl("Default").ResourceCountIs(jsii.String("AWS::XRay::SamplingRule"), jsii.Number(1))
+	check(t, "the seed's rule, beside the health-check rule", func() {
+		tmpl("Default").ResourceCountIs(jsii.String("AWS::XRay::SamplingRule"), jsii.Number(2))
 		tmpl("Default").HasResourceProperties(jsii.String("AWS::XRay::SamplingRule"), map[string]any{
 			"SamplingRule": assertions.Match_ObjectEquals(&map[string]any{
 				"RuleName": "Cruddur", "ResourceARN": "*", "Priority": 9000, "FixedRate": 0.1, "ReservoirSize": 5,
@@ -230,6 +230,29 @@ func TestSamplingRuleHasTheSeedsValues(t *testing.T) {
 			"Tags": assertions.Match_Absent(),
 		})
 	})
+}
+
+// TestHealthChecksAreNeverSampled: the rule set has a rule for the path the
+// load balancer and the container check, tried before the seed's, that
+// records nothing.
+func TestHealthChecksAreNeverSampled(t *testing.T) {
+	var health, seed map[string]any
+	for _, r := range resources(t, "Default", "AWS::XRay::SamplingRule") {
+		rule := r["SamplingRule"].(map[string]any)
+		switch rule["RuleName"] {
+		case "Cruddur-health-check":
+			health = rule
+		case "Cruddur":
+			seed = rule
+		}
+	}
+	if health == nil || seed == nil {
+		t.Fatal("no health-check rule beside the seed's")
+	}
+	if health["URLPath"] != HealthCheckPath || health["FixedRate"] != 0.0 || health["ReservoirSize"] != 0.0 ||
+		health["ServiceName"] != "Cruddur" || health["HTTPMethod"] != "*" || health["Priority"].(float64) >= seed["Priority"].(float64) {
+		t.Fatalf("health-check rule %v, seed's %v", health, seed)
+	}
 }
 
 // TestRuleFieldsLeftOutTakeDefaults: a rule file with only a name and a

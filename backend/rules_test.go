@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
+	"github.com/aws/aws-xray-sdk-go/v2/xray"
+)
+
+// templateRules are the sampling rules the stack's golden template declares,
+// in the X-Ray API's shape, with X-Ray's own default rule after them.
+func templateRules(t *testing.T) []*sampling.SamplingRule {
+	t.Helper()
+	data, err := os.ReadFile("../testdata/Cruddur.template.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Resources map[string]struct {
+			Type       string
+			Properties struct{ SamplingRule *sampling.SamplingRule }
+		}
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var rules []*sampling.SamplingRule
+	for _, r := range doc.Resources {
+		if r.Type == "AWS::XRay::SamplingRule" {
+			rules = append(rules, r.Properties.SamplingRule)
+		}
+	}
+	star, def := "*", "Default"
+	rate, one, last, version := 0.05, int64(1), int64(10000), int64(1)
+	rules = append(rules, &sampling.SamplingRule{RuleName: &def, Priority: &last, FixedRate: &rate, ReservoirSize: &one,
+		ServiceName: &star, ServiceType: &star, Host: &star, HTTPMethod: &star, URLPath: &star, ResourceARN: &star, Version: &version})
+	return rules
+}
+
+// samplingProxy stands in for the daemon's sampling proxy on loopback: it
+// serves rules to GetSamplingRules and each rule's own rate and reservoir
+// as its target.
+func samplingProxy(t *testing.T, rules []*sampling.SamplingRule) (addr string, served chan struct{}) {
+	t.Helper()
+	served = make(chan struct{}, 1)
+	byName := map[string]*sampling.SamplingRule{}
+	var records []map[string]any
+	for _, r := range rules {
+		byName[*r.RuleName] = r
+		arn := "arn:aws:xray:us-east-1:111122223333:sampling-rule/" + *r.RuleName
+		r.RuleARN = &arn
+		records = append(records, map[string]any{"SamplingRule": r})
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/GetSamplingRules":
+			json.NewEncoder(w).Encode(map[string]any{"SamplingRuleRecords": records})
+			select {
+			case served <- struct{}{}:
+			default:
+			}
+		case "/SamplingTargets":
+			var in struct{ SamplingStatisticsDocuments []struct{ RuleName string } }
+			body, _ := io.ReadAll(r.Body)
+			json.Unmarshal(body, &in)
+			var docs []map[string]any
+			for _, s := range in.SamplingStatisticsDocuments {
+				if rule := byName[s.RuleName]; rule != nil {
+					docs = append(docs, map[string]any{"RuleName": s.RuleName, "FixedRate": *rule.FixedRate,
+						"ReservoirQuota": *rule.ReservoirSize, "ReservoirQuotaTTL": float64(time.Now().Add(time.Minute).Unix()), "Interval": 10})
+				}
+			}
+			json.NewEncoder(w).Encode(map[string]any{"SamplingTargetDocuments": docs})
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://"), served
+}
+
+// TestHealthChecksAreNeverRecorded runs the X-Ray SDK's own centralized
+// sampling against the rules the template declares, served over loopback:
+// health checks are recorded never, other requests at the seed's rule.
+func TestHealthChecksAreNeverRecorded(t *testing.T) {
+	daemon := newSegmentCounter(t)
+	proxy, served := samplingProxy(t, templateRules(t))
+	t.Setenv("AWS_XRAY_DAEMON_ADDRESS", "tcp:"+proxy+" udp:"+daemon.conn.LocalAddr().String())
+	strategy, err := sampling.NewCentralizedStrategy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := traced(routes(time.Now, xraySteps{metadataKey: "home-activities"}), tracingOptions{ServiceName: "Cruddur"},
+		xray.Config{DaemonAddr: daemon.conn.LocalAddr().String(), SamplingStrategy: strategy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	send := func(path string, n int) float64 {
+		before, _ := daemon.settle()
+		for range n {
+			resp, err := http.Get(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+		after, _ := daemon.settle()
+		return float64(after-before) / float64(n)
+	}
+	send("/api/activities/home", 1) // starts the SDK's pollers
+	select {
+	case <-served:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the SDK never asked for the sampling rules")
+	}
+	time.Sleep(100 * time.Millisecond) // the rules are loaded just after they are served
+	const n = 1000
+	health := send(healthCheckPath, n)
+	other := send("/api/activities/home", n)
+	t.Logf("with the template's rules, %d requests each: health checks %.1f%% recorded, other requests %.1f%%", n, 100*health, 100*other)
+	if health != 0 {
+		t.Errorf("%.1f%% of health checks recorded, want none", 100*health)
+	}
+	if other < 0.05 || other > 0.25 {
+		t.Errorf("%.1f%% of other requests recorded; the seed's rule allows about 10%% plus a few a second", 100*other)
+	}
+}
+
+var xrayTraceIDPattern = regexp.MustCompile(`^1-[0-9a-f]{8}-[0-9a-f]{24}$`)
+
+// TestEveryRequestLogsItsTraceID: in both tracing modes, one JSON line per
+// request with its method, path, status, duration and trace id in X-Ray's
+// form; the X-Ray trace id is the one the daemon got. Health checks are not
+// logged, and in OpenTelemetry mode not traced.
+func TestEveryRequestLogsItsTraceID(t *testing.T) {
+	type line struct {
+		Msg        string   `json:"msg"`
+		Method     string   `json:"method"`
+		Path       string   `json:"path"`
+		Status     int      `json:"status"`
+		DurationMS *float64 `json:"duration_ms"`
+		TraceID    string   `json:"trace_id"`
+	}
+	requests := func(t *testing.T, buf fmt.Stringer) []line {
+		var out []line
+		for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+			var x line
+			if json.Unmarshal([]byte(l), &x) == nil && x.Msg == "request" {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	get := func(t *testing.T, url string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+
+	t.Run("xray", func(t *testing.T) {
+		buf := captureLog(t)
+		daemon := newSegmentCounter(t)
+		h, err := traced(routes(time.Now, xraySteps{metadataKey: "home-activities"}), tracingOptions{ServiceName: "Cruddur"},
+			xray.Config{DaemonAddr: daemon.conn.LocalAddr().String(), SamplingStrategy: sampleAll(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(h)
+		defer srv.Close()
+		get(t, srv.URL+healthCheckPath)
+		get(t, srv.URL+"/api/activities/home")
+		get(t, srv.URL+"/api/nope")
+		_, ids := daemon.settle()
+		got := requests(t, buf)
+		if len(got) != 2 || got[0].Path != "/api/activities/home" || got[0].Status != 200 || got[1].Status != 404 || got[0].Method != "GET" || got[0].DurationMS == nil {
+			t.Fatalf("log lines %+v; want the two requests that are not health checks", got)
+		}
+		if !xrayTraceIDPattern.MatchString(got[0].TraceID) || len(ids) < 2 || !strings.Contains(strings.Join(ids, " "), got[0].TraceID) {
+			t.Errorf("logged trace id %q; the daemon got %v", got[0].TraceID, ids)
+		}
+	})
+
+	t.Run("otel", func(t *testing.T) {
+		buf := captureLog(t)
+		collector := &fakeCollector{}
+		otlp := httptest.NewServer(collector)
+		defer otlp.Close()
+		handler, flush, err := tracedHandler(context.Background(), func(k string) string {
+			return map[string]string{"CRUDDUR_TRACING": "otel", "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.URL}[k]
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		app, served := serveAndWait(handler)
+		defer app.Close()
+		var n atomic.Int32
+		for _, path := range []string{healthCheckPath, "/api/activities/home"} {
+			get(t, app.URL+path)
+			<-served
+			n.Add(1)
+		}
+		flush()
+		got := requests(t, buf)
+		if len(got) != 1 || got[0].Path != "/api/activities/home" || !xrayTraceIDPattern.MatchString(got[0].TraceID) {
+			t.Fatalf("log lines %+v; want the one request that is not a health check", got)
+		}
+		collector.mu.Lock()
+		defer collector.mu.Unlock()
+		for _, s := range collector.spans {
+			if strings.Contains(s.Name, "health") {
+				t.Errorf("a health check was traced: %s", s.Name)
+			}
+			if id := fmt.Sprintf("%x", s.TraceId); "1-"+id[:8]+"-"+id[8:] != got[0].TraceID {
+				t.Errorf("span %s in trace %s; the log line says %s", s.Name, id, got[0].TraceID)
+			}
+		}
+	})
+}
