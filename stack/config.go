@@ -45,6 +45,14 @@ const (
 	KeyLoadBalancer          = prefix + "loadBalancer"
 	KeyCertificateArn        = prefix + "certificateArn"
 	KeyDeletionProtection    = prefix + "deletionProtection"
+	KeyAlarmEmail            = prefix + "alarmEmail"
+	KeySlowRequestSeconds    = prefix + "slowRequestSeconds"
+	KeyFaultTracesThreshold  = prefix + "faultTracesThreshold"
+	KeySlowTracesThreshold   = prefix + "slowTracesThreshold"
+	KeyServerErrorsThreshold = prefix + "serverErrorsThreshold"
+	KeyLatencyP99Seconds     = prefix + "latencyP99Seconds"
+	KeyTransactionSearch     = prefix + "transactionSearch"
+	KeyTransactionSearchPct  = prefix + "transactionSearchIndexingPercent"
 )
 
 // The stages cruddur:stage names.
@@ -111,9 +119,30 @@ type Config struct {
 	LoadBalancer       bool
 	CertificateArn     string
 	DeletionProtection bool
+
+	// AlarmEmail, when set, subscribes to the alarm topic.
+	AlarmEmail string
+	// SlowRequestSeconds is where the slow-request group starts.
+	SlowRequestSeconds float64
+	// FaultTracesThreshold and SlowTracesThreshold are the sampled traces
+	// in 5 minutes that raise the fault and slow alarms;
+	// ServerErrorsThreshold the 5xx responses in 5 minutes, and
+	// LatencyP99Seconds the p99 response time for 15 minutes, that raise
+	// the load balancer's.
+	FaultTracesThreshold, SlowTracesThreshold, ServerErrorsThreshold int
+	LatencyP99Seconds                                                float64
+	// TransactionSearch turns on X-Ray Transaction Search for the account
+	// and region, indexing TransactionSearchIndexingPercent of spans.
+	TransactionSearch                bool
+	TransactionSearchIndexingPercent int
 }
 
+// maxGroupNameLen leaves room in X-Ray's 32 characters for the
+// "-faults" of the faults group.
+const maxGroupNameLen = 32 - len("-faults")
+
 var (
+	emailPattern   = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 	accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
 	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 	// An ACM certificate in any partition (aws, aws-cn, aws-us-gov).
@@ -129,33 +158,42 @@ func LoadConfig(ctx map[string]any, getenv func(string) string) (*Config, error)
 	stage := r.str(KeyStage, StageDevelopment)
 	prod := stage == StageProduction
 	c := &Config{
-		Stage:                        stage,
-		ServiceName:                  r.str(KeyServiceName, "Cruddur"),
-		GroupFilterExpression:        r.str(KeyGroupFilterExpression, ""),
-		InsightsEnabled:              r.boolean(KeyInsightsEnabled, false),
-		InsightsNotificationsEnabled: r.boolean(KeyInsightsNotifications, false),
-		SamplingRuleFile:             r.str(KeySamplingRuleFile, "aws/json/xray.json"),
-		SamplingRuleFiles:            r.list(KeySamplingRuleFiles, []string{"aws/json/health-check.json"}),
-		Account:                      r.str(KeyAccount, ""),
-		Region:                       r.str(KeyRegion, ""),
-		AppImage:                     r.str(KeyAppImage, ""),
-		AppPort:                      r.integer(KeyAppPort, 4567, 1, 65535),
-		TaskCPU:                      r.integer(KeyTaskCPU, 256, 256, 16384),
-		TaskMemoryMiB:                r.integer(KeyTaskMemoryMiB, 512, 512, 122880),
-		Collector:                    r.str(KeyCollector, CollectorXRayDaemon),
-		DaemonImage:                  r.str(KeyDaemonImage, ""),
-		CollectorImage:               r.str(KeyCollectorImage, ""),
-		LogRetentionDays:             r.integer(KeyLogRetentionDays, pick(prod, productionRetentionDays, 30), 1, 3653),
-		VpcID:                        r.str(KeyVpcID, ""),
-		NatGateways:                  r.integer(KeyNatGateways, pick(prod, 2, 1), 1, 2),
-		DesiredCount:                 r.integer(KeyDesiredCount, 2, 0, 100),
-		MaxCount:                     r.integer(KeyMaxCount, 10, 1, 100),
-		EcsExec:                      r.boolean(KeyEcsExec, false),
-		LoadBalancer:                 r.boolean(KeyLoadBalancer, true),
-		CertificateArn:               r.str(KeyCertificateArn, ""),
-		DeletionProtection:           r.boolean(KeyDeletionProtection, prod),
+		Stage:                            stage,
+		ServiceName:                      r.str(KeyServiceName, "Cruddur"),
+		GroupFilterExpression:            r.str(KeyGroupFilterExpression, ""),
+		InsightsEnabled:                  r.boolean(KeyInsightsEnabled, false),
+		InsightsNotificationsEnabled:     false, // below: it follows Insights
+		SamplingRuleFile:                 r.str(KeySamplingRuleFile, "aws/json/xray.json"),
+		SamplingRuleFiles:                r.list(KeySamplingRuleFiles, []string{"aws/json/health-check.json"}),
+		Account:                          r.str(KeyAccount, ""),
+		Region:                           r.str(KeyRegion, ""),
+		AppImage:                         r.str(KeyAppImage, ""),
+		AppPort:                          r.integer(KeyAppPort, 4567, 1, 65535),
+		TaskCPU:                          r.integer(KeyTaskCPU, 256, 256, 16384),
+		TaskMemoryMiB:                    r.integer(KeyTaskMemoryMiB, 512, 512, 122880),
+		Collector:                        r.str(KeyCollector, CollectorXRayDaemon),
+		DaemonImage:                      r.str(KeyDaemonImage, ""),
+		CollectorImage:                   r.str(KeyCollectorImage, ""),
+		LogRetentionDays:                 r.integer(KeyLogRetentionDays, pick(prod, productionRetentionDays, 30), 1, 3653),
+		VpcID:                            r.str(KeyVpcID, ""),
+		NatGateways:                      r.integer(KeyNatGateways, pick(prod, 2, 1), 1, 2),
+		DesiredCount:                     r.integer(KeyDesiredCount, 2, 0, 100),
+		MaxCount:                         r.integer(KeyMaxCount, 10, 1, 100),
+		EcsExec:                          r.boolean(KeyEcsExec, false),
+		LoadBalancer:                     r.boolean(KeyLoadBalancer, true),
+		CertificateArn:                   r.str(KeyCertificateArn, ""),
+		DeletionProtection:               r.boolean(KeyDeletionProtection, prod),
+		AlarmEmail:                       r.str(KeyAlarmEmail, ""),
+		SlowRequestSeconds:               r.number(KeySlowRequestSeconds, 1, 0.001, 3600),
+		FaultTracesThreshold:             r.integer(KeyFaultTracesThreshold, 5, 1, 1000000),
+		SlowTracesThreshold:              r.integer(KeySlowTracesThreshold, 10, 1, 1000000),
+		ServerErrorsThreshold:            r.integer(KeyServerErrorsThreshold, 10, 1, 1000000),
+		LatencyP99Seconds:                r.number(KeyLatencyP99Seconds, 1, 0.001, 3600),
+		TransactionSearch:                r.boolean(KeyTransactionSearch, false),
+		TransactionSearchIndexingPercent: r.integer(KeyTransactionSearchPct, 1, 0, 100),
 	}
 	c.GroupName = r.str(KeyGroupName, c.ServiceName)
+	c.InsightsNotificationsEnabled = r.boolean(KeyInsightsNotifications, c.InsightsEnabled)
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -207,6 +245,12 @@ func LoadConfig(ctx map[string]any, getenv func(string) string) (*Config, error)
 	}
 	if c.CertificateArn != "" && !c.LoadBalancer {
 		check(KeyCertificateArn, fmt.Errorf("a certificate needs the load balancer; expected %s true or no certificate", KeyLoadBalancer))
+	}
+	if n := len([]rune(c.GroupName)); n > maxGroupNameLen {
+		check(KeyGroupName, fmt.Errorf("%q has %d characters; expected at most %d, so that %q fits X-Ray's 32", c.GroupName, n, maxGroupNameLen, c.GroupName+"-faults"))
+	}
+	if c.AlarmEmail != "" && !emailPattern.MatchString(c.AlarmEmail) {
+		check(KeyAlarmEmail, fmt.Errorf("%q is not an e-mail address; expected one such as oncall@example.com", c.AlarmEmail))
 	}
 	if c.MaxCount < c.DesiredCount {
 		check(KeyMaxCount, fmt.Errorf("%d is below %s %d; expected at least that", c.MaxCount, KeyDesiredCount, c.DesiredCount))
@@ -410,6 +454,29 @@ func (r *contextReader) list(key string, def []string) []string {
 	}
 	r.fail(key, v, "a list of file names, or one string of them separated by commas")
 	return def
+}
+
+// number reads a number in min..max, a JSON number or a string.
+func (r *contextReader) number(key string, def, min, max float64) float64 {
+	v, ok := r.lookup(key)
+	if !ok {
+		return def
+	}
+	var n float64
+	var err error
+	switch x := v.(type) {
+	case float64:
+		n = x
+	case string:
+		n, err = strconv.ParseFloat(x, 64)
+	default:
+		err = strconv.ErrSyntax
+	}
+	if err != nil || !(n >= min && n <= max) {
+		r.fail(key, v, fmt.Sprintf("a number in %g..%g", min, max))
+		return def
+	}
+	return n
 }
 
 // integer reads a whole number in min..max, a JSON number in cdk.json or a

@@ -23,20 +23,21 @@ import (
 // sends more in five minutes is blocked until it slows down.
 const requestsPerIPPer5Min = 1000
 
-// logsKey is the key that encrypts every log group, rotated yearly. CloudWatch
-// Logs in the stack's region may use it for this account's log groups only.
-func logsKey(stack awscdk.Stack) awskms.Key {
-	key := awskms.NewKey(stack, jsii.String("LogsKey"), &awskms.KeyProps{
-		Description:       jsii.String("Encrypts the log groups of " + *stack.StackName()),
+// stackKey is the stack's key, rotated yearly: it encrypts the alarm topic,
+// which CloudWatch alarms and EventBridge publish to, and in production every
+// log group, which CloudWatch Logs in the stack's region may use it for.
+func stackKey(stack awscdk.Stack, logs bool) awskms.Key {
+	key := awskms.NewKey(stack, jsii.String("Key"), &awskms.KeyProps{
+		Description:       jsii.String("Encrypts the alarm topic and, in production, the log groups of " + *stack.StackName()),
 		EnableKeyRotation: jsii.Bool(true),
 	})
 	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("logs."+*stack.Region()+".amazonaws.com"), nil)},
-		Actions:    jsii.Strings("kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"),
-		Resources:  jsii.Strings("*"),
-		Conditions: &map[string]any{"ArnLike": map[string]any{
-			"kms:EncryptionContext:aws:logs:arn": "arn:" + *stack.Partition() + ":logs:" + *stack.Region() + ":" + *stack.Account() + ":log-group:*",
-		}},
+		Principals: &[]awsiam.IPrincipal{
+			awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil),
+			awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil),
+		},
+		Actions:   jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+		Resources: jsii.Strings("*"),
 	}), nil)
 	// Grants only for AWS resources, made by AWS services (CT.KMS.PR.3).
 	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -45,6 +46,17 @@ func logsKey(stack awscdk.Stack) awskms.Key {
 		Actions:    jsii.Strings("kms:CreateGrant"),
 		Resources:  jsii.Strings("*"),
 		Conditions: &map[string]any{"BoolIfExists": map[string]any{"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}},
+	}), nil)
+	if !logs {
+		return key
+	}
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("logs."+*stack.Region()+".amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"ArnLike": map[string]any{
+			"kms:EncryptionContext:aws:logs:arn": "arn:" + *stack.Partition() + ":logs:" + *stack.Region() + ":" + *stack.Account() + ":log-group:*",
+		}},
 	}), nil)
 	return key
 }

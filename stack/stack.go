@@ -73,15 +73,16 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 	cfg := props.Config
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
 	prod := cfg.Stage == StageProduction
-	var key awskms.IKey
-	if prod {
-		key = logsKey(stack)
-	}
+	key := stackKey(stack, prod)
 	// Every log group keeps its logs as configured, encrypted in
 	// production with the stack's own key.
 	logs := func(scope constructs.Construct, id string, name *string) awslogs.LogGroup {
+		var logsKey awskms.IKey
+		if prod {
+			logsKey = key
+		}
 		return awslogs.NewLogGroup(scope, &id, &awslogs.LogGroupProps{
-			LogGroupName: name, Retention: retentionDays[cfg.LogRetentionDays], EncryptionKey: key,
+			LogGroupName: name, Retention: retentionDays[cfg.LogRetentionDays], EncryptionKey: logsKey,
 		})
 	}
 
@@ -157,7 +158,8 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 		})
 	})
 
-	lb := newService(stack, cfg, task, network(stack, cfg, logs))
+	service, lb := newService(stack, cfg, task, network(stack, cfg, logs))
+	operations(stack, cfg, group, key, service, lb)
 	if prod {
 		webACL(stack, lb, logs)
 		productionExemptions(stack, cfg)
@@ -215,7 +217,7 @@ func appEnvironment(cfg *Config) *map[string]*string {
 // or alone. Either way deploys start new tasks before stopping old ones, a
 // deploy that does not become healthy rolls back by itself, and the scaler
 // owns the task count (see scale).
-func newService(stack awscdk.Stack, cfg *Config, task awsecs.FargateTaskDefinition, vpc awsec2.IVpc) elbv2.ApplicationLoadBalancer {
+func newService(stack awscdk.Stack, cfg *Config, task awsecs.FargateTaskDefinition, vpc awsec2.IVpc) (awsecs.FargateService, elbv2.ApplicationLoadBalancer) {
 	cluster := awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{
 		Vpc:                 vpc,
 		ContainerInsightsV2: awsecs.ContainerInsights_ENABLED,
@@ -233,13 +235,14 @@ func newService(stack awscdk.Stack, cfg *Config, task awsecs.FargateTaskDefiniti
 	private := &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS}
 
 	if !cfg.LoadBalancer {
-		scale(cfg, awsecs.NewFargateService(stack, jsii.String("Service"), &awsecs.FargateServiceProps{
+		service := awsecs.NewFargateService(stack, jsii.String("Service"), &awsecs.FargateServiceProps{
 			Cluster: cluster, TaskDefinition: task,
 			MinHealthyPercent: jsii.Number(100), MaxHealthyPercent: jsii.Number(200), CircuitBreaker: breaker,
 			EnableExecuteCommand: jsii.Bool(cfg.EcsExec), PlatformVersion: awsecs.FargatePlatformVersion_LATEST,
 			AssignPublicIp: jsii.Bool(false), VpcSubnets: private, SecurityGroups: &[]awsec2.ISecurityGroup{tasksSG},
-		}), nil)
-		return nil
+		})
+		scale(cfg, service, nil)
+		return service, nil
 	}
 
 	lbSG := awsec2.NewSecurityGroup(stack, jsii.String("LoadBalancerSecurityGroup"), &awsec2.SecurityGroupProps{
@@ -288,7 +291,7 @@ func newService(stack awscdk.Stack, cfg *Config, task awsecs.FargateTaskDefiniti
 	// Old tasks finish their requests within ECS's 30 s stop timeout.
 	svc.TargetGroup().SetAttribute(jsii.String("deregistration_delay.timeout_seconds"), jsii.String("30"))
 	scale(cfg, svc.Service(), svc.TargetGroup())
-	return lb
+	return svc.Service(), lb
 }
 
 // Target tracking: tasks are added when their average CPU passes

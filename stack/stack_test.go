@@ -28,6 +28,8 @@ var variants = map[string]map[string]any{
 	"ExistingVpc":    {KeyVpcID: "vpc-0123456789abcdef0", KeyAccount: "111122223333", KeyRegion: "eu-west-1"},
 	"Production":     {KeyStage: StageProduction, KeyCertificateArn: certificateArn},
 	"Paused":         {KeyDesiredCount: 0.0},
+	"Operations": {KeyInsightsEnabled: true, KeyAlarmEmail: "oncall@example.com", KeyTransactionSearch: "true", KeyTransactionSearchPct: "5",
+		KeySlowRequestSeconds: "0.5", KeyFaultTracesThreshold: 3.0, KeyLatencyP99Seconds: 2.0},
 }
 
 // ruleFiles are the rule files variants name, written to a temporary folder.
@@ -206,7 +208,7 @@ func (c container) env(name string) string {
 
 func TestXRayGroup(t *testing.T) {
 	check(t, "the group filters on the service's name, Insights off", func() {
-		tmpl("Default").ResourceCountIs(jsii.String("AWS::XRay::Group"), jsii.Number(1))
+		tmpl("Default").ResourceCountIs(jsii.String("AWS::XRay::Group"), jsii.Number(3)) // and the faults and slow groups
 		tmpl("Default").HasResourceProperties(jsii.String("AWS::XRay::Group"), map[string]any{
 			"GroupName": "Cruddur", "FilterExpression": `service("Cruddur")`, "InsightsConfiguration": assertions.Match_Absent(),
 		})
@@ -275,8 +277,10 @@ func TestRuleFieldsLeftOutTakeDefaults(t *testing.T) {
 func TestOneServiceName(t *testing.T) {
 	for _, id := range []string{"Default", "Orders"} {
 		var filter, ruleService string
-		for _, g := range resources(t, id, "AWS::XRay::Group") {
-			filter = g["FilterExpression"].(string)
+		for logicalID, g := range resources(t, id, "AWS::XRay::Group") {
+			if strings.HasPrefix(logicalID, "Group") { // the main group, not the faults or slow ones
+				filter = g["FilterExpression"].(string)
+			}
 		}
 		for _, r := range resources(t, id, "AWS::XRay::SamplingRule") {
 			ruleService = r["SamplingRule"].(map[string]any)["ServiceName"].(string)
@@ -768,8 +772,8 @@ func TestProductionStage(t *testing.T) {
 		prod.HasResourceProperties(jsii.String("AWS::KMS::Key"), map[string]any{
 			"EnableKeyRotation": true,
 			"KeyPolicy": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
-				assertions.Match_ObjectLike(&map[string]any{"Effect": "Allow", "Condition": map[string]any{"ArnLike": map[string]any{"kms:EncryptionContext:aws:logs:arn": assertions.Match_AnyValue()}}}),
 				assertions.Match_ObjectLike(&map[string]any{"Effect": "Deny", "Action": "kms:CreateGrant"}),
+				assertions.Match_ObjectLike(&map[string]any{"Effect": "Allow", "Condition": map[string]any{"ArnLike": map[string]any{"kms:EncryptionContext:aws:logs:arn": assertions.Match_AnyValue()}}}),
 			})},
 		})
 	})
@@ -791,8 +795,186 @@ func TestProductionStage(t *testing.T) {
 		}
 	}
 	for _, id := range []string{"Default", "ADOT"} {
-		if n := len(resources(t, id, "AWS::WAFv2::WebACL")) + len(resources(t, id, "AWS::KMS::Key")); n != 0 {
-			t.Errorf("%s: development has a web ACL or a key", id)
+		if len(resources(t, id, "AWS::WAFv2::WebACL")) != 0 {
+			t.Errorf("%s: development has a web ACL", id)
+		}
+		for _, key := range resources(t, id, "AWS::KMS::Key") {
+			if policy, _ := json.Marshal(key["KeyPolicy"]); strings.Contains(string(policy), "aws:logs:arn") {
+				t.Errorf("%s: development's key is for log groups too", id)
+			}
+		}
+	}
+}
+
+// TestFaultAndSlowGroups: X-Ray groups of the service's faults and slow
+// requests, their filters built from the one service name.
+func TestFaultAndSlowGroups(t *testing.T) {
+	want := map[string]map[string]string{
+		"Default":    {"Cruddur": `service("Cruddur")`, "Cruddur-faults": `service("Cruddur") { fault = true }`, "Cruddur-slow": `service("Cruddur") AND responsetime > 1`},
+		"Orders":     {"orders": `service("orders")`, "orders-faults": `service("orders") { fault = true }`, "orders-slow": `service("orders") AND responsetime > 1`},
+		"Operations": {"Cruddur": `service("Cruddur")`, "Cruddur-faults": `service("Cruddur") { fault = true }`, "Cruddur-slow": `service("Cruddur") AND responsetime > 0.5`},
+	}
+	for id, groups := range want {
+		got := map[string]string{}
+		for _, g := range resources(t, id, "AWS::XRay::Group") {
+			got[g["GroupName"].(string)] = g["FilterExpression"].(string)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(groups) {
+			t.Errorf("%s: groups %v, want %v", id, got, groups)
+		}
+	}
+}
+
+// alarms returns a variant's alarms by description, with their metric.
+func alarms(t *testing.T, id string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for _, a := range resources(t, id, "AWS::CloudWatch::Alarm") {
+		out[a["AlarmDescription"].(string)] = a
+	}
+	return out
+}
+
+// TestAlarms: on the groups' ApproximateTraceCount and on the load
+// balancer's 5xx and p99 response time, thresholds from context, every one
+// notifying the one topic when it fires and when it clears.
+func TestAlarms(t *testing.T) {
+	for id, want := range map[string][]string{
+		"Default": {
+			"Cruddur: 10 or more 5xx responses in 5 minutes, from the tasks or the load balancer",
+			"Cruddur: 10 or more sampled traces slower than 1s in 5 minutes (X-Ray group Cruddur-slow)",
+			"Cruddur: 5 or more sampled traces with a fault in 5 minutes (X-Ray group Cruddur-faults)",
+			"Cruddur: p99 response time of 1s or more for 15 minutes",
+		},
+		"Operations": {
+			"Cruddur: 10 or more 5xx responses in 5 minutes, from the tasks or the load balancer",
+			"Cruddur: 10 or more sampled traces slower than 0.5s in 5 minutes (X-Ray group Cruddur-slow)",
+			"Cruddur: 3 or more sampled traces with a fault in 5 minutes (X-Ray group Cruddur-faults)",
+			"Cruddur: p99 response time of 2s or more for 15 minutes",
+		},
+		"NoLoadBalancer": {
+			"Cruddur: 10 or more sampled traces slower than 1s in 5 minutes (X-Ray group Cruddur-slow)",
+			"Cruddur: 5 or more sampled traces with a fault in 5 minutes (X-Ray group Cruddur-faults)",
+		},
+	} {
+		got := alarms(t, id)
+		var names []string
+		for name, a := range got {
+			names = append(names, name)
+			topic := []any{map[string]any{"Ref": "Alarms04B5A0BF"}}
+			if fmt.Sprint(a["AlarmActions"]) != fmt.Sprint(topic) || fmt.Sprint(a["OKActions"]) != fmt.Sprint(topic) {
+				t.Errorf("%s: %q notifies %v / %v", id, name, a["AlarmActions"], a["OKActions"])
+			}
+		}
+		sort.Strings(names)
+		if strings.Join(names, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s: alarms\n%s\nwant\n%s", id, strings.Join(names, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	check(t, "the fault alarm counts the faults group's traces", func() {
+		tmpl("Default").HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"Metrics": []any{assertions.Match_ObjectLike(&map[string]any{"MetricStat": map[string]any{
+				"Metric": map[string]any{"Namespace": "AWS/X-Ray", "MetricName": "ApproximateTraceCount", "Dimensions": []any{map[string]any{"Name": "GroupName", "Value": "Cruddur-faults"}}},
+				"Period": 300, "Stat": "Sum",
+			}})},
+			"Threshold": 5, "EvaluationPeriods": 1, "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
+		})
+	})
+	check(t, "the latency alarm reads the target response time's p99", func() {
+		tmpl("Default").HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"Metrics": []any{assertions.Match_ObjectLike(&map[string]any{"MetricStat": assertions.Match_ObjectLike(&map[string]any{
+				"Metric": assertions.Match_ObjectLike(&map[string]any{"Namespace": "AWS/ApplicationELB", "MetricName": "TargetResponseTime"}), "Stat": "p99",
+			})})},
+			"EvaluationPeriods": 3, "Threshold": 1,
+		})
+	})
+	check(t, "the 5xx alarm adds the tasks' and the load balancer's", func() {
+		for _, m := range []any{
+			assertions.Match_ObjectLike(&map[string]any{"Expression": "FILL(target, 0) + FILL(lb, 0)"}),
+			assertions.Match_ObjectLike(&map[string]any{"Id": "target", "MetricStat": assertions.Match_ObjectLike(&map[string]any{"Metric": assertions.Match_ObjectLike(&map[string]any{"MetricName": "HTTPCode_Target_5XX_Count"})})}),
+			assertions.Match_ObjectLike(&map[string]any{"Id": "lb", "MetricStat": assertions.Match_ObjectLike(&map[string]any{"Metric": assertions.Match_ObjectLike(&map[string]any{"MetricName": "HTTPCode_ELB_5XX_Count"})})}),
+		} {
+			tmpl("Default").HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{"Metrics": assertions.Match_ArrayWith(&[]any{m})})
+		}
+	})
+}
+
+func TestAlarmTopic(t *testing.T) {
+	check(t, "one topic, encrypted with the stack's key, TLS only; e-mail only when asked", func() {
+		tmpl("Default").ResourceCountIs(jsii.String("AWS::SNS::Topic"), jsii.Number(1))
+		tmpl("Default").HasResourceProperties(jsii.String("AWS::SNS::Topic"), map[string]any{"KmsMasterKeyId": map[string]any{"Fn::GetAtt": []any{"Key961B73FD", "Arn"}}})
+		tmpl("Default").HasResourceProperties(jsii.String("AWS::SNS::TopicPolicy"), map[string]any{
+			"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+				"Effect": "Deny", "Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}})})},
+		})
+		tmpl("Default").ResourceCountIs(jsii.String("AWS::SNS::Subscription"), jsii.Number(0))
+		tmpl("Operations").HasResourceProperties(jsii.String("AWS::SNS::Subscription"), map[string]any{"Protocol": "email", "Endpoint": "oncall@example.com"})
+		tmpl("Default").HasResourceProperties(jsii.String("AWS::KMS::Key"), map[string]any{"KeyPolicy": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
+			assertions.Match_ObjectLike(&map[string]any{"Principal": map[string]any{"Service": []any{"cloudwatch.amazonaws.com", "events.amazonaws.com"}}}),
+		})}})
+	})
+}
+
+// TestInsightsNotify: Insights on the main group, its events routed through
+// EventBridge to the topic; off by default, notifications following Insights.
+func TestInsightsNotify(t *testing.T) {
+	check(t, "off by default", func() {
+		tmpl("Default").ResourceCountIs(jsii.String("AWS::Events::Rule"), jsii.Number(0))
+	})
+	check(t, "with Insights: the group notifies, and an EventBridge rule sends its events to the topic", func() {
+		tmpl("Operations").HasResourceProperties(jsii.String("AWS::XRay::Group"), map[string]any{
+			"GroupName": "Cruddur", "InsightsConfiguration": map[string]any{"InsightsEnabled": true, "NotificationsEnabled": true},
+		})
+		tmpl("Operations").HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{
+			"EventPattern": map[string]any{"source": []any{"aws.xray"}, "detail-type": []any{"AWS X-Ray Insight Update"}, "detail": map[string]any{"GroupName": []any{"Cruddur"}}},
+			"Targets":      []any{assertions.Match_ObjectLike(&map[string]any{"Arn": map[string]any{"Ref": "Alarms04B5A0BF"}})},
+		})
+	})
+}
+
+func TestDashboard(t *testing.T) {
+	for id, want := range map[string][]string{
+		"Default":        {`"ApproximateTraceCount","GroupName","Cruddur-faults"`, `"RequestCount"`, `FILL(target, 0) + FILL(lb, 0)`, `"TargetResponseTime"`, `"CPUUtilization"`, `"MemoryUtilization"`},
+		"NoLoadBalancer": {`"ApproximateTraceCount","GroupName","Cruddur-slow"`, `"CPUUtilization"`},
+	} {
+		boards := resources(t, id, "AWS::CloudWatch::Dashboard")
+		if len(boards) != 1 {
+			t.Fatalf("%s: %d dashboards", id, len(boards))
+		}
+		for _, b := range boards {
+			body, _ := json.Marshal(b["DashboardBody"])
+			for _, w := range want {
+				if !strings.Contains(strings.ReplaceAll(string(body), `\"`, `"`), w) {
+					t.Errorf("%s: the dashboard lacks %s", id, w)
+				}
+			}
+		}
+	}
+	check(t, "its address and the X-Ray console's among the outputs", func() {
+		tmpl("Default").HasOutput(jsii.String("DashboardUrl"), assertions.Match_AnyValue())
+		tmpl("Default").HasOutput(jsii.String("XRayTracesUrl"), assertions.Match_AnyValue())
+	})
+}
+
+// TestTransactionSearchIsOptIn: account-wide, so off unless asked; then
+// the config with its indexing percentage, after the logs policy it needs.
+func TestTransactionSearchIsOptIn(t *testing.T) {
+	check(t, "off by default", func() {
+		tmpl("Default").ResourceCountIs(jsii.String("AWS::XRay::TransactionSearchConfig"), jsii.Number(0))
+		tmpl("Default").ResourceCountIs(jsii.String("AWS::Logs::ResourcePolicy"), jsii.Number(0))
+	})
+	check(t, "on: 5% indexed, X-Ray may write the spans log groups", func() {
+		tmpl("Operations").HasResource(jsii.String("AWS::XRay::TransactionSearchConfig"), map[string]any{
+			"Properties": map[string]any{"IndexingPercentage": 5},
+			"DependsOn":  []any{assertions.Match_StringLikeRegexp(jsii.String("^TransactionSearchLogsPolicy"))},
+		})
+	})
+	// The policy is JSON with the account and region in it, so a join.
+	for _, p := range resources(t, "Operations", "AWS::Logs::ResourcePolicy") {
+		doc, _ := json.Marshal(p["PolicyDocument"])
+		for _, want := range []string{`xray.amazonaws.com`, `logs:PutLogEvents`, `:log-group:aws/spans:*`, `:log-group:/aws/application-signals/data:*`, `aws:SourceAccount`} {
+			if !strings.Contains(string(doc), want) {
+				t.Errorf("the logs resource policy lacks %s: %s", want, doc)
+			}
 		}
 	}
 }

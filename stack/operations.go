@@ -1,0 +1,159 @@
+package stack
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsxray"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/cruddur/tracing/constructs/xray"
+)
+
+// What an on-call engineer acts on: X-Ray groups of the service's faults and
+// slow requests, alarms on them and on the load balancer, one topic they all
+// notify (and X-Ray Insights, through EventBridge), and one dashboard.
+
+// alarmPeriod is the window every alarm counts over.
+const alarmPeriod = 5 * 60
+
+// operations adds the groups, alarms, topic and dashboard for a service.
+func operations(stack awscdk.Stack, cfg *Config, main *xray.Group, key awskms.IKey, service awsecs.FargateService, lb elbv2.ApplicationLoadBalancer) {
+	serviceFilter, _ := xray.ServiceFilter(cfg.ServiceName) // LoadConfig checked the name
+	faults := xray.NewGroup(stack, "FaultsGroup", &xray.GroupProps{
+		GroupName:        jsii.String(cfg.GroupName + "-faults"),
+		FilterExpression: jsii.String(serviceFilter + " { fault = true }"),
+	})
+	slow := xray.NewGroup(stack, "SlowGroup", &xray.GroupProps{
+		GroupName:        jsii.String(cfg.GroupName + "-slow"),
+		FilterExpression: jsii.String(serviceFilter + " AND responsetime > " + strconv.FormatFloat(cfg.SlowRequestSeconds, 'g', -1, 64)),
+	})
+
+	topic := awssns.NewTopic(stack, jsii.String("Alarms"), &awssns.TopicProps{
+		DisplayName: jsii.String(cfg.ServiceName + " alarms"),
+		MasterKey:   key,
+		EnforceSSL:  jsii.Bool(true),
+	})
+	if cfg.AlarmEmail != "" {
+		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(&cfg.AlarmEmail, nil))
+	}
+	notify := awscloudwatchactions.NewSnsAction(topic)
+	alarm := func(id, what string, metric awscloudwatch.IMetric, threshold float64, periods float64) {
+		a := awscloudwatch.NewAlarm(stack, jsii.String(id), &awscloudwatch.AlarmProps{
+			AlarmDescription:   jsii.String(what),
+			Metric:             metric,
+			Threshold:          jsii.Number(threshold),
+			EvaluationPeriods:  jsii.Number(periods),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+		a.AddAlarmAction(notify)
+		a.AddOkAction(notify)
+	}
+	traces := func(group *xray.Group, label string) awscloudwatch.Metric {
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace: jsii.String("AWS/X-Ray"), MetricName: jsii.String("ApproximateTraceCount"),
+			DimensionsMap: &map[string]*string{"GroupName": group.GroupName()},
+			Statistic:     jsii.String("Sum"), Period: awscdk.Duration_Seconds(jsii.Number(alarmPeriod)), Label: jsii.String(label),
+		})
+	}
+	alarm("FaultTracesAlarm", fmt.Sprintf("%s: %d or more sampled traces with a fault in 5 minutes (X-Ray group %s)", cfg.ServiceName, cfg.FaultTracesThreshold, *faults.GroupName()),
+		traces(faults, "faults"), float64(cfg.FaultTracesThreshold), 1)
+	alarm("SlowTracesAlarm", fmt.Sprintf("%s: %d or more sampled traces slower than %gs in 5 minutes (X-Ray group %s)", cfg.ServiceName, cfg.SlowTracesThreshold, cfg.SlowRequestSeconds, *slow.GroupName()),
+		traces(slow, "slow"), float64(cfg.SlowTracesThreshold), 1)
+
+	period := awscdk.Duration_Seconds(jsii.Number(alarmPeriod))
+	widgets := []awscloudwatch.IWidget{awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+		Title: jsii.String("Traced requests (sampled)"), Width: jsii.Number(8),
+		Left: &[]awscloudwatch.IMetric{traces(main, "all"), traces(faults, "faults"), traces(slow, "slow")},
+	})}
+	if lb != nil {
+		errors := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression: jsii.String("FILL(target, 0) + FILL(lb, 0)"), Label: jsii.String("5xx"), Period: period,
+			UsingMetrics: &map[string]awscloudwatch.IMetric{
+				"target": lb.Metrics().HttpCodeTarget(elbv2.HttpCodeTarget_TARGET_5XX_COUNT, &awscloudwatch.MetricOptions{Period: period}),
+				"lb":     lb.Metrics().HttpCodeElb(elbv2.HttpCodeElb_ELB_5XX_COUNT, &awscloudwatch.MetricOptions{Period: period}),
+			},
+		})
+		latency := lb.Metrics().TargetResponseTime(&awscloudwatch.MetricOptions{Statistic: jsii.String("p99"), Period: period, Label: jsii.String("p99")})
+		alarm("ServerErrorsAlarm", fmt.Sprintf("%s: %d or more 5xx responses in 5 minutes, from the tasks or the load balancer", cfg.ServiceName, cfg.ServerErrorsThreshold),
+			errors, float64(cfg.ServerErrorsThreshold), 1)
+		alarm("LatencyAlarm", fmt.Sprintf("%s: p99 response time of %gs or more for 15 minutes", cfg.ServiceName, cfg.LatencyP99Seconds),
+			latency, cfg.LatencyP99Seconds, 3)
+		widgets = append(widgets,
+			awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+				Title: jsii.String("Load balancer: requests and 5xx"), Width: jsii.Number(8),
+				Left: &[]awscloudwatch.IMetric{lb.Metrics().RequestCount(&awscloudwatch.MetricOptions{Period: period}), errors},
+			}),
+			awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+				Title: jsii.String("Response time (s)"), Width: jsii.Number(8),
+				Left: &[]awscloudwatch.IMetric{lb.Metrics().TargetResponseTime(&awscloudwatch.MetricOptions{Statistic: jsii.String("p50"), Period: period, Label: jsii.String("p50")}), latency},
+			}))
+	}
+	widgets = append(widgets, awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+		Title: jsii.String("Service: CPU and memory (%)"), Width: jsii.Number(8),
+		Left: &[]awscloudwatch.IMetric{service.MetricCpuUtilization(&awscloudwatch.MetricOptions{Period: period}), service.MetricMemoryUtilization(&awscloudwatch.MetricOptions{Period: period})},
+	}))
+	dashboard := awscloudwatch.NewDashboard(stack, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
+		Widgets: &[]*[]awscloudwatch.IWidget{&widgets},
+	})
+	output(stack, "DashboardUrl", jsii.String(fmt.Sprintf("https://%[1]s.console.aws.amazon.com/cloudwatch/home?region=%[1]s#dashboards/dashboard/%[2]s", *stack.Region(), *dashboard.DashboardName())),
+		"The service's CloudWatch dashboard")
+	output(stack, "AlarmTopicArn", topic.TopicArn(), "The SNS topic every alarm and Insights notification goes to")
+
+	if cfg.InsightsNotificationsEnabled {
+		// Insights events for this group, from EventBridge's default bus
+		// (AWS service events there cost nothing), to the same topic.
+		awsevents.NewRule(stack, jsii.String("InsightsNotifications"), &awsevents.RuleProps{
+			Description: jsii.String("X-Ray Insights on " + *main.GroupName() + " to the alarm topic"),
+			EventPattern: &awsevents.EventPattern{
+				Source:     jsii.Strings("aws.xray"),
+				DetailType: jsii.Strings("AWS X-Ray Insight Update"),
+				Detail:     &map[string]any{"GroupName": []any{*main.GroupName()}},
+			},
+			Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSnsTopic(topic, nil)},
+		})
+	}
+	if cfg.TransactionSearch {
+		transactionSearch(stack, cfg.TransactionSearchIndexingPercent)
+	}
+}
+
+// transactionSearch turns on X-Ray's Transaction Search for the account and
+// region: spans go to CloudWatch Logs (aws/spans), indexingPercent of them
+// indexed as trace summaries. X-Ray may write there only for this account.
+func transactionSearch(stack awscdk.Stack, indexingPercent int) {
+	arn := func(group string) string {
+		return "arn:" + *stack.Partition() + ":logs:" + *stack.Region() + ":" + *stack.Account() + ":log-group:" + group + ":*"
+	}
+	policy := awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("TransactionSearchXRayAccess"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("xray.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("logs:PutLogEvents"),
+		Resources:  jsii.Strings(arn("aws/spans"), arn("/aws/application-signals/data")),
+		Conditions: &map[string]any{
+			"ArnLike":      map[string]any{"aws:SourceArn": "arn:" + *stack.Partition() + ":xray:" + *stack.Region() + ":" + *stack.Account() + ":*"},
+			"StringEquals": map[string]any{"aws:SourceAccount": *stack.Account()},
+		},
+	})}})
+	logsPolicy := awslogs.NewCfnResourcePolicy(stack, jsii.String("TransactionSearchLogsPolicy"), &awslogs.CfnResourcePolicyProps{
+		PolicyName:     jsii.String(*stack.StackName() + "-transaction-search"),
+		PolicyDocument: awscdk.Stack_Of(stack).ToJsonString(policy.ToJSON(), nil),
+	})
+	config := awsxray.NewCfnTransactionSearchConfig(stack, jsii.String("TransactionSearch"), &awsxray.CfnTransactionSearchConfigProps{
+		IndexingPercentage: jsii.Number(indexingPercent),
+	})
+	config.AddDependency(logsPolicy)
+}
