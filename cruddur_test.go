@@ -34,8 +34,9 @@ var apps = map[string]*struct {
 	outdir    string
 	template  []byte
 }{
-	"default": {overrides: nil},
-	"adot":    {overrides: map[string]any{stack.KeyCollector: "adot"}},
+	"default":          {overrides: nil},
+	"adot":             {overrides: map[string]any{stack.KeyCollector: "adot"}},
+	"cloudwatch-agent": {overrides: map[string]any{stack.KeyCollector: stack.CollectorCloudWatchAgent}},
 	// A name X-Ray takes that is not ASCII: every place it reaches must
 	// hold it (an IAM role's description once could not).
 	"unicode": {overrides: map[string]any{stack.KeyServiceName: "Crüddür服务", stack.KeySamplingRuleFile: "testdata/unicode-rule.json"}},
@@ -47,9 +48,10 @@ const productionCertificate = "arn:aws:acm:us-east-1:111122223333:certificate/12
 
 // goldens are the checked-in templates, by app.
 var goldens = map[string]string{
-	"default":    StackID + ".template.json",
-	"adot":       StackID + "-adot.template.json",
-	"production": StackID + "-production.template.json",
+	"default":          StackID + ".template.json",
+	"adot":             StackID + "-adot.template.json",
+	"cloudwatch-agent": StackID + "-cloudwatch-agent.template.json",
+	"production":       StackID + "-production.template.json",
 }
 
 // runAsAppEnv makes the test binary run the app's main instead of the
@@ -242,26 +244,30 @@ func TestNagCatchesAnOverBroadGrant(t *testing.T) {
 	}
 }
 
-// TestSwitchingTheCollectorChangesOnlyTheTask: moving between the X-Ray
-// daemon and ADOT replaces the task definition, and nothing else.
+// TestSwitchingTheCollectorChangesOnlyTheTask: moving from the X-Ray daemon
+// to ADOT or the CloudWatch agent replaces the task definition, and nothing
+// else.
 func TestSwitchingTheCollectorChangesOnlyTheTask(t *testing.T) {
-	var a, b struct{ Resources map[string]any }
+	var a struct{ Resources map[string]any }
 	if err := json.Unmarshal(apps["default"].template, &a); err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(apps["adot"].template, &b); err != nil {
-		t.Fatal(err)
-	}
-	var changed []string
-	for id, r := range a.Resources {
-		x, _ := json.Marshal(r)
-		y, _ := json.Marshal(b.Resources[id])
-		if !bytes.Equal(x, y) {
-			changed = append(changed, id)
+	for _, other := range []string{"adot", "cloudwatch-agent"} {
+		var b struct{ Resources map[string]any }
+		if err := json.Unmarshal(apps[other].template, &b); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if len(a.Resources) != len(b.Resources) || len(changed) != 1 || !strings.HasPrefix(changed[0], "Task") {
-		t.Fatalf("switching the collector changed %v (resources %d -> %d)", changed, len(a.Resources), len(b.Resources))
+		var changed []string
+		for id, r := range a.Resources {
+			x, _ := json.Marshal(r)
+			y, _ := json.Marshal(b.Resources[id])
+			if !bytes.Equal(x, y) {
+				changed = append(changed, id)
+			}
+		}
+		if len(a.Resources) != len(b.Resources) || len(changed) != 1 || !strings.HasPrefix(changed[0], "Task") {
+			t.Errorf("%s: switching the collector changed %v (resources %d -> %d)", other, changed, len(a.Resources), len(b.Resources))
+		}
 	}
 }
 

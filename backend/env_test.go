@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-xray-sdk-go/v2/daemoncfg"
+	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
@@ -59,7 +60,7 @@ func appContainer(t *testing.T, golden string) (map[string]string, int) {
 // the task maps, picks the mode the collector needs, finds the collector, and
 // in OpenTelemetry mode samples at the rate the stack passes.
 func TestTheStacksEnvironment(t *testing.T) {
-	for golden, wantMode := range map[string]string{"Cruddur.template.json": "", "Cruddur-adot.template.json": "otel"} {
+	for golden, wantMode := range map[string]string{"Cruddur.template.json": "", "Cruddur-adot.template.json": "otel", "Cruddur-cloudwatch-agent.template.json": "otel"} {
 		t.Run(golden, func(t *testing.T) {
 			env, mappedPort := appContainer(t, golden)
 			getenv := func(k string) string { return env[k] }
@@ -95,7 +96,7 @@ func TestTheStacksEnvironment(t *testing.T) {
 				t.Fatalf("OTEL_TRACES_SAMPLER_ARG: %v", err)
 			}
 			spans := tracetest.NewSpanRecorder()
-			o := newOTelTracingWith(getenv("OTEL_SERVICE_NAME"), sdktrace.WithSpanProcessor(spans))
+			o := newOTelTracingWith(resource.Empty(), sdktrace.WithSpanProcessor(spans))
 			const n = 4000
 			for range n {
 				_, span := o.tracer.Start(context.Background(), "request")

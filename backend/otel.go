@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"go.opentelemetry.io/contrib/detectors/aws/ecs"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	awsxray "go.opentelemetry.io/contrib/propagators/aws/xray"
 	"go.opentelemetry.io/otel/attribute"
@@ -33,15 +34,32 @@ func newOTelTracing(ctx context.Context, serviceName, endpoint string) (*otelTra
 	if err != nil {
 		return nil, fmt.Errorf("OTLP exporter for %s: %w", endpoint, err)
 	}
-	return newOTelTracingWith(serviceName, sdktrace.WithBatcher(exporter)), nil
+	res, err := serviceResource(ctx, serviceName)
+	if err != nil {
+		return nil, err
+	}
+	return newOTelTracingWith(res, sdktrace.WithBatcher(exporter)), nil
 }
 
-func newOTelTracingWith(serviceName string, export sdktrace.TracerProviderOption) *otelTracing {
+// serviceResource describes what sends the traces: the service by name and,
+// on ECS, its task, cluster, container and region (the contrib ECS resource
+// detector reads them from the task metadata endpoint).
+func serviceResource(ctx context.Context, serviceName string) (*resource.Resource, error) {
+	res, err := resource.New(ctx,
+		resource.WithDetectors(ecs.NewResourceDetector()),
+		resource.WithAttributes(semconv.ServiceName(serviceName)))
+	if err != nil {
+		return nil, fmt.Errorf("describing the service for its traces: %w", err)
+	}
+	return res, nil
+}
+
+func newOTelTracingWith(res *resource.Resource, export sdktrace.TracerProviderOption) *otelTracing {
 	provider := sdktrace.NewTracerProvider(
 		export,
 		// X-Ray accepts only trace ids that start with the time in seconds.
 		sdktrace.WithIDGenerator(awsxray.NewIDGenerator()),
-		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName(serviceName))),
+		sdktrace.WithResource(res),
 		// No sampler here: the SDK reads OTEL_TRACES_SAMPLER and
 		// OTEL_TRACES_SAMPLER_ARG (the stack sets the sampling rule's
 		// FixedRate there), and samples every root span without them.

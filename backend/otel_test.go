@@ -211,3 +211,50 @@ func TestTracingModeFromEnv(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// TestOpenTelemetryTracesCarryTheECSTask: on ECS (a stand-in for the task
+// metadata endpoint on loopback), every exported span's resource names the
+// task, its cluster, family and launch type, the region and the account.
+func TestOpenTelemetryTracesCarryTheECSTask(t *testing.T) {
+	const task = "arn:aws:ecs:eu-west-1:111122223333:task/cruddur/0123456789abcdef"
+	metadata := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/task":
+			io.WriteString(w, `{"Cluster": "arn:aws:ecs:eu-west-1:111122223333:cluster/cruddur", "TaskARN": "`+task+`", "Family": "CruddurTask", "Revision": "7", "LaunchType": "FARGATE", "AvailabilityZone": "eu-west-1a"}`)
+		default:
+			io.WriteString(w, `{"ContainerARN": "arn:aws:ecs:eu-west-1:111122223333:container/cruddur/0123456789abcdef/app", "Name": "app"}`)
+		}
+	}))
+	defer metadata.Close()
+	t.Setenv("ECS_CONTAINER_METADATA_URI_V4", metadata.URL)
+	collector := &fakeCollector{}
+	otlp := httptest.NewServer(collector)
+	defer otlp.Close()
+	handler, flush, err := tracedHandler(context.Background(), func(k string) string {
+		return map[string]string{"CRUDDUR_TRACING": "otel", "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.URL}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, served := serveAndWait(handler)
+	defer app.Close()
+	resp, err := http.Get(app.URL + "/api/activities/home")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	<-served
+	flush()
+	collector.mu.Lock()
+	defer collector.mu.Unlock()
+	want := map[string]string{
+		"service.name": "Cruddur", "cloud.provider": "aws", "cloud.platform": "aws_ecs", "cloud.region": "eu-west-1",
+		"cloud.account.id": "111122223333", "aws.ecs.task.arn": task, "aws.ecs.task.family": "CruddurTask",
+		"aws.ecs.launchtype": "fargate", "aws.ecs.cluster.arn": "arn:aws:ecs:eu-west-1:111122223333:cluster/cruddur",
+	}
+	for k, v := range want {
+		if got := attr(collector.resource, k); got.GetStringValue() != v {
+			t.Errorf("resource %s = %q, want %q", k, got.GetStringValue(), v)
+		}
+	}
+}

@@ -67,8 +67,9 @@ const productionRetentionDays = 365
 
 // The collectors cruddur:collector names.
 const (
-	CollectorXRayDaemon = "xray-daemon"
-	CollectorADOT       = "adot"
+	CollectorXRayDaemon      = "xray-daemon"
+	CollectorADOT            = "adot"
+	CollectorCloudWatchAgent = "cloudwatch-agent"
 )
 
 // Config is what the Cruddur stack is built from: CDK context, read and
@@ -101,8 +102,9 @@ type Config struct {
 	// AppPort is the port the backend serves on; TaskCPU and TaskMemoryMiB
 	// size the Fargate task.
 	AppPort, TaskCPU, TaskMemoryMiB int
-	// Collector is CollectorXRayDaemon or CollectorADOT; DaemonImage and
-	// CollectorImage replace their images (empty: the construct's pin).
+	// Collector is CollectorXRayDaemon, CollectorADOT or
+	// CollectorCloudWatchAgent; DaemonImage replaces the daemon's image,
+	// CollectorImage the others' (empty: the construct's pin).
 	Collector, DaemonImage, CollectorImage string
 	// LogRetentionDays is how long every log group keeps its logs.
 	LogRetentionDays int
@@ -223,8 +225,8 @@ func LoadConfig(ctx map[string]any, getenv func(string) string) (*Config, error)
 	if c.Region != "" && !regionPattern.MatchString(c.Region) {
 		check(KeyRegion, fmt.Errorf("%q is not an AWS region; expected a name such as us-east-1", c.Region))
 	}
-	if c.Collector != CollectorXRayDaemon && c.Collector != CollectorADOT {
-		check(KeyCollector, fmt.Errorf("%q is not a collector; expected %q (the default) or %q", c.Collector, CollectorXRayDaemon, CollectorADOT))
+	if c.Collector != CollectorXRayDaemon && c.Collector != CollectorADOT && c.Collector != CollectorCloudWatchAgent {
+		check(KeyCollector, fmt.Errorf("%q is not a collector; expected %q (the default), %q or %q", c.Collector, CollectorXRayDaemon, CollectorADOT, CollectorCloudWatchAgent))
 	}
 	for _, image := range [][2]string{{KeyAppImage, c.AppImage}, {KeyDaemonImage, c.DaemonImage}, {KeyCollectorImage, c.CollectorImage}} {
 		if image[1] != "" {

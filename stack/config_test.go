@@ -238,7 +238,7 @@ func TestLoadConfigRejectsBadInput(t *testing.T) {
 		{"port out of range", map[string]any{KeyAppPort: 70000.0},
 			`context cruddur:appPort: 70000; expected a whole number in 1..65535`},
 		{"unknown collector", map[string]any{KeyCollector: "jaeger"},
-			`context cruddur:collector: "jaeger" is not a collector; expected "xray-daemon" (the default) or "adot"`},
+			`context cruddur:collector: "jaeger" is not a collector; expected "xray-daemon" (the default), "adot" or "cloudwatch-agent"`},
 		{"CPU Fargate does not have", map[string]any{KeyTaskCPU: 300.0},
 			`context cruddur:taskCpu/cruddur:taskMemoryMiB: 300 CPU units is not a Fargate task size; expected 256, 512, 1024, 2048, 4096, 8192 or 16384`},
 		{"memory that does not go with the CPU", map[string]any{KeyTaskMemoryMiB: "4096"},

@@ -192,12 +192,15 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 	return stack
 }
 
-// collector is the tracing sidecar cruddur:collector chooses. The ADOT
-// collector's OpenTelemetry SDK reads no X-Ray rules, so it samples at the
-// rule's FixedRate.
+// collector is the tracing sidecar cruddur:collector chooses. With the ADOT
+// collector or the CloudWatch agent the backend traces with OpenTelemetry,
+// whose SDK reads no X-Ray rules, so it samples at the rule's FixedRate.
 func collector(cfg *Config, rule *xray.SamplingRule) tracing.Collector {
-	if cfg.Collector == CollectorADOT {
+	switch cfg.Collector {
+	case CollectorADOT:
 		return tracing.ADOTCollector(&tracing.ADOTCollectorOptions{Image: registryImage(cfg.CollectorImage), SampleRate: rule.FixedRate()})
+	case CollectorCloudWatchAgent:
+		return tracing.CloudWatchAgent(&tracing.CloudWatchAgentOptions{Image: registryImage(cfg.CollectorImage), SampleRate: rule.FixedRate()})
 	}
 	return tracing.XRayDaemon(&tracing.XRayDaemonOptions{Image: registryImage(cfg.DaemonImage)})
 }
@@ -206,7 +209,7 @@ func collector(cfg *Config, rule *xray.SamplingRule) tracing.Collector {
 // where to send traces. CRUDDUR_TRACING picks the backend's SDK.
 func appEnvironment(cfg *Config) *map[string]*string {
 	env := map[string]*string{"PORT": jsii.String(strconv.Itoa(cfg.AppPort))}
-	if cfg.Collector == CollectorADOT {
+	if cfg.Collector != CollectorXRayDaemon { // both other collectors take OTLP
 		env["CRUDDUR_TRACING"] = jsii.String("otel")
 	}
 	return &env

@@ -19,15 +19,16 @@ import (
 // app, synthesized once (a synth costs seconds, an assertion milliseconds).
 // aws-cdk-lib's validator and cdk-nag run in the app's own tests.
 var variants = map[string]map[string]any{
-	"Default":        nil,
-	"ADOT":           {KeyCollector: "adot"},
-	"ADOTFixedRate":  {KeyCollector: "adot", KeySamplingRuleFile: "fixed-rate.json"},
-	"Orders":         {KeyServiceName: "orders", KeyInsightsEnabled: "true", KeyInsightsNotifications: true, KeySamplingRuleFile: "orders.json"},
-	"NoLoadBalancer": {KeyLoadBalancer: "false"},
-	"ServiceOptions": {KeyCertificateArn: certificateArn, KeyDeletionProtection: true, KeyEcsExec: "true", KeyDesiredCount: 3.0},
-	"ExistingVpc":    {KeyVpcID: "vpc-0123456789abcdef0", KeyAccount: "111122223333", KeyRegion: "eu-west-1"},
-	"Production":     {KeyStage: StageProduction, KeyCertificateArn: certificateArn},
-	"Paused":         {KeyDesiredCount: 0.0},
+	"Default":         nil,
+	"ADOT":            {KeyCollector: "adot"},
+	"ADOTFixedRate":   {KeyCollector: "adot", KeySamplingRuleFile: "fixed-rate.json"},
+	"CloudWatchAgent": {KeyCollector: CollectorCloudWatchAgent, KeySamplingRuleFile: "fixed-rate.json"},
+	"Orders":          {KeyServiceName: "orders", KeyInsightsEnabled: "true", KeyInsightsNotifications: true, KeySamplingRuleFile: "orders.json"},
+	"NoLoadBalancer":  {KeyLoadBalancer: "false"},
+	"ServiceOptions":  {KeyCertificateArn: certificateArn, KeyDeletionProtection: true, KeyEcsExec: "true", KeyDesiredCount: 3.0},
+	"ExistingVpc":     {KeyVpcID: "vpc-0123456789abcdef0", KeyAccount: "111122223333", KeyRegion: "eu-west-1"},
+	"Production":      {KeyStage: StageProduction, KeyCertificateArn: certificateArn},
+	"Paused":          {KeyDesiredCount: 0.0},
 	"Operations": {KeyInsightsEnabled: true, KeyAlarmEmail: "oncall@example.com", KeyTransactionSearch: "true", KeyTransactionSearchPct: "5",
 		KeySlowRequestSeconds: "0.5", KeyFaultTracesThreshold: 3.0, KeyLatencyP99Seconds: 2.0},
 }
@@ -977,4 +978,37 @@ func TestTransactionSearchIsOptIn(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestCloudWatchAgent: the third collector, pinned, not root, read-only with
+// writable volumes, and the app in OpenTelemetry mode at the rule's rate.
+func TestCloudWatchAgent(t *testing.T) {
+	c := containers(t, "CloudWatchAgent")
+	agent, ok := c["cloudwatch-agent"]
+	if !ok || len(c) != 2 || agent.User != "10001" || agent.Essential {
+		t.Fatalf("containers %v", c)
+	}
+	for k, v := range map[string]string{"CRUDDUR_TRACING": "otel", "OTEL_TRACES_SAMPLER_ARG": "0.25", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"} {
+		if got := c["app"].env(k); got != v {
+			t.Errorf("app %s=%q, want %q", k, got, v)
+		}
+	}
+	check(t, "pinned image, read-only root, the agent's writable paths on task volumes", func() {
+		tmpl("CloudWatchAgent").HasResourceProperties(jsii.String("AWS::ECS::TaskDefinition"), map[string]any{
+			"ContainerDefinitions": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+				"Name": "cloudwatch-agent", "Image": "public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1.300072.0b1766",
+				"ReadonlyRootFilesystem": true, "Memory": 256,
+				"MountPoints": assertions.Match_ArrayWith(&[]any{map[string]any{"ContainerPath": "/opt/aws/amazon-cloudwatch-agent/etc", "ReadOnly": false, "SourceVolume": "cloudwatch-agent-0"}}),
+			})}),
+			"Volumes": assertions.Match_ArrayWith(&[]any{map[string]any{"Name": "cloudwatch-agent-0"}}),
+		})
+	})
+	check(t, "the task role may send traces, and nothing else", func() {
+		tmpl("CloudWatchAgent").HasResourceProperties(jsii.String("AWS::IAM::Policy"), map[string]any{
+			"PolicyName": assertions.Match_StringLikeRegexp(jsii.String("^TracingPolicy")),
+			"PolicyDocument": map[string]any{"Statement": []any{assertions.Match_ObjectLike(&map[string]any{
+				"Action": []any{"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets", "xray:GetSamplingStatisticSummaries"},
+			})}},
+		})
+	})
 }

@@ -55,10 +55,6 @@ func (o *ADOTCollectorOptions) spec() *collectorSpec {
 	if image == nil {
 		image = awsecs.ContainerImage_FromRegistry(jsii.String(DefaultADOTImage), nil)
 	}
-	rate := 0.05
-	if o.SampleRate != nil {
-		rate = *o.SampleRate
-	}
 	return &collectorSpec{
 		name: "ADOT collector", containerName: "otel-collector",
 		user:    "10001", // any non-root uid: the image has none of its own
@@ -67,9 +63,7 @@ func (o *ADOTCollectorOptions) spec() *collectorSpec {
 		environment: func(region string) *map[string]*string {
 			return &map[string]*string{adotConfigVar: jsii.String(adotConfig(region, sidecarMemoryMiB))}
 		},
-		ports: append(append([]port{}, xrayPorts...),
-			port{"otlp-grpc", OTLPGRPCPort, awsecs.Protocol_TCP},
-			port{"otlp-http", OTLPHTTPPort, awsecs.Protocol_TCP}),
+		ports: otlpPorts(),
 		// /healthcheck asks the health_check extension; it needs no shell.
 		healthCheck: &awsecs.HealthCheck{
 			Command:     jsii.Strings("CMD", "/healthcheck"),
@@ -78,14 +72,32 @@ func (o *ADOTCollectorOptions) spec() *collectorSpec {
 			Retries:     jsii.Number(3),
 			StartPeriod: awscdk.Duration_Seconds(jsii.Number(10)),
 		},
-		appEnvironment: func(serviceName string) map[string]string {
-			env := xrayAppEnvironment(serviceName)
-			env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://" + loopback(OTLPHTTPPort)
-			env["OTEL_SERVICE_NAME"] = serviceName
-			env["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio"
-			env["OTEL_TRACES_SAMPLER_ARG"] = strconv.FormatFloat(rate, 'g', -1, 64)
-			return env
-		},
+		appEnvironment: otelAppEnvironment(o.SampleRate),
+	}
+}
+
+// otlpPorts are a collector's listeners that take both X-Ray segments and
+// OTLP.
+func otlpPorts() []port {
+	return append(append([]port{}, xrayPorts...),
+		port{"otlp-grpc", OTLPGRPCPort, awsecs.Protocol_TCP},
+		port{"otlp-http", OTLPHTTPPort, awsecs.Protocol_TCP})
+}
+
+// otelAppEnvironment points an app at a collector that takes OTLP, with
+// OpenTelemetry's standard variables, beside the X-Ray SDK's.
+func otelAppEnvironment(sampleRate *float64) func(string) map[string]string {
+	rate := 0.05
+	if sampleRate != nil {
+		rate = *sampleRate
+	}
+	return func(serviceName string) map[string]string {
+		env := xrayAppEnvironment(serviceName)
+		env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://" + loopback(OTLPHTTPPort)
+		env["OTEL_SERVICE_NAME"] = serviceName
+		env["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio"
+		env["OTEL_TRACES_SAMPLER_ARG"] = strconv.FormatFloat(rate, 'g', -1, 64)
+		return env
 	}
 }
 

@@ -187,3 +187,45 @@ func panicked(f func()) (msg string) {
 	f()
 	return ""
 }
+
+// The CloudWatch agent in the daemon's place, hardened like the others:
+// not root, a read-only root filesystem, and an empty task volume for each
+// path it writes; its configuration is in the environment.
+func ExampleCloudWatchAgent() {
+	stack, task, app := newTask()
+
+	sidecar := tracing.NewSidecar(stack, "Tracing", &tracing.SidecarProps{
+		TaskDefinition: task,
+		AppContainer:   app,
+		ServiceName:    jsii.String("orders"),
+		Collector:      tracing.CloudWatchAgent(nil),
+	})
+	fmt.Println(sidecar.CollectorName())
+	found := assertions.Template_FromStack(stack, nil).FindResources(jsii.String("AWS::ECS::TaskDefinition"), nil)
+	for _, r := range *found {
+		props := (*r)["Properties"].(map[string]any)
+		for _, c := range props["ContainerDefinitions"].([]any) {
+			c := c.(map[string]any)
+			if c["Name"] != "cloudwatch-agent" {
+				continue
+			}
+			fmt.Println("user", c["User"], "read-only root", c["ReadonlyRootFilesystem"], "essential", c["Essential"])
+			for _, m := range c["MountPoints"].([]any) {
+				m := m.(map[string]any)
+				fmt.Println("writable", m["ContainerPath"], "from", m["SourceVolume"])
+			}
+			env := c["Environment"].([]any)[0].(map[string]any)
+			fmt.Println(env["Name"], env["Value"])
+		}
+		fmt.Println("volumes", len(props["Volumes"].([]any)))
+	}
+	// Output:
+	// CloudWatch agent
+	// user 10001 read-only root true essential false
+	// writable /opt/aws/amazon-cloudwatch-agent/etc from cloudwatch-agent-0
+	// writable /opt/aws/amazon-cloudwatch-agent/logs from cloudwatch-agent-1
+	// writable /opt/aws/amazon-cloudwatch-agent/var from cloudwatch-agent-2
+	// writable /tmp from cloudwatch-agent-3
+	// CW_CONFIG_CONTENT {"traces":{"traces_collected":{"xray":{"bind_address":"127.0.0.1:2000","tcp_proxy":{"bind_address":"127.0.0.1:2000"}},"otlp":{"grpc_endpoint":"127.0.0.1:4317","http_endpoint":"127.0.0.1:4318"}},"local_mode":true,"region_override":"eu-west-1","buffer_size_mb":64}}
+	// volumes 4
+}

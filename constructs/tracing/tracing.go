@@ -3,8 +3,8 @@
 // XRayExtension does, with a pinned image, least-privilege IAM, and nothing a
 // sidecar fault could use to take the app down.
 //
-// The sidecar is a choice of Collector: XRayDaemon (the default) or
-// ADOTCollector.
+// The sidecar is a choice of Collector: XRayDaemon (the default),
+// ADOTCollector or CloudWatchAgent.
 package tracing
 
 import (
@@ -124,6 +124,11 @@ func NewSidecar(scope constructs.Construct, id string, props *SidecarProps) *Sid
 		}),
 	}
 	s.container = props.TaskDefinition.AddContainer(jsii.String(spec.containerName), opts)
+	for i, path := range spec.writable {
+		volume := spec.containerName + "-" + strconv.Itoa(i)
+		props.TaskDefinition.AddVolume(&awsecs.Volume{Name: &volume})
+		s.container.AddMountPoints(&awsecs.MountPoint{SourceVolume: &volume, ContainerPath: jsii.String(path), ReadOnly: jsii.Bool(false)})
+	}
 
 	// The task role's grant, as a policy of its own that callers can see
 	// and depend on. Inline, so it does not grow when AWS changes the
@@ -178,8 +183,8 @@ func (s *Sidecar) Policy() awsiam.Policy { return s.policy }
 // CollectorName says which collector runs, such as "X-Ray daemon".
 func (s *Sidecar) CollectorName() string { return s.name }
 
-// Collector is a choice of tracing sidecar: make one with XRayDaemon or
-// ADOTCollector.
+// Collector is a choice of tracing sidecar: make one with XRayDaemon,
+// ADOTCollector or CloudWatchAgent.
 type Collector interface {
 	spec() *collectorSpec
 }
@@ -193,7 +198,9 @@ type collectorSpec struct {
 	environment               func(region string) *map[string]*string
 	ports                     []port
 	healthCheck               *awsecs.HealthCheck
-	appEnvironment            func(serviceName string) map[string]string
+	// writable paths get an empty task volume each.
+	writable       []string
+	appEnvironment func(serviceName string) map[string]string
 }
 
 type port struct {

@@ -59,7 +59,7 @@ function unexempted(text, failures) {
   return left;
 }
 
-for (const file of ['Cruddur.template.json', 'Cruddur-adot.template.json', 'Cruddur-production.template.json']) {
+for (const file of ['Cruddur.template.json', 'Cruddur-adot.template.json', 'Cruddur-cloudwatch-agent.template.json', 'Cruddur-production.template.json']) {
   test(`${file} passes every ECS control`, () => {
     const r = guard(golden(file), join(allRules, 'ecs'));
     assert.equal(r.code, 0, [...r.failures.keys()].join(', '));

@@ -1,0 +1,104 @@
+package tracing
+
+import (
+	"encoding/json"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// DefaultCloudWatchAgentImage is the CloudWatch agent the sidecar runs by
+// default, from ECR Public. The image is FROM scratch and runs as root unless
+// told otherwise; it reads its configuration from CW_CONFIG_CONTENT.
+const DefaultCloudWatchAgentImage = "public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1.300072.0b1766"
+
+// CloudWatchAgentOptions configure the CloudWatch agent sidecar.
+type CloudWatchAgentOptions struct {
+	// Image replaces the agent's image; it must keep the layout of the ECR
+	// Public image under /opt/aws/amazon-cloudwatch-agent.
+	// Default: DefaultCloudWatchAgentImage.
+	Image awsecs.ContainerImage
+	// SampleRate is the share of requests the app's OpenTelemetry SDK traces
+	// when no caller decided (OTEL_TRACES_SAMPLER_ARG), 0..1: pass the
+	// sampling rule's FixedRate.
+	// Default: 0.05, as X-Ray's default rule.
+	SampleRate *float64
+}
+
+// CloudWatchAgent is the Amazon CloudWatch agent as the sidecar, the
+// collector AWS recommends for OpenTelemetry: it stands in for the X-Ray
+// daemon (segments on UDP 2000, the sampling proxy on TCP 2000), takes OTLP on
+// 4317 and 4318, and sends traces to X-Ray.
+func CloudWatchAgent(opts *CloudWatchAgentOptions) Collector {
+	o := CloudWatchAgentOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	return &o
+}
+
+// cwAgentConfigVar holds the agent's configuration: the container image
+// reads it from there, so no file is mounted.
+const cwAgentConfigVar = "CW_CONFIG_CONTENT"
+
+func (o *CloudWatchAgentOptions) spec() *collectorSpec {
+	image := o.Image
+	if image == nil {
+		image = awsecs.ContainerImage_FromRegistry(jsii.String(DefaultCloudWatchAgentImage), nil)
+	}
+	return &collectorSpec{
+		name: "CloudWatch agent", containerName: "cloudwatch-agent",
+		user:    "10001", // not root: the paths it writes are volumes of their own
+		image:   image,
+		command: func(string) []string { return nil },
+		environment: func(region string) *map[string]*string {
+			return &map[string]*string{cwAgentConfigVar: jsii.String(cloudWatchAgentConfig(region, sidecarMemoryMiB))}
+		},
+		ports: otlpPorts(),
+		// At start the agent translates its configuration into files under
+		// etc, logs under logs, and keeps state under var and /tmp (its
+		// tool/paths); each is an empty task volume, so the root filesystem
+		// stays read-only.
+		writable:       []string{"/opt/aws/amazon-cloudwatch-agent/etc", "/opt/aws/amazon-cloudwatch-agent/logs", "/opt/aws/amazon-cloudwatch-agent/var", "/tmp"},
+		appEnvironment: otelAppEnvironment(o.SampleRate),
+	}
+}
+
+// cloudWatchAgentConfig is the agent's configuration for this task: traces
+// only, received on the task's loopback, sent to X-Ray in region.
+func cloudWatchAgentConfig(region string, memoryMiB int) string {
+	type endpoint struct {
+		BindAddress string `json:"bind_address"`
+	}
+	var c struct {
+		Traces struct {
+			TracesCollected struct {
+				XRay struct {
+					BindAddress string   `json:"bind_address"`
+					TCPProxy    endpoint `json:"tcp_proxy"`
+				} `json:"xray"`
+				OTLP struct {
+					GRPCEndpoint string `json:"grpc_endpoint"`
+					HTTPEndpoint string `json:"http_endpoint"`
+				} `json:"otlp"`
+			} `json:"traces_collected"`
+			// No EC2 instance metadata on Fargate; the region is the stack's.
+			LocalMode      bool   `json:"local_mode"`
+			RegionOverride string `json:"region_override"`
+			BufferSizeMB   int    `json:"buffer_size_mb"`
+		} `json:"traces"`
+	}
+	t := &c.Traces
+	t.TracesCollected.XRay.BindAddress = loopback(XRayPort)
+	t.TracesCollected.XRay.TCPProxy.BindAddress = loopback(XRayPort)
+	t.TracesCollected.OTLP.GRPCEndpoint = loopback(OTLPGRPCPort)
+	t.TracesCollected.OTLP.HTTPEndpoint = loopback(OTLPHTTPPort)
+	t.LocalMode = true
+	t.RegionOverride = region
+	t.BufferSizeMB = memoryMiB / 4
+	out, err := json.Marshal(c)
+	if err != nil {
+		panic(err) // strings, ints and bools always encode
+	}
+	return string(out)
+}
