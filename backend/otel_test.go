@@ -69,23 +69,29 @@ func attr(kvs []*commonpb.KeyValue, key string) *commonpb.AnyValue {
 	return nil
 }
 
-func TestOpenTelemetryModeExportsSpans(t *testing.T) {
-	collector := &fakeCollector{}
+// otelBackend is the backend in OpenTelemetry mode, with env added to its
+// environment, exporting to a stand-in collector; served reports each request
+// once its span has ended, flush sends what is batched.
+func otelBackend(t *testing.T, env map[string]string) (app *httptest.Server, served chan struct{}, collector *fakeCollector, flush func()) {
+	t.Helper()
+	collector = &fakeCollector{}
 	otlp := httptest.NewServer(collector)
-	defer otlp.Close()
-
-	handler, flush, err := tracedHandler(context.Background(), func(k string) string {
-		return map[string]string{
-			"CRUDDUR_TRACING":             "otel",
-			"OTEL_EXPORTER_OTLP_ENDPOINT": otlp.URL,
-			"OTEL_SERVICE_NAME":           "Cruddur",
-		}[k]
-	})
+	t.Cleanup(otlp.Close)
+	vars := map[string]string{"CRUDDUR_TRACING": "otel", "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.URL}
+	for k, v := range env {
+		vars[k] = v
+	}
+	handler, flush, err := tracedHandler(context.Background(), func(k string) string { return vars[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, served := serveAndWait(handler)
-	defer app.Close()
+	app, served = serveAndWait(handler)
+	t.Cleanup(app.Close)
+	return app, served, collector, flush
+}
+
+func TestOpenTelemetryModeExportsSpans(t *testing.T) {
+	app, served, collector, flush := otelBackend(t, map[string]string{"OTEL_SERVICE_NAME": "Cruddur"})
 	before := time.Now()
 	resp, body := get(t, app.URL+"/api/activities/home", "")
 	if resp.StatusCode != 200 || len(body) == 0 {
@@ -157,17 +163,7 @@ func TestOpenTelemetryEdge(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			collector := &fakeCollector{}
-			otlp := httptest.NewServer(collector)
-			defer otlp.Close()
-			handler, flush, err := tracedHandler(context.Background(), func(k string) string {
-				return map[string]string{"CRUDDUR_TRACING": "otel", "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.URL, "CRUDDUR_TRUST_TRACE_HEADER": tc.trust}[k]
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			app, served := serveAndWait(handler)
-			defer app.Close()
+			app, served, collector, flush := otelBackend(t, map[string]string{"CRUDDUR_TRUST_TRACE_HEADER": tc.trust})
 			req, _ := http.NewRequest("GET", app.URL+"/api/activities/home", nil)
 			req.Header.Set("X-Amzn-Trace-Id", tc.header)
 			resp, err := http.DefaultClient.Do(req)
@@ -227,17 +223,7 @@ func TestOpenTelemetryTracesCarryTheECSTask(t *testing.T) {
 	}))
 	defer metadata.Close()
 	t.Setenv("ECS_CONTAINER_METADATA_URI_V4", metadata.URL)
-	collector := &fakeCollector{}
-	otlp := httptest.NewServer(collector)
-	defer otlp.Close()
-	handler, flush, err := tracedHandler(context.Background(), func(k string) string {
-		return map[string]string{"CRUDDUR_TRACING": "otel", "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.URL}[k]
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, served := serveAndWait(handler)
-	defer app.Close()
+	app, served, collector, flush := otelBackend(t, nil)
 	resp, err := http.Get(app.URL + "/api/activities/home")
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -197,17 +196,7 @@ func TestEveryRequestLogsItsTraceID(t *testing.T) {
 
 	t.Run("otel", func(t *testing.T) {
 		buf := captureLog(t)
-		collector := &fakeCollector{}
-		otlp := httptest.NewServer(collector)
-		defer otlp.Close()
-		handler, flush, err := tracedHandler(context.Background(), func(k string) string {
-			return map[string]string{"CRUDDUR_TRACING": "otel", "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.URL}[k]
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		app, served := serveAndWait(handler)
-		defer app.Close()
+		app, served, collector, flush := otelBackend(t, nil)
 		var n atomic.Int32
 		for _, path := range []string{healthCheckPath, "/api/activities/home"} {
 			get(t, app.URL+path)
