@@ -45,6 +45,11 @@ func (x xraySteps) step(ctx context.Context, name string, fn func() map[string]a
 	}
 }
 
+// noSteps records nothing: the API untraced.
+type noSteps struct{}
+
+func (noSteps) step(_ context.Context, _ string, fn func() map[string]any) { fn() }
+
 // routes is the API without tracing: the tracing middleware wraps it whole.
 func routes(now func() time.Time, steps stepTracer) *http.ServeMux {
 	mux := http.NewServeMux()

@@ -9,7 +9,8 @@
 //	AWS_XRAY_DAEMON_ADDRESS  the X-Ray daemon (default 127.0.0.1:2000); the SDK reads it
 //	ECS_CONTAINER_METADATA_URI_V4  set by ECS; turns on the ECS plugin
 //	CRUDDUR_TRACING          xray (default): the X-Ray SDK and daemon;
-//	                         otel: OpenTelemetry, exported over OTLP
+//	                         otel: OpenTelemetry, exported over OTLP;
+//	                         off: no tracing (the load bench's baseline)
 //	OTEL_EXPORTER_OTLP_ENDPOINT  in otel mode, the collector (default http://127.0.0.1:4318)
 //	OTEL_SERVICE_NAME        in otel mode, the service name (default Cruddur)
 //	CRUDDUR_TRUST_TRACE_HEADER  true: a caller's X-Amzn-Trace-Id decides sampling
@@ -166,8 +167,10 @@ func tracedHandler(ctx context.Context, getenv func(string) string) (http.Handle
 			}
 		}
 		return o.wrap(routes(time.Now, o), name, opts.TrustTraceHeader), flush, nil
+	case "off":
+		return accessLog(func(context.Context) string { return "" }, routes(time.Now, noSteps{})), func() {}, nil
 	default:
-		return nil, nil, fmt.Errorf("CRUDDUR_TRACING: %q is not a tracing mode; expected xray or otel", mode)
+		return nil, nil, fmt.Errorf("CRUDDUR_TRACING: %q is not a tracing mode; expected xray, otel or off", mode)
 	}
 }
 

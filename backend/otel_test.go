@@ -203,7 +203,7 @@ func TestTracingModeFromEnv(t *testing.T) {
 	_, _, err := tracedHandler(context.Background(), func(k string) string {
 		return map[string]string{"CRUDDUR_TRACING": "zipkin"}[k]
 	})
-	if err == nil || err.Error() != `CRUDDUR_TRACING: "zipkin" is not a tracing mode; expected xray or otel` {
+	if err == nil || err.Error() != `CRUDDUR_TRACING: "zipkin" is not a tracing mode; expected xray, otel or off` {
 		t.Fatalf("error %v", err)
 	}
 }

@@ -107,8 +107,3 @@ func TestSlowClientsCannotHoldTheBackend(t *testing.T) {
 		t.Errorf("heap %.1f MiB after, %.1f MiB before: memory held", after, before)
 	}
 }
-
-// noSteps traces nothing: the slow-client test is about serving.
-type noSteps struct{}
-
-func (noSteps) step(_ context.Context, _ string, fn func() map[string]any) { fn() }

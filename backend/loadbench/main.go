@@ -1,0 +1,376 @@
+// Command loadbench measures what tracing costs the backend under load: it
+// runs the backend binary as the task runs it (its environment, its port) on
+// loopback, drives it with hey (a Go tool dependency of this module), and
+// compares, in rounds that alternate the modes:
+//
+//	untraced    CRUDDUR_TRACING=off
+//	xray        the X-Ray SDK, a daemon stand-in taking the UDP segments
+//	xray-down   the X-Ray SDK, nothing listening for segments
+//	otel        OpenTelemetry, an OTLP/HTTP stand-in taking the spans
+//	otel-down   OpenTelemetry, nothing listening
+//
+// Every traced mode samples at the seed's rule: the stand-in's sampling proxy
+// serves aws/json/xray.json's rule (5 a second, then 10%) to the X-Ray SDK,
+// and OpenTelemetry samples 10% (OTEL_TRACES_SAMPLER_ARG, as the stack sets
+// it). It prints requests/s and p50/p99 per mode, each traced mode against
+// untraced, and the stand-in's CPU time as a share of the backend's: on
+// Fargate the collector shares the task's CPU.
+//
+//	go run ./loadbench [-rounds 3] [-duration 5s] [-c 50]
+//
+// Everything is on 127.0.0.1 and bounded: rounds × modes × duration.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "standin" {
+		standin(os.Args[2:])
+		return
+	}
+	rounds := flag.Int("rounds", 3, "rounds; each runs every mode once")
+	duration := flag.Duration("duration", 5*time.Second, "how long hey drives each run")
+	conns := flag.Int("c", 50, "hey's concurrent connections")
+	flag.Parse()
+	if *rounds < 1 || *rounds > 20 || *duration <= 0 || *duration > time.Minute || *conns < 1 || *conns > 500 {
+		fail(fmt.Errorf("expected 1..20 rounds, a duration up to 1m and 1..500 connections"))
+	}
+	tmp, err := os.MkdirTemp("", "loadbench-")
+	if err != nil {
+		fail(err)
+	}
+	defer os.RemoveAll(tmp)
+	backend, hey, self := filepath.Join(tmp, "backend"), filepath.Join(tmp, "hey"), filepath.Join(tmp, "loadbench")
+	for _, b := range [][]string{{backend, "."}, {hey, "github.com/rakyll/hey"}, {self, "./loadbench"}} {
+		if out, err := exec.Command("go", "build", "-o", b[0], b[1]).CombinedOutput(); err != nil {
+			fail(fmt.Errorf("go build %s: %v\n%s", b[1], err, out))
+		}
+	}
+	fmt.Printf("loadbench: %d rounds of %s per mode, %d connections, GET /api/activities/home, %d cores\n", *rounds, *duration, *conns, numCPU())
+
+	results := map[string][]run{}
+	for r := range *rounds {
+		for _, m := range modes {
+			res, err := m.run(backend, hey, self, *duration, *conns)
+			if err != nil {
+				fail(fmt.Errorf("round %d, %s: %w", r+1, m.name, err))
+			}
+			results[m.name] = append(results[m.name], res)
+		}
+	}
+	report(results)
+}
+
+// mode is one way of running the backend.
+type mode struct {
+	name    string
+	env     []string
+	standin string // "xray", "xray-proxy-only", "otlp" or ""
+}
+
+var modes = []mode{
+	{"untraced", []string{"CRUDDUR_TRACING=off"}, ""},
+	{"xray", []string{"CRUDDUR_TRACING=xray"}, "xray"},
+	{"xray-down", []string{"CRUDDUR_TRACING=xray"}, "xray-proxy-only"},
+	{"otel", []string{"CRUDDUR_TRACING=otel", "OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG=0.1"}, "otlp"},
+	{"otel-down", []string{"CRUDDUR_TRACING=otel", "OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG=0.1"}, "otlp-down"},
+}
+
+// run is what one run measured.
+type run struct {
+	rps, p50, p99          float64 // requests/s, seconds
+	backendCPU, standinCPU float64 // seconds during the run
+	received, requests     int     // segments or spans the stand-in got; requests served
+}
+
+func (m mode) run(backend, hey, self string, d time.Duration, conns int) (res run, err error) {
+	port, sport := freePort(), freePort()
+	env := append(os.Environ(), "PORT="+strconv.Itoa(port))
+	var stand *exec.Cmd
+	switch m.standin {
+	case "xray", "xray-proxy-only":
+		env = append(env, fmt.Sprintf("AWS_XRAY_DAEMON_ADDRESS=tcp:127.0.0.1:%d udp:127.0.0.1:%d", sport, sport))
+	case "otlp", "otlp-down":
+		env = append(env, fmt.Sprintf("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", sport))
+	}
+	if m.standin != "" && m.standin != "otlp-down" {
+		stand = exec.Command(self, "standin", m.standin, strconv.Itoa(sport))
+		stand.Stderr = os.Stderr
+		out, perr := stand.StdoutPipe()
+		if perr != nil {
+			return res, perr
+		}
+		if err := stand.Start(); err != nil {
+			return res, err
+		}
+		counts := bufio.NewScanner(out)
+		// Named results: the count, read after the stand-in stops, is
+		// part of what run returns.
+		defer func() {
+			stand.Process.Signal(syscall.SIGTERM)
+			if counts.Scan() {
+				res.received, _ = strconv.Atoi(strings.TrimSpace(counts.Text()))
+			}
+			stand.Wait()
+		}()
+		if err := waitListening(sport); err != nil {
+			return res, fmt.Errorf("stand-in: %w", err)
+		}
+	}
+	b := exec.Command(backend)
+	b.Env = append(env, m.env...)
+	b.Stdout = io.Discard // the access log: a line per request
+	b.Stderr = os.Stderr
+	if err := b.Start(); err != nil {
+		return res, err
+	}
+	defer func() { b.Process.Signal(syscall.SIGTERM); b.Wait() }()
+	if err := waitListening(port); err != nil {
+		return res, fmt.Errorf("backend: %w", err)
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/api/activities/home", port)
+	// Warm up: connections, the SDKs' sampling rules and batchers. The
+	// stand-in counts the warm-up's traces too, so its requests count.
+	warm, err := exec.Command(hey, "-z", "1s", "-c", strconv.Itoa(conns), url).CombinedOutput()
+	if err != nil {
+		return res, fmt.Errorf("hey: %v\n%s", err, warm)
+	}
+	var w run
+	if err := parseHey(warm, &w); err != nil {
+		return res, err
+	}
+	defer func() { res.requests += w.requests }()
+	time.Sleep(500 * time.Millisecond)
+	cpu0, scpu0 := cpuSeconds(b.Process.Pid), standinCPU(stand)
+	out, err := exec.Command(hey, "-z", d.String(), "-c", strconv.Itoa(conns), url).CombinedOutput()
+	if err != nil {
+		return res, fmt.Errorf("hey: %v\n%s", err, out)
+	}
+	time.Sleep(time.Second) // the last batches and segments arrive
+	res.backendCPU, res.standinCPU = cpuSeconds(b.Process.Pid)-cpu0, standinCPU(stand)-scpu0
+	return res, parseHey(out, &res)
+}
+
+var (
+	rpsLine   = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	pctLine   = regexp.MustCompile(`\s(50|99)%% in ([0-9.]+) secs`) // hey prints %%
+	countLine = regexp.MustCompile(`\[200\]\s+(\d+) responses`)
+)
+
+func parseHey(out []byte, res *run) error {
+	m := rpsLine.FindSubmatch(out)
+	c := countLine.FindSubmatch(out)
+	if m == nil || c == nil {
+		return fmt.Errorf("hey printed no rate or no 200s:\n%s", out)
+	}
+	res.rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	res.requests, _ = strconv.Atoi(string(c[1]))
+	if bytes.Contains(out, []byte("Error distribution")) {
+		return fmt.Errorf("hey saw errors:\n%s", out)
+	}
+	for _, p := range pctLine.FindAllSubmatch(out, -1) {
+		v, _ := strconv.ParseFloat(string(p[2]), 64)
+		if string(p[1]) == "50" {
+			res.p50 = v
+		} else {
+			res.p99 = v
+		}
+	}
+	return nil
+}
+
+func report(results map[string][]run) {
+	med := func(name string, f func(run) float64) float64 {
+		var v []float64
+		for _, r := range results[name] {
+			v = append(v, f(r))
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	base := med("untraced", func(r run) float64 { return r.rps })
+	baseP99 := med("untraced", func(r run) float64 { return r.p99 })
+	fmt.Printf("\n%-10s %10s %9s %9s %11s %10s %15s %10s\n", "mode", "req/s", "p50 ms", "p99 ms", "vs untraced", "p99 ratio", "collector CPU", "recorded")
+	for _, m := range modes {
+		rps := med(m.name, func(r run) float64 { return r.rps })
+		p99 := med(m.name, func(r run) float64 { return r.p99 })
+		share := med(m.name, func(r run) float64 {
+			if r.backendCPU == 0 {
+				return 0
+			}
+			return r.standinCPU / r.backendCPU
+		})
+		recorded := med(m.name, func(r run) float64 { return float64(r.received) / float64(max(r.requests, 1)) })
+		collector, rec := "-", "-"
+		if m.standin != "" && m.standin != "otlp-down" {
+			collector = fmt.Sprintf("%.1f%% of app", 100*share)
+		}
+		if m.standin == "xray" || m.standin == "otlp" {
+			rec = fmt.Sprintf("%.1f%%", 100*recorded)
+		}
+		fmt.Printf("%-10s %10.0f %9.2f %9.2f %10.1f%% %10.2f %15s %10s\n", m.name, rps,
+			1000*med(m.name, func(r run) float64 { return r.p50 }), 1000*p99, 100*rps/base, p99/baseP99, collector, rec)
+	}
+	fmt.Println("\nmedians of the rounds; 'recorded' is segments (X-Ray) or server spans (OpenTelemetry) the stand-in got per request served")
+}
+
+// standin is a collector stand-in on 127.0.0.1:port until SIGTERM, when it
+// prints how many segments or spans it got. "xray": segments over UDP and
+// the sampling proxy over TCP, serving the seed's rule; "xray-proxy-only":
+// the proxy alone, so segments find nothing listening; "otlp": OTLP/HTTP.
+func standin(args []string) {
+	kind, port := args[0], args[1]
+	var received atomic.Int64
+	mux := http.NewServeMux()
+	switch kind {
+	case "xray", "xray-proxy-only":
+		mux.HandleFunc("POST /GetSamplingRules", func(w http.ResponseWriter, r *http.Request) {
+			json.NewEncoder(w).Encode(map[string]any{"SamplingRuleRecords": []any{
+				map[string]any{"SamplingRule": seedRule("Cruddur", 9000, 0.1, 5)},
+				map[string]any{"SamplingRule": seedRule("Default", 10000, 0.05, 1)},
+			}})
+		})
+		mux.HandleFunc("POST /SamplingTargets", func(w http.ResponseWriter, r *http.Request) {
+			var in struct{ SamplingStatisticsDocuments []struct{ RuleName string } }
+			json.NewDecoder(r.Body).Decode(&in)
+			var docs []any
+			for _, s := range in.SamplingStatisticsDocuments {
+				rate, quota := 0.05, 1
+				if s.RuleName == "Cruddur" {
+					rate, quota = 0.1, 5
+				}
+				docs = append(docs, map[string]any{"RuleName": s.RuleName, "FixedRate": rate, "ReservoirQuota": quota,
+					"ReservoirQuotaTTL": float64(time.Now().Add(time.Minute).Unix()), "Interval": 10})
+			}
+			json.NewEncoder(w).Encode(map[string]any{"SamplingTargetDocuments": docs})
+		})
+		if kind == "xray" {
+			conn, err := net.ListenPacket("udp", "127.0.0.1:"+port)
+			if err != nil {
+				fail(err)
+			}
+			conn.(*net.UDPConn).SetReadBuffer(8 << 20)
+			go func() {
+				buf := make([]byte, 64<<10)
+				for {
+					n, _, err := conn.ReadFrom(buf)
+					if err != nil {
+						return
+					}
+					// Segments, not subsegments sent on their own.
+					if !bytes.Contains(buf[:n], []byte(`"type":"subsegment"`)) {
+						received.Add(1)
+					}
+				}
+			}()
+		}
+	case "otlp":
+		mux.HandleFunc("POST /v1/traces", func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			var req coltracepb.ExportTraceServiceRequest
+			if proto.Unmarshal(body, &req) == nil {
+				for _, rs := range req.ResourceSpans {
+					for _, ss := range rs.ScopeSpans {
+						for _, span := range ss.Spans {
+							if span.Kind == tracepb.Span_SPAN_KIND_SERVER {
+								received.Add(1)
+							}
+						}
+					}
+				}
+			}
+			w.Header().Set("Content-Type", "application/x-protobuf")
+		})
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		fail(err)
+	}
+	go http.Serve(ln, mux)
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM)
+	<-stop
+	fmt.Println(received.Load())
+}
+
+func seedRule(name string, priority int, rate float64, reservoir int) map[string]any {
+	return map[string]any{"RuleName": name, "RuleARN": "arn:aws:xray:us-east-1:111122223333:sampling-rule/" + name,
+		"Priority": priority, "FixedRate": rate, "ReservoirSize": reservoir, "ServiceName": "*", "ServiceType": "*",
+		"Host": "*", "HTTPMethod": "*", "URLPath": "*", "ResourceARN": "*", "Version": 1, "Attributes": map[string]string{}}
+}
+
+func freePort() int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fail(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func waitListening(port int) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("nothing listening on %d after 10 s", port)
+}
+
+// cpuSeconds is a process's user and system time so far, from /proc.
+func cpuSeconds(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command's closing parenthesis; utime and stime
+	// are the 14th and 15th of the whole line, in clock ticks (100 a second).
+	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
+	utime, _ := strconv.ParseFloat(fields[11], 64)
+	stime, _ := strconv.ParseFloat(fields[12], 64)
+	return (utime + stime) / 100
+}
+
+func standinCPU(c *exec.Cmd) float64 {
+	if c == nil || c.Process == nil {
+		return 0
+	}
+	return cpuSeconds(c.Process.Pid)
+}
+
+func numCPU() int {
+	data, _ := os.ReadFile("/proc/cpuinfo")
+	return max(1, bytes.Count(data, []byte("processor\t:")))
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "loadbench:", err)
+	os.Exit(1)
+}
