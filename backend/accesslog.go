@@ -49,12 +49,14 @@ func (w *statusWriter) WriteHeader(status int) {
 	w.ResponseWriter.WriteHeader(status)
 }
 
-// xrayTraceID is the trace id of the request's X-Ray segment, sampled or not.
+// xrayTraceID is the trace id of the request's X-Ray segment, or the one
+// sampledFirst gave a request it served without one.
 func xrayTraceID(ctx context.Context) string {
 	if seg := xray.GetSegment(ctx); seg != nil {
 		return seg.TraceID
 	}
-	return ""
+	id, _ := ctx.Value(unsampledTraceKey{}).(string)
+	return id
 }
 
 // otelTraceID is the request's OpenTelemetry trace id in X-Ray's form: the

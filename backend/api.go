@@ -34,6 +34,11 @@ type stepTracer interface {
 type xraySteps struct{ metadataKey string }
 
 func (x xraySteps) step(ctx context.Context, name string, fn func() map[string]any) {
+	// A request X-Ray will not record gets no subsegment: the work alone.
+	if seg := xray.GetSegment(ctx); seg == nil || !seg.Sampled {
+		fn()
+		return
+	}
 	err := xray.Capture(ctx, name, func(ctx context.Context) error {
 		// Metadata is not indexed; it carries what helps reading one trace.
 		return xray.AddMetadataToNamespace(ctx, "cruddur", x.metadataKey, fn())

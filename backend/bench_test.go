@@ -60,6 +60,12 @@ func BenchmarkHomeActivities(b *testing.B) {
 		}},
 		{"traced-every-request-sampled", func() http.Handler { return mustTrace(b, opts, all) }},
 		{"traced-seed-rule", func() http.Handler { return mustTrace(b, opts, seed) }},
+		// The floor: the same middleware asking the SDK's sampler, and
+		// recording nothing, not even what it samples.
+		{"floor-sampling-decision-only", func() http.Handler {
+			plain := accessLog(xrayTraceID, routes(time.Now, xraySteps{metadataKey: "home-activities"}))
+			return edgeTraceHeader(false, sampledFirst(seed, xray.NewFixedSegmentNamer("Cruddur"), "", plain, plain))
+		}},
 	}
 	for _, v := range variants {
 		b.Run(v.name, func(b *testing.B) {

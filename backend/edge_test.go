@@ -201,3 +201,30 @@ func TestMalformedTraceHeaderIsNeitherSentNorEchoed(t *testing.T) {
 		}
 	}
 }
+
+func TestNewTraceID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 10000 {
+		id := newTraceID()
+		if !traceIDPattern.MatchString(id) || seen[id] {
+			t.Fatalf("trace id %q (seen before: %v)", id, seen[id])
+		}
+		seen[id] = true
+	}
+	if start := newTraceID()[2:10]; start < fmt.Sprintf("%08x", time.Now().Unix()-1) {
+		t.Errorf("trace id starts %s: not now", start)
+	}
+}
+
+func BenchmarkNewTraceID(b *testing.B) {
+	b.Run("ours", func(b *testing.B) {
+		for b.Loop() {
+			newTraceID()
+		}
+	})
+	b.Run("xray.NewTraceID", func(b *testing.B) {
+		for b.Loop() {
+			xray.NewTraceID()
+		}
+	})
+}

@@ -4,6 +4,8 @@
 // compares, in rounds that alternate the modes:
 //
 //	untraced    CRUDDUR_TRACING=off
+//	xray-floor  the X-Ray SDK whose rule samples nothing: the middleware
+//	            makes the SDK's sampling decision and records no request
 //	xray        the X-Ray SDK, a daemon stand-in taking the UDP segments
 //	xray-down   the X-Ray SDK, nothing listening for segments
 //	otel        OpenTelemetry, an OTLP/HTTP stand-in taking the spans
@@ -94,6 +96,7 @@ type mode struct {
 
 var modes = []mode{
 	{"untraced", []string{"CRUDDUR_TRACING=off"}, ""},
+	{"xray-floor", []string{"CRUDDUR_TRACING=xray"}, "xray-rate0"},
 	{"xray", []string{"CRUDDUR_TRACING=xray"}, "xray"},
 	{"xray-down", []string{"CRUDDUR_TRACING=xray"}, "xray-proxy-only"},
 	{"otel", []string{"CRUDDUR_TRACING=otel", "OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG=0.1"}, "otlp"},
@@ -112,7 +115,7 @@ func (m mode) run(backend, hey, self string, d time.Duration, conns int) (res ru
 	env := append(os.Environ(), "PORT="+strconv.Itoa(port))
 	var stand *exec.Cmd
 	switch m.standin {
-	case "xray", "xray-proxy-only":
+	case "xray", "xray-proxy-only", "xray-rate0":
 		env = append(env, fmt.Sprintf("AWS_XRAY_DAEMON_ADDRESS=tcp:127.0.0.1:%d udp:127.0.0.1:%d", sport, sport))
 	case "otlp", "otlp-down":
 		env = append(env, fmt.Sprintf("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", sport))
@@ -229,7 +232,7 @@ func report(results map[string][]run) {
 		if m.standin != "" && m.standin != "otlp-down" {
 			collector = fmt.Sprintf("%.1f%% of app", 100*share)
 		}
-		if m.standin == "xray" || m.standin == "otlp" {
+		if m.standin == "xray" || m.standin == "otlp" || m.standin == "xray-rate0" {
 			rec = fmt.Sprintf("%.1f%%", 100*recorded)
 		}
 		fmt.Printf("%-10s %10.0f %9.2f %9.2f %10.1f%% %10.2f %15s %10s\n", m.name, rps,
@@ -240,17 +243,22 @@ func report(results map[string][]run) {
 
 // standin is a collector stand-in on 127.0.0.1:port until SIGTERM, when it
 // prints how many segments or spans it got. "xray": segments over UDP and
-// the sampling proxy over TCP, serving the seed's rule; "xray-proxy-only":
-// the proxy alone, so segments find nothing listening; "otlp": OTLP/HTTP.
+// the sampling proxy over TCP, serving the seed's rule; "xray-rate0": the
+// same with the rule's rate and reservoir 0; "xray-proxy-only": the proxy
+// alone, so segments find nothing listening; "otlp": OTLP/HTTP.
 func standin(args []string) {
 	kind, port := args[0], args[1]
 	var received atomic.Int64
 	mux := http.NewServeMux()
 	switch kind {
-	case "xray", "xray-proxy-only":
+	case "xray", "xray-proxy-only", "xray-rate0":
+		rate, reservoir := 0.1, 5 // the seed's rule
+		if kind == "xray-rate0" {
+			rate, reservoir = 0, 0
+		}
 		mux.HandleFunc("POST /GetSamplingRules", func(w http.ResponseWriter, r *http.Request) {
 			json.NewEncoder(w).Encode(map[string]any{"SamplingRuleRecords": []any{
-				map[string]any{"SamplingRule": seedRule("Cruddur", 9000, 0.1, 5)},
+				map[string]any{"SamplingRule": seedRule("Cruddur", 9000, rate, reservoir)},
 				map[string]any{"SamplingRule": seedRule("Default", 10000, 0.05, 1)},
 			}})
 		})
@@ -259,16 +267,16 @@ func standin(args []string) {
 			json.NewDecoder(r.Body).Decode(&in)
 			var docs []any
 			for _, s := range in.SamplingStatisticsDocuments {
-				rate, quota := 0.05, 1
+				r, quota := 0.05, 1
 				if s.RuleName == "Cruddur" {
-					rate, quota = 0.1, 5
+					r, quota = rate, reservoir
 				}
-				docs = append(docs, map[string]any{"RuleName": s.RuleName, "FixedRate": rate, "ReservoirQuota": quota,
+				docs = append(docs, map[string]any{"RuleName": s.RuleName, "FixedRate": r, "ReservoirQuota": quota,
 					"ReservoirQuotaTTL": float64(time.Now().Add(time.Minute).Unix()), "Interval": 10})
 			}
 			json.NewEncoder(w).Encode(map[string]any{"SamplingTargetDocuments": docs})
 		})
-		if kind == "xray" {
+		if kind != "xray-proxy-only" {
 			conn, err := net.ListenPacket("udp", "127.0.0.1:"+port)
 			if err != nil {
 				fail(err)
