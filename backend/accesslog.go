@@ -49,14 +49,12 @@ func (w *statusWriter) WriteHeader(status int) {
 	w.ResponseWriter.WriteHeader(status)
 }
 
-// xrayTraceID is the trace id of the request's X-Ray segment, or the one
-// sampledFirst gave a request it served without one.
+// xrayTraceID is the trace id of the request's X-Ray segment.
 func xrayTraceID(ctx context.Context) string {
 	if seg := xray.GetSegment(ctx); seg != nil {
 		return seg.TraceID
 	}
-	id, _ := ctx.Value(unsampledTraceKey{}).(string)
-	return id
+	return ""
 }
 
 // otelTraceID is the request's OpenTelemetry trace id in X-Ray's form: the

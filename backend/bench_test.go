@@ -63,7 +63,7 @@ func BenchmarkHomeActivities(b *testing.B) {
 		// The floor: the same middleware asking the SDK's sampler, and
 		// recording nothing, not even what it samples.
 		{"floor-sampling-decision-only", func() http.Handler {
-			plain := accessLog(xrayTraceID, routes(time.Now, xraySteps{metadataKey: "home-activities"}))
+			plain := accessLog(unsampledTraceID, routes(time.Now, xraySteps{metadataKey: "home-activities"}))
 			return edgeTraceHeader(false, sampledFirst(seed, xray.NewFixedSegmentNamer("Cruddur"), "", plain, plain))
 		}},
 	}

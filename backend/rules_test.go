@@ -194,6 +194,31 @@ func TestEveryRequestLogsItsTraceID(t *testing.T) {
 		}
 	})
 
+	t.Run("xray, not recorded", func(t *testing.T) {
+		buf := captureLog(t)
+		daemon := newSegmentCounter(t)
+		none, err := sampling.NewLocalizedStrategyFromJSONBytes([]byte(`{"version": 2, "default": {"fixed_target": 0, "rate": 0}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := traced(routes(time.Now, xraySteps{metadataKey: "home-activities"}), tracingOptions{ServiceName: "Cruddur"},
+			xray.Config{DaemonAddr: daemon.conn.LocalAddr().String(), SamplingStrategy: none})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(h)
+		defer srv.Close()
+		get(t, srv.URL+"/api/activities/home")
+		get(t, srv.URL+"/api/activities/home")
+		got := requests(t, buf)
+		if len(got) != 2 || !xrayTraceIDPattern.MatchString(got[0].TraceID) || got[0].TraceID == got[1].TraceID {
+			t.Fatalf("log lines %+v; want each request with a trace id of its own", got)
+		}
+		if n, _ := daemon.settle(); n != 0 {
+			t.Errorf("the daemon got %d segments for requests the rule does not sample", n)
+		}
+	})
+
 	t.Run("otel", func(t *testing.T) {
 		buf := captureLog(t)
 		app, served, collector, flush := otelBackend(t, nil)

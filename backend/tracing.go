@@ -79,16 +79,16 @@ func traced(h http.Handler, opts tracingOptions, cfg xray.Config) (http.Handler,
 	if opts.OnECS {
 		origin = "AWS::ECS::Container" // what the SDK's ECS plugin sets
 	}
-	return edgeTraceHeader(opts.TrustTraceHeader, sampledFirst(cfg.SamplingStrategy, namer, origin, sdk, accessLog(xrayTraceID, h))), nil
+	return edgeTraceHeader(opts.TrustTraceHeader, sampledFirst(cfg.SamplingStrategy, namer, origin, sdk, accessLog(unsampledTraceID, h))), nil
 }
 
 // sampledFirst asks the SDK's own sampling strategy, as the SDK's handler
 // would, before the SDK makes a segment: a request the rules sample goes
 // through the SDK's handler with the decision in its trace header, which the
 // SDK follows without asking again; one they do not (about 9 in 10 at the
-// seed's rule) is served plainly, with a trace id for its log line and its
-// response header, and without the segment, subsegments and response
-// wrapping the SDK makes even for requests it never sends. A request that
+// seed's rule) is served plainly: no segment, subsegment, response wrapping
+// or trace header, which the SDK makes even for requests it never sends; its
+// log line still gets a trace id. A request that
 // still carries a trace header after the edge (a trusted upstream's) goes
 // to the SDK as it is.
 func sampledFirst(strategy sampling.Strategy, namer xray.SegmentNamer, origin string, sdk, plain http.Handler) http.Handler {
@@ -103,20 +103,18 @@ func sampledFirst(strategy sampling.Strategy, namer xray.SegmentNamer, origin st
 		if name == "" {
 			name = namer.Name(r.Host)
 		}
-		id := newTraceID()
 		if strategy.ShouldTrace(&sampling.Request{Host: r.Host, URL: r.URL.Path, Method: r.Method, ServiceName: name, ServiceType: origin}).Sample {
-			r.Header.Set(traceHeader, "Root="+id+";Sampled=1")
+			r.Header.Set(traceHeader, "Root="+newTraceID()+";Sampled=1")
 			sdk.ServeHTTP(w, r)
 			return
 		}
-		w.Header().Set(traceHeader, "Root="+id)
-		plain.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), unsampledTraceKey{}, id)))
+		plain.ServeHTTP(w, r)
 	})
 }
 
-// unsampledTraceKey holds, in the context of a request sampledFirst served
-// plainly, its trace id.
-type unsampledTraceKey struct{}
+// unsampledTraceID is a new trace id for the log line of a request X-Ray
+// does not record.
+func unsampledTraceID(context.Context) string { return newTraceID() }
 
 // slogXRay sends the X-Ray SDK's own warnings and errors to the structured
 // log, through faults: once per cause every 10 s.
