@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 BASE ?= origin/main
 HEAD ?=
 
-.PHONY: synth test golden diff-golden diff deploy destroy bench bench-backend
+.PHONY: synth test golden diff-golden diff deploy destroy bench bench-backend bench-load
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -68,3 +68,10 @@ bench: node_modules/.installed
 ## bench-backend: the tracing middleware's per-request cost against the same handler untraced
 bench-backend:
 	cd backend && go test -run '^$$' -bench HomeActivities -benchmem -count 5 .
+
+## bench-load: the backend binary under hey's load on loopback, untraced against every tracing
+##             mode at the seed's rule (backend/loadbench; ROUNDS=5, DURATION=5s)
+ROUNDS ?= 5
+DURATION ?= 5s
+bench-load:
+	cd backend && go run ./loadbench -rounds $(ROUNDS) -duration $(DURATION)
