@@ -76,11 +76,11 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 	key := stackKey(stack, prod)
 	// Every log group keeps its logs as configured, encrypted in
 	// production with the stack's own key.
+	var logsKey awskms.IKey
+	if prod {
+		logsKey = key
+	}
 	logs := func(scope constructs.Construct, id string, name *string) awslogs.LogGroup {
-		var logsKey awskms.IKey
-		if prod {
-			logsKey = key
-		}
 		return awslogs.NewLogGroup(scope, &id, &awslogs.LogGroupProps{
 			LogGroupName: name, Retention: retentionDays[cfg.LogRetentionDays], EncryptionKey: logsKey,
 		})
@@ -128,8 +128,8 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 		PortMappings: &[]*awsecs.PortMapping{{Name: jsii.String("http"), ContainerPort: jsii.Number(cfg.AppPort), Protocol: awsecs.Protocol_TCP}},
 		Essential:    jsii.Bool(true),
 		// What the sidecar leaves of the task's memory, as a hard limit:
-		// every Fargate size has at least 512 MiB, the sidecar 256.
-		MemoryLimitMiB: jsii.Number(cfg.TaskMemoryMiB - 256),
+		// every Fargate size has at least 512 MiB, twice the sidecar's.
+		MemoryLimitMiB: jsii.Number(cfg.TaskMemoryMiB - tracing.SidecarMemoryMiB),
 		// The image has no shell or curl: the binary checks itself.
 		HealthCheck: &awsecs.HealthCheck{
 			Command:     jsii.Strings("CMD", "/cruddur-backend", "-healthcheck"),

@@ -61,7 +61,7 @@ func (o *ADOTCollectorOptions) spec() *collectorSpec {
 		image:   image,
 		command: func(string) []string { return []string{"--config=env:" + adotConfigVar} },
 		environment: func(region string) *map[string]*string {
-			return &map[string]*string{adotConfigVar: jsii.String(adotConfig(region, sidecarMemoryMiB))}
+			return &map[string]*string{adotConfigVar: jsii.String(adotConfig(region, SidecarMemoryMiB))}
 		},
 		ports: otlpPorts(),
 		// /healthcheck asks the health_check extension; it needs no shell.

@@ -52,7 +52,7 @@ func (o *CloudWatchAgentOptions) spec() *collectorSpec {
 		image:   image,
 		command: func(string) []string { return nil },
 		environment: func(region string) *map[string]*string {
-			return &map[string]*string{cwAgentConfigVar: jsii.String(cloudWatchAgentConfig(region, sidecarMemoryMiB))}
+			return &map[string]*string{cwAgentConfigVar: jsii.String(cloudWatchAgentConfig(region, SidecarMemoryMiB))}
 		},
 		ports: otlpPorts(),
 		// At start the agent translates its configuration into files under

@@ -50,7 +50,7 @@ func (o *XRayDaemonOptions) spec() *collectorSpec {
 				"-n", region, // the region to send to, never guessed
 				// A quarter of the container's memory for the segment
 				// buffer; the daemon's default is 1% of the host's.
-				"-m", strconv.Itoa(sidecarMemoryMiB / 4),
+				"-m", strconv.Itoa(SidecarMemoryMiB / 4),
 				"-l", "info",
 			}
 		},

@@ -28,11 +28,15 @@ import (
 // reach it.
 const XRayPort = 2000
 
-// The sidecar's size and restart window, whichever collector it runs.
+// SidecarMemoryMiB is the sidecar's memory, reserved and its hard limit,
+// whichever collector it runs: what an app container sharing the task's
+// memory leaves for it.
+const SidecarMemoryMiB = 256
+
+// The sidecar's CPU units and restart window.
 const (
-	sidecarCPU       = 32
-	sidecarMemoryMiB = 256
-	restartSeconds   = 60
+	sidecarCPU     = 32
+	restartSeconds = 60
 )
 
 // SidecarProps configure a Sidecar.
@@ -109,8 +113,8 @@ func NewSidecar(scope constructs.Construct, id string, props *SidecarProps) *Sid
 		// A hard limit as well as the reservation (Control Tower's
 		// CT.ECS.PR.7): a leaking sidecar is restarted, not left to starve
 		// the app.
-		MemoryReservationMiB: jsii.Number(sidecarMemoryMiB),
-		MemoryLimitMiB:       jsii.Number(sidecarMemoryMiB),
+		MemoryReservationMiB: jsii.Number(SidecarMemoryMiB),
+		MemoryLimitMiB:       jsii.Number(SidecarMemoryMiB),
 		// Not essential, and restarted in place: while it restarts, traces
 		// of those seconds are lost and requests are not.
 		Essential:              jsii.Bool(false),
