@@ -70,8 +70,10 @@ bench-backend:
 	cd backend && go test -run '^$$' -bench HomeActivities -benchmem -count 5 .
 
 ## bench-load: the backend binary under hey's load on loopback, untraced against every tracing
-##             mode at the seed's rule (backend/loadbench; ROUNDS=5, DURATION=5s)
+##             mode at the seed's rule (backend/loadbench; ROUNDS=5, DURATION=5s; more flags
+##             in LOADBENCH_ARGS, e.g. LOADBENCH_ARGS='-pin -modes xray')
 ROUNDS ?= 5
 DURATION ?= 5s
+LOADBENCH_ARGS ?=
 bench-load:
-	cd backend && go run ./loadbench -rounds $(ROUNDS) -duration $(DURATION)
+	cd backend && go run ./loadbench -rounds $(ROUNDS) -duration $(DURATION) $(LOADBENCH_ARGS)

@@ -25,23 +25,26 @@ type Activity struct {
 
 // stepTracer records a named step of a request with what it found: an X-Ray
 // subsegment with metadata, or an OpenTelemetry child span with attributes.
+// It runs work always and describe only for a step it records: about 9
+// requests in 10 at the seed's rule pay for the work alone.
 type stepTracer interface {
-	step(ctx context.Context, name string, fn func() map[string]any)
+	step(ctx context.Context, name string, work func(), describe func() map[string]any)
 }
 
 // xraySteps records steps as X-Ray subsegments, with their attributes as
 // metadata under cruddur.<metadataKey>.
 type xraySteps struct{ metadataKey string }
 
-func (x xraySteps) step(ctx context.Context, name string, fn func() map[string]any) {
+func (x xraySteps) step(ctx context.Context, name string, work func(), describe func() map[string]any) {
 	// A request X-Ray will not record gets no subsegment: the work alone.
 	if seg := xray.GetSegment(ctx); seg == nil || !seg.Sampled {
-		fn()
+		work()
 		return
 	}
 	err := xray.Capture(ctx, name, func(ctx context.Context) error {
+		work()
 		// Metadata is not indexed; it carries what helps reading one trace.
-		return xray.AddMetadataToNamespace(ctx, "cruddur", x.metadataKey, fn())
+		return xray.AddMetadataToNamespace(ctx, "cruddur", x.metadataKey, describe())
 	})
 	if err != nil {
 		// A tracing problem is logged, never returned: tracing must not
@@ -53,7 +56,7 @@ func (x xraySteps) step(ctx context.Context, name string, fn func() map[string]a
 // noSteps records nothing: the API untraced.
 type noSteps struct{}
 
-func (noSteps) step(_ context.Context, _ string, fn func() map[string]any) { fn() }
+func (noSteps) step(_ context.Context, _ string, work func(), _ func() map[string]any) { work() }
 
 // routes is the API without tracing: the tracing middleware wraps it whole.
 func routes(now func() time.Time, steps stepTracer) *http.ServeMux {
@@ -71,8 +74,7 @@ func routes(now func() time.Time, steps stepTracer) *http.ServeMux {
 // the bootcamp's backend does, and records when and how many.
 func homeActivities(ctx context.Context, now time.Time, steps stepTracer) []Activity {
 	var activities []Activity
-	steps.step(ctx, "mock-data", func() map[string]any {
-		activities = mockHomeActivities(now)
+	steps.step(ctx, "mock-data", func() { activities = mockHomeActivities(now) }, func() map[string]any {
 		return map[string]any{
 			"now":          now.UTC().Format(time.RFC3339),
 			"results-size": len(activities),

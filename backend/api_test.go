@@ -1,11 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-xray-sdk-go/v2/xray"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 var fixedNow = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
@@ -73,6 +78,37 @@ func TestPortFromEnv(t *testing.T) {
 	for _, in := range []string{"0", "65536", "http", "-1"} {
 		if _, err := portFromEnv(in); err == nil {
 			t.Errorf("portFromEnv(%q): no error", in)
+		}
+	}
+}
+
+// TestOnlyRecordedStepsAreDescribed: a step's work always runs, and what
+// describes it is built only for a step that is recorded, so unrecorded
+// requests do not pay for metadata they drop.
+func TestOnlyRecordedStepsAreDescribed(t *testing.T) {
+	unsampled := context.WithValue(context.Background(), xray.ContextKey, &xray.Segment{Sampled: false})
+	never := newOTelTracingWith(resource.Empty(), sdktrace.WithSampler(sdktrace.NeverSample()))
+	always := newOTelTracingWith(resource.Empty(), sdktrace.WithSampler(sdktrace.AlwaysSample()))
+	cases := []struct {
+		name     string
+		steps    stepTracer
+		ctx      context.Context
+		describe bool
+	}{
+		{"untraced", noSteps{}, context.Background(), false},
+		{"x-ray, no segment", xraySteps{metadataKey: "k"}, context.Background(), false},
+		{"x-ray, unsampled segment", xraySteps{metadataKey: "k"}, unsampled, false},
+		{"opentelemetry, unsampled", never, context.Background(), false},
+		{"opentelemetry, sampled", always, context.Background(), true},
+	}
+	for _, tc := range cases {
+		worked, described := false, false
+		tc.steps.step(tc.ctx, "step", func() { worked = true }, func() map[string]any {
+			described = true
+			return map[string]any{"n": 1}
+		})
+		if !worked || described != tc.describe {
+			t.Errorf("%s: work ran %t, describe ran %t; want true, %t", tc.name, worked, described, tc.describe)
 		}
 	}
 }

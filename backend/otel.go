@@ -81,11 +81,16 @@ func (o *otelTracing) wrap(h http.Handler, serviceName string, trust bool) http.
 	))
 }
 
-// step runs fn in a child span with the given attributes added after it.
-func (o *otelTracing) step(ctx context.Context, name string, fn func() map[string]any) {
+// step runs work in a child span, with describe's attributes added after it
+// when the span is recorded.
+func (o *otelTracing) step(ctx context.Context, name string, work func(), describe func() map[string]any) {
 	_, span := o.tracer.Start(ctx, name)
 	defer span.End()
-	for k, v := range fn() {
+	work()
+	if !span.IsRecording() {
+		return
+	}
+	for k, v := range describe() {
 		switch x := v.(type) {
 		case int:
 			span.SetAttributes(attribute.Int(k, x))

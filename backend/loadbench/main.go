@@ -15,10 +15,20 @@
 // serves aws/json/xray.json's rule (5 a second, then 10%) to the X-Ray SDK,
 // and OpenTelemetry samples 10% (OTEL_TRACES_SAMPLER_ARG, as the stack sets
 // it). It prints requests/s and p50/p99 per mode, each traced mode against
-// untraced, and the stand-in's CPU time as a share of the backend's: on
-// Fargate the collector shares the task's CPU.
+// untraced, and the CPU time per request of the backend and of the stand-in:
+// on Fargate the collector shares the task's CPU.
 //
-//	go run ./loadbench [-rounds 3] [-duration 5s] [-c 50]
+// The backend gets the app container's environment from the stack's golden
+// template (-template), as the task would, with the bench's port, collector
+// address and mode on top. With -pin, the backend and the stand-in share one
+// core and hey has the others: the task's fixed CPU budget, with the load
+// coming from outside it. On a 2-core machine hey, alone on its core, then
+// saturates first, so requests/s stop telling the modes apart; the CPU time
+// per request still does. A CPU-bound task serves in proportion to the
+// inverse of its CPU per request (the app's and the collector's): the
+// "capacity" column.
+//
+//	go run ./loadbench [-rounds 3] [-duration 5s] [-c 50] [-pin] [-modes xray,otel]
 //
 // Everything is on 127.0.0.1 and bounded: rounds × modes × duration.
 package main
@@ -57,7 +67,14 @@ func main() {
 	rounds := flag.Int("rounds", 3, "rounds; each runs every mode once")
 	duration := flag.Duration("duration", 5*time.Second, "how long hey drives each run")
 	conns := flag.Int("c", 50, "hey's concurrent connections")
+	template := flag.String("template", "../testdata/Cruddur.template.json", "the stack's template whose app container environment the backend runs with")
+	only := flag.String("modes", "", "a comma-separated subset of the modes to run (untraced always runs)")
+	pin := flag.Bool("pin", false, "run the backend and the stand-in on one core and hey on the others (needs taskset and 2 cores)")
 	flag.Parse()
+	if *only != "" {
+		keep := strings.Split(*only, ",")
+		modes = slices.DeleteFunc(modes, func(m mode) bool { return m.name != "untraced" && !slices.Contains(keep, m.name) })
+	}
 	if *rounds < 1 || *rounds > 20 || *duration <= 0 || *duration > time.Minute || *conns < 1 || *conns > 500 {
 		fail(fmt.Errorf("expected 1..20 rounds, a duration up to 1m and 1..500 connections"))
 	}
@@ -72,12 +89,29 @@ func main() {
 			fail(fmt.Errorf("go build %s: %v\n%s", b[1], err, out))
 		}
 	}
-	fmt.Printf("loadbench: %d rounds of %s per mode, %d connections, GET /api/activities/home, %d cores\n", *rounds, *duration, *conns, numCPU())
+	taskEnv, err := appEnvironment(*template)
+	if err != nil {
+		fail(err)
+	}
+	cores := numCPU()
+	var task, load []string // command prefixes: taskset, or nothing
+	if *pin {
+		if _, err := exec.LookPath("taskset"); err != nil || cores < 2 {
+			fail(fmt.Errorf("-pin needs taskset (util-linux) and 2 or more cores (found %d); run with -pin=false", cores))
+		}
+		task, load = []string{"taskset", "-c", "0"}, []string{"taskset", "-c", fmt.Sprintf("1-%d", cores-1)}
+	}
+	fmt.Printf("loadbench: %d rounds of %s per mode, %d connections, GET /api/activities/home, %d cores\n", *rounds, *duration, *conns, cores)
+	if *pin {
+		fmt.Printf("pinned: backend and stand-in on core 0 (the task's CPU), hey on 1-%d\n", cores-1)
+	}
+	fmt.Printf("app environment from %s: %s\n", *template, strings.Join(taskEnv, " "))
+	b := bench{backend: backend, hey: hey, self: self, task: task, load: load, env: taskEnv, d: *duration, conns: *conns}
 
 	results := map[string][]run{}
 	for r := range *rounds {
 		for _, m := range modes {
-			res, err := m.run(backend, hey, self, *duration, *conns)
+			res, err := b.run(m)
 			if err != nil {
 				fail(fmt.Errorf("round %d, %s: %w", r+1, m.name, err))
 			}
@@ -107,12 +141,29 @@ var modes = []mode{
 type run struct {
 	rps, p50, p99          float64 // requests/s, seconds
 	backendCPU, standinCPU float64 // seconds during the run
-	received, requests     int     // segments or spans the stand-in got; requests served
+	requests               int     // requests served during the run
+	received, total        int     // segments or spans the stand-in got; requests served, warm-up included
 }
 
-func (m mode) run(backend, hey, self string, d time.Duration, conns int) (res run, err error) {
+// bench is how every run is made.
+type bench struct {
+	backend, hey, self string
+	task, load         []string // command prefixes that pin the task's processes and hey
+	env                []string // the app container's environment
+	d                  time.Duration
+	conns              int
+}
+
+// command is name with args, behind prefix (taskset's), if any.
+func command(prefix []string, name string, args ...string) *exec.Cmd {
+	argv := append(append(append([]string{}, prefix...), name), args...)
+	return exec.Command(argv[0], argv[1:]...)
+}
+
+func (b bench) run(m mode) (res run, err error) {
+	backend, hey, self, d, conns := b.backend, b.hey, b.self, b.d, b.conns
 	port, sport := freePort(), freePort()
-	env := append(os.Environ(), "PORT="+strconv.Itoa(port))
+	env := append(append(os.Environ(), b.env...), "PORT="+strconv.Itoa(port))
 	var stand *exec.Cmd
 	switch m.standin {
 	case "xray", "xray-proxy-only", "xray-rate0":
@@ -121,7 +172,7 @@ func (m mode) run(backend, hey, self string, d time.Duration, conns int) (res ru
 		env = append(env, fmt.Sprintf("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", sport))
 	}
 	if m.standin != "" && m.standin != "otlp-down" {
-		stand = exec.Command(self, "standin", m.standin, strconv.Itoa(sport))
+		stand = command(b.task, self, "standin", m.standin, strconv.Itoa(sport))
 		stand.Stderr = os.Stderr
 		out, perr := stand.StdoutPipe()
 		if perr != nil {
@@ -144,21 +195,21 @@ func (m mode) run(backend, hey, self string, d time.Duration, conns int) (res ru
 			return res, fmt.Errorf("stand-in: %w", err)
 		}
 	}
-	b := exec.Command(backend)
-	b.Env = append(env, m.env...)
-	b.Stdout = io.Discard // the access log: a line per request
-	b.Stderr = os.Stderr
-	if err := b.Start(); err != nil {
+	app := command(b.task, backend)
+	app.Env = append(env, m.env...)
+	app.Stdout = io.Discard // the access log: a line per request
+	app.Stderr = os.Stderr
+	if err := app.Start(); err != nil {
 		return res, err
 	}
-	defer func() { b.Process.Signal(syscall.SIGTERM); b.Wait() }()
+	defer func() { app.Process.Signal(syscall.SIGTERM); app.Wait() }()
 	if err := waitListening(port); err != nil {
 		return res, fmt.Errorf("backend: %w", err)
 	}
 	url := fmt.Sprintf("http://127.0.0.1:%d/api/activities/home", port)
 	// Warm up: connections, the SDKs' sampling rules and batchers. The
 	// stand-in counts the warm-up's traces too, so its requests count.
-	warm, err := exec.Command(hey, "-z", "1s", "-c", strconv.Itoa(conns), url).CombinedOutput()
+	warm, err := command(b.load, hey, "-z", "1s", "-c", strconv.Itoa(conns), url).CombinedOutput()
 	if err != nil {
 		return res, fmt.Errorf("hey: %v\n%s", err, warm)
 	}
@@ -166,15 +217,16 @@ func (m mode) run(backend, hey, self string, d time.Duration, conns int) (res ru
 	if err := parseHey(warm, &w); err != nil {
 		return res, err
 	}
-	defer func() { res.requests += w.requests }()
+	defer func() { res.total = res.requests + w.requests }()
 	time.Sleep(500 * time.Millisecond)
-	cpu0, scpu0 := cpuSeconds(b.Process.Pid), standinCPU(stand)
-	out, err := exec.Command(hey, "-z", d.String(), "-c", strconv.Itoa(conns), url).CombinedOutput()
+	cpu0, scpu0 := cpuSeconds(app.Process.Pid), standinCPU(stand)
+	out, err := command(b.load, hey, "-z", d.String(), "-c", strconv.Itoa(conns), url).CombinedOutput()
 	if err != nil {
 		return res, fmt.Errorf("hey: %v\n%s", err, out)
 	}
-	time.Sleep(time.Second) // the last batches and segments arrive
-	res.backendCPU, res.standinCPU = cpuSeconds(b.Process.Pid)-cpu0, standinCPU(stand)-scpu0
+	// The CPU of the run itself; then the last batches and segments arrive.
+	res.backendCPU, res.standinCPU = cpuSeconds(app.Process.Pid)-cpu0, standinCPU(stand)-scpu0
+	time.Sleep(time.Second)
 	return res, parseHey(out, &res)
 }
 
@@ -215,30 +267,86 @@ func report(results map[string][]run) {
 		slices.Sort(v)
 		return v[len(v)/2]
 	}
+	perRequest := func(cpu float64, r run) float64 { return 1e6 * cpu / float64(max(r.requests, 1)) }
 	base := med("untraced", func(r run) float64 { return r.rps })
 	baseP99 := med("untraced", func(r run) float64 { return r.p99 })
-	fmt.Printf("\n%-10s %10s %9s %9s %11s %10s %15s %10s\n", "mode", "req/s", "p50 ms", "p99 ms", "vs untraced", "p99 ratio", "collector CPU", "recorded")
+	baseCPU := med("untraced", func(r run) float64 { return perRequest(r.backendCPU, r) })
+	fmt.Printf("\n%-10s %9s %7s %7s %8s %6s %11s %11s %9s %9s\n", "mode", "req/s", "p50 ms", "p99 ms", "vs untr.", "p99 ×", "app µs/req", "coll µs/req", "capacity", "recorded")
 	for _, m := range modes {
 		rps := med(m.name, func(r run) float64 { return r.rps })
 		p99 := med(m.name, func(r run) float64 { return r.p99 })
-		share := med(m.name, func(r run) float64 {
-			if r.backendCPU == 0 {
-				return 0
-			}
-			return r.standinCPU / r.backendCPU
-		})
-		recorded := med(m.name, func(r run) float64 { return float64(r.received) / float64(max(r.requests, 1)) })
 		collector, rec := "-", "-"
 		if m.standin != "" && m.standin != "otlp-down" {
-			collector = fmt.Sprintf("%.1f%% of app", 100*share)
+			collector = fmt.Sprintf("%.2f", med(m.name, func(r run) float64 { return perRequest(r.standinCPU, r) }))
 		}
 		if m.standin == "xray" || m.standin == "otlp" || m.standin == "xray-rate0" {
-			rec = fmt.Sprintf("%.1f%%", 100*recorded)
+			rec = fmt.Sprintf("%.1f%%", 100*med(m.name, func(r run) float64 { return float64(r.received) / float64(max(r.total, 1)) }))
 		}
-		fmt.Printf("%-10s %10.0f %9.2f %9.2f %10.1f%% %10.2f %15s %10s\n", m.name, rps,
-			1000*med(m.name, func(r run) float64 { return r.p50 }), 1000*p99, 100*rps/base, p99/baseP99, collector, rec)
+		taskCPU := med(m.name, func(r run) float64 { return perRequest(r.backendCPU+r.standinCPU, r) })
+		fmt.Printf("%-10s %9.0f %7.2f %7.2f %7.1f%% %6.2f %11.2f %11s %8.1f%% %9s\n", m.name, rps,
+			1000*med(m.name, func(r run) float64 { return r.p50 }), 1000*p99, 100*rps/base, p99/baseP99,
+			med(m.name, func(r run) float64 { return perRequest(r.backendCPU, r) }), collector, 100*baseCPU/taskCPU, rec)
 	}
-	fmt.Println("\nmedians of the rounds; 'recorded' is segments (X-Ray) or server spans (OpenTelemetry) the stand-in got per request served")
+	fmt.Println("\nmedians of the rounds; µs/req is CPU time per request served; capacity is untraced's CPU per request over the mode's, app and collector together (what a CPU-bound task serves); 'recorded' is segments (X-Ray) or server spans (OpenTelemetry) the stand-in got per request served")
+	if results["xray"] == nil {
+		return
+	}
+	rps := med("xray", func(r run) float64 { return r.rps })
+	p99 := med("xray", func(r run) float64 { return r.p99 })
+	fmt.Printf("target, default mode (xray): throughput %.1f%% of untraced (at least 85%%: %s), p99 %.2f× untraced (at most 1.2×: %s)\n",
+		100*rps/base, verdict(rps/base >= 0.85), p99/baseP99, verdict(p99/baseP99 <= 1.2))
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
+
+// appEnvironment is the app container's environment in a synthesized
+// template, as NAME=value, less what the bench sets itself: the port, where
+// traces go and the tracing mode.
+func appEnvironment(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("-template: %w", err)
+	}
+	defer f.Close()
+	var doc struct {
+		Resources map[string]struct {
+			Type       string
+			Properties struct {
+				ContainerDefinitions []struct {
+					Name        string
+					Environment []struct {
+						Name  string
+						Value any
+					}
+				}
+			}
+		}
+	}
+	if err := json.NewDecoder(io.LimitReader(f, 16<<20)).Decode(&doc); err != nil {
+		return nil, fmt.Errorf("-template %s: %w", path, err)
+	}
+	benchSets := map[string]bool{"PORT": true, "AWS_XRAY_DAEMON_ADDRESS": true, "CRUDDUR_TRACING": true, "OTEL_EXPORTER_OTLP_ENDPOINT": true}
+	for _, r := range doc.Resources {
+		for _, c := range r.Properties.ContainerDefinitions {
+			if r.Type != "AWS::ECS::TaskDefinition" || c.Name != "app" {
+				continue
+			}
+			var env []string
+			for _, e := range c.Environment {
+				if v, ok := e.Value.(string); ok && !benchSets[e.Name] {
+					env = append(env, e.Name+"="+v)
+				}
+			}
+			slices.Sort(env)
+			return env, nil
+		}
+	}
+	return nil, fmt.Errorf("-template %s: no task definition with an app container", path)
 }
 
 // standin is a collector stand-in on 127.0.0.1:port until SIGTERM, when it
