@@ -11,10 +11,10 @@
 //	otel        OpenTelemetry, an OTLP/HTTP stand-in taking the spans
 //	otel-down   OpenTelemetry, nothing listening
 //
-// Every traced mode samples at the seed's rule: the stand-in's sampling proxy
-// serves aws/json/xray.json's rule (5 a second, then 10%) to the X-Ray SDK,
-// and OpenTelemetry samples 10% (OTEL_TRACES_SAMPLER_ARG, as the stack sets
-// it). It prints requests/s and p50/p99 per mode, each traced mode against
+// Every traced mode samples at the template's rules, the seed's among them:
+// the stand-in's sampling proxy serves them to the X-Ray SDK (for this path,
+// 5 a second, then 10%), and OpenTelemetry samples at the rate of the rule
+// that applies (OTEL_TRACES_SAMPLER_ARG, as the stack sets it). It prints requests/s and p50/p99 per mode, each traced mode against
 // untraced, and the CPU time per request of the backend and of the stand-in:
 // on Fargate the collector shares the task's CPU.
 //
@@ -36,6 +36,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -89,7 +90,7 @@ func main() {
 			fail(fmt.Errorf("go build %s: %v\n%s", b[1], err, out))
 		}
 	}
-	taskEnv, err := appEnvironment(*template)
+	t, err := readTemplate(*template)
 	if err != nil {
 		fail(err)
 	}
@@ -105,8 +106,11 @@ func main() {
 	if *pin {
 		fmt.Printf("pinned: backend and stand-in on core 0 (the task's CPU), hey on 1-%d\n", cores-1)
 	}
-	fmt.Printf("app environment from %s: %s\n", *template, strings.Join(taskEnv, " "))
-	b := bench{backend: backend, hey: hey, self: self, task: task, load: load, env: taskEnv, d: *duration, conns: *conns}
+	rate := t.rateFor(benchPath)
+	fmt.Printf("from %s: app environment %s; %d sampling rules, %s at %g (OpenTelemetry samples at that)\n",
+		*template, strings.Join(t.env, " "), len(t.rules), benchPath, rate)
+	b := bench{backend: backend, hey: hey, self: self, template: *template, task: task, load: load, env: t.env,
+		otelRate: strconv.FormatFloat(rate, 'g', -1, 64), d: *duration, conns: *conns}
 
 	results := map[string][]run{}
 	for r := range *rounds {
@@ -121,6 +125,9 @@ func main() {
 	report(results)
 }
 
+// benchPath is what hey asks for.
+const benchPath = "/api/activities/home"
+
 // mode is one way of running the backend.
 type mode struct {
 	name    string
@@ -133,8 +140,8 @@ var modes = []mode{
 	{"xray-floor", []string{"CRUDDUR_TRACING=xray"}, "xray-rate0"},
 	{"xray", []string{"CRUDDUR_TRACING=xray"}, "xray"},
 	{"xray-down", []string{"CRUDDUR_TRACING=xray"}, "xray-proxy-only"},
-	{"otel", []string{"CRUDDUR_TRACING=otel", "OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG=0.1"}, "otlp"},
-	{"otel-down", []string{"CRUDDUR_TRACING=otel", "OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG=0.1"}, "otlp-down"},
+	{"otel", []string{"CRUDDUR_TRACING=otel", "OTEL_TRACES_SAMPLER=parentbased_traceidratio"}, "otlp"},
+	{"otel-down", []string{"CRUDDUR_TRACING=otel", "OTEL_TRACES_SAMPLER=parentbased_traceidratio"}, "otlp-down"},
 }
 
 // run is what one run measured.
@@ -148,6 +155,8 @@ type run struct {
 // bench is how every run is made.
 type bench struct {
 	backend, hey, self string
+	template           string   // the stand-in reads the sampling rules from it
+	otelRate           string   // OTEL_TRACES_SAMPLER_ARG
 	task, load         []string // command prefixes that pin the task's processes and hey
 	env                []string // the app container's environment
 	d                  time.Duration
@@ -169,10 +178,10 @@ func (b bench) run(m mode) (res run, err error) {
 	case "xray", "xray-proxy-only", "xray-rate0":
 		env = append(env, fmt.Sprintf("AWS_XRAY_DAEMON_ADDRESS=tcp:127.0.0.1:%d udp:127.0.0.1:%d", sport, sport))
 	case "otlp", "otlp-down":
-		env = append(env, fmt.Sprintf("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", sport))
+		env = append(env, fmt.Sprintf("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", sport), "OTEL_TRACES_SAMPLER_ARG="+b.otelRate)
 	}
 	if m.standin != "" && m.standin != "otlp-down" {
-		stand = command(b.task, self, "standin", m.standin, strconv.Itoa(sport))
+		stand = command(b.task, self, "standin", m.standin, strconv.Itoa(sport), b.template)
 		stand.Stderr = os.Stderr
 		out, perr := stand.StdoutPipe()
 		if perr != nil {
@@ -206,7 +215,7 @@ func (b bench) run(m mode) (res run, err error) {
 	if err := waitListening(port); err != nil {
 		return res, fmt.Errorf("backend: %w", err)
 	}
-	url := fmt.Sprintf("http://127.0.0.1:%d/api/activities/home", port)
+	url := fmt.Sprintf("http://127.0.0.1:%d%s", port, benchPath)
 	// Warm up: connections, the SDKs' sampling rules and batchers. The
 	// stand-in counts the warm-up's traces too, so its requests count.
 	warm, err := command(b.load, hey, "-z", "1s", "-c", strconv.Itoa(conns), url).CombinedOutput()
@@ -304,13 +313,19 @@ func verdict(ok bool) string {
 	return "NOT met"
 }
 
-// appEnvironment is the app container's environment in a synthesized
-// template, as NAME=value, less what the bench sets itself: the port, where
-// traces go and the tracing mode.
-func appEnvironment(path string) ([]string, error) {
+// taskSpec is what the bench takes from a synthesized template: the app
+// container's environment, as NAME=value, less what the bench sets itself
+// (the port, where traces go, the tracing mode), and the X-Ray sampling
+// rules, as GetSamplingRules returns them.
+type taskSpec struct {
+	env   []string
+	rules []map[string]any
+}
+
+func readTemplate(path string) (taskSpec, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("-template: %w", err)
+		return taskSpec{}, fmt.Errorf("-template: %w", err)
 	}
 	defer f.Close()
 	var doc struct {
@@ -324,63 +339,103 @@ func appEnvironment(path string) ([]string, error) {
 						Value any
 					}
 				}
+				SamplingRule map[string]any
 			}
 		}
 	}
 	if err := json.NewDecoder(io.LimitReader(f, 16<<20)).Decode(&doc); err != nil {
-		return nil, fmt.Errorf("-template %s: %w", path, err)
+		return taskSpec{}, fmt.Errorf("-template %s: %w", path, err)
 	}
 	benchSets := map[string]bool{"PORT": true, "AWS_XRAY_DAEMON_ADDRESS": true, "CRUDDUR_TRACING": true, "OTEL_EXPORTER_OTLP_ENDPOINT": true}
+	var t taskSpec
+	app := false
 	for _, r := range doc.Resources {
-		for _, c := range r.Properties.ContainerDefinitions {
-			if r.Type != "AWS::ECS::TaskDefinition" || c.Name != "app" {
-				continue
-			}
-			var env []string
-			for _, e := range c.Environment {
-				if v, ok := e.Value.(string); ok && !benchSets[e.Name] {
-					env = append(env, e.Name+"="+v)
+		switch r.Type {
+		case "AWS::ECS::TaskDefinition":
+			for _, c := range r.Properties.ContainerDefinitions {
+				if c.Name != "app" {
+					continue
+				}
+				app = true
+				for _, e := range c.Environment {
+					if v, ok := e.Value.(string); ok && !benchSets[e.Name] {
+						t.env = append(t.env, e.Name+"="+v)
+					}
 				}
 			}
-			slices.Sort(env)
-			return env, nil
+		case "AWS::XRay::SamplingRule":
+			t.rules = append(t.rules, r.Properties.SamplingRule)
 		}
 	}
-	return nil, fmt.Errorf("-template %s: no task definition with an app container", path)
+	if !app {
+		return taskSpec{}, fmt.Errorf("-template %s: no task definition with an app container", path)
+	}
+	if len(t.rules) == 0 {
+		return taskSpec{}, fmt.Errorf("-template %s: no AWS::XRay::SamplingRule", path)
+	}
+	slices.Sort(t.env)
+	slices.SortFunc(t.rules, func(a, b map[string]any) int { return cmp.Compare(number(a["Priority"]), number(b["Priority"])) })
+	return t, nil
+}
+
+func number(v any) float64 {
+	f, _ := v.(float64)
+	return f
+}
+
+// rateFor is the FixedRate of the rule X-Ray applies to a GET of path: the
+// first by priority whose URLPath is * or path (the template's rules match
+// any host and method). OpenTelemetry samples at it, as the stack sets it.
+func (t taskSpec) rateFor(path string) float64 {
+	for _, r := range t.rules {
+		if u := r["URLPath"]; u == "*" || u == path {
+			return number(r["FixedRate"])
+		}
+	}
+	return 0.05 // X-Ray's Default rule
 }
 
 // standin is a collector stand-in on 127.0.0.1:port until SIGTERM, when it
 // prints how many segments or spans it got. "xray": segments over UDP and
-// the sampling proxy over TCP, serving the seed's rule; "xray-rate0": the
-// same with the rule's rate and reservoir 0; "xray-proxy-only": the proxy
-// alone, so segments find nothing listening; "otlp": OTLP/HTTP.
+// the sampling proxy over TCP, serving the template's rules and X-Ray's
+// Default; "xray-rate0": the same with every rate and reservoir 0;
+// "xray-proxy-only": the proxy alone, so segments find nothing listening;
+// "otlp": OTLP/HTTP.
 func standin(args []string) {
-	kind, port := args[0], args[1]
+	kind, port, template := args[0], args[1], args[2]
 	var received atomic.Int64
 	mux := http.NewServeMux()
 	switch kind {
 	case "xray", "xray-proxy-only", "xray-rate0":
-		rate, reservoir := 0.1, 5 // the seed's rule
-		if kind == "xray-rate0" {
-			rate, reservoir = 0, 0
+		t, err := readTemplate(template)
+		if err != nil {
+			fail(err)
+		}
+		rules := append(t.rules, map[string]any{"RuleName": "Default", "Priority": 10000, "FixedRate": 0.05, "ReservoirSize": 1,
+			"ServiceName": "*", "ServiceType": "*", "Host": "*", "HTTPMethod": "*", "URLPath": "*", "ResourceARN": "*", "Version": 1})
+		byName := map[string]map[string]any{}
+		var records []any
+		for _, r := range rules {
+			if kind == "xray-rate0" {
+				r["FixedRate"], r["ReservoirSize"] = 0, 0
+			}
+			name, _ := r["RuleName"].(string)
+			r["RuleARN"] = "arn:aws:xray:us-east-1:111122223333:sampling-rule/" + name
+			byName[name] = r
+			records = append(records, map[string]any{"SamplingRule": r})
 		}
 		mux.HandleFunc("POST /GetSamplingRules", func(w http.ResponseWriter, r *http.Request) {
-			json.NewEncoder(w).Encode(map[string]any{"SamplingRuleRecords": []any{
-				map[string]any{"SamplingRule": seedRule("Cruddur", 9000, rate, reservoir)},
-				map[string]any{"SamplingRule": seedRule("Default", 10000, 0.05, 1)},
-			}})
+			json.NewEncoder(w).Encode(map[string]any{"SamplingRuleRecords": records})
 		})
 		mux.HandleFunc("POST /SamplingTargets", func(w http.ResponseWriter, r *http.Request) {
 			var in struct{ SamplingStatisticsDocuments []struct{ RuleName string } }
-			json.NewDecoder(r.Body).Decode(&in)
+			json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&in)
 			var docs []any
 			for _, s := range in.SamplingStatisticsDocuments {
-				r, quota := 0.05, 1
-				if s.RuleName == "Cruddur" {
-					r, quota = rate, reservoir
+				if rule := byName[s.RuleName]; rule != nil {
+					docs = append(docs, map[string]any{"RuleName": s.RuleName, "FixedRate": rule["FixedRate"], "ReservoirQuota": rule["ReservoirSize"],
+						"ReservoirQuotaTTL": float64(time.Now().Add(time.Minute).Unix()), "Interval": 10})
 				}
-				docs = append(docs, map[string]any{"RuleName": s.RuleName, "FixedRate": r, "ReservoirQuota": quota,
-					"ReservoirQuotaTTL": float64(time.Now().Add(time.Minute).Unix()), "Interval": 10})
 			}
 			json.NewEncoder(w).Encode(map[string]any{"SamplingTargetDocuments": docs})
 		})
@@ -431,12 +486,6 @@ func standin(args []string) {
 	signal.Notify(stop, syscall.SIGTERM)
 	<-stop
 	fmt.Println(received.Load())
-}
-
-func seedRule(name string, priority int, rate float64, reservoir int) map[string]any {
-	return map[string]any{"RuleName": name, "RuleARN": "arn:aws:xray:us-east-1:111122223333:sampling-rule/" + name,
-		"Priority": priority, "FixedRate": rate, "ReservoirSize": reservoir, "ServiceName": "*", "ServiceType": "*",
-		"Host": "*", "HTTPMethod": "*", "URLPath": "*", "ResourceARN": "*", "Version": 1, "Attributes": map[string]string{}}
 }
 
 func freePort() int {

@@ -12,10 +12,11 @@ import (
 // container's environment from each golden template, less the variables it
 // sets itself, so the backend runs as the task runs it.
 func TestTheBackendRunsWithTheTasksEnvironment(t *testing.T) {
-	env, err := appEnvironment("../../testdata/Cruddur.template.json")
+	spec, err := readTemplate("../../testdata/Cruddur.template.json")
 	if err != nil {
 		t.Fatal(err)
 	}
+	env := spec.env
 	if !slices.Contains(env, "AWS_XRAY_TRACING_NAME=Cruddur") {
 		t.Errorf("environment %v lacks the stack's AWS_XRAY_TRACING_NAME", env)
 	}
@@ -27,11 +28,11 @@ func TestTheBackendRunsWithTheTasksEnvironment(t *testing.T) {
 	}
 	// The ADOT stack's app runs in OpenTelemetry mode; the bench picks the
 	// mode itself.
-	adot, err := appEnvironment("../../testdata/Cruddur-adot.template.json")
+	adot, err := readTemplate("../../testdata/Cruddur-adot.template.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range adot {
+	for _, e := range adot.env {
 		if strings.HasPrefix(e, "CRUDDUR_TRACING=") {
 			t.Errorf("%s comes from the template; the bench sets it", e)
 		}
@@ -46,8 +47,31 @@ func TestATemplateWithoutAnAppIsRefused(t *testing.T) {
 		empty:                           "no task definition with an app container",
 		filepath.Join(dir, "none.json"): "-template: open",
 	} {
-		if _, err := appEnvironment(path); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("appEnvironment(%s) = %v; want an error with %q", path, err, want)
+		if _, err := readTemplate(path); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("readTemplate(%s) = %v; want an error with %q", path, err, want)
 		}
+	}
+}
+
+// TestTheStandInServesTheTemplatesRules: the bench samples as the stack
+// does: the template's rules in priority order, the health check's first,
+// and OpenTelemetry at the rate of the rule that applies to the bench's path.
+func TestTheStandInServesTheTemplatesRules(t *testing.T) {
+	spec, err := readTemplate("../../testdata/Cruddur.template.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range spec.rules {
+		names = append(names, r["RuleName"].(string))
+	}
+	if !slices.Equal(names, []string{"Cruddur-health-check", "Cruddur"}) {
+		t.Errorf("rules %v; want the health check's, then the seed's", names)
+	}
+	if got := spec.rateFor(benchPath); got != 0.1 {
+		t.Errorf("rate for %s: %g; want the seed's 0.1", benchPath, got)
+	}
+	if got := spec.rateFor("/api/health-check"); got != 0 {
+		t.Errorf("rate for the health check: %g; want 0", got)
 	}
 }
