@@ -72,25 +72,20 @@ func main() {
 	only := flag.String("modes", "", "a comma-separated subset of the modes to run (untraced always runs)")
 	pin := flag.Bool("pin", false, "run the backend and the stand-in on one core and hey on the others (needs taskset and 2 cores)")
 	flag.Parse()
-	if *only != "" {
-		keep := strings.Split(*only, ",")
-		modes = slices.DeleteFunc(modes, func(m mode) bool { return m.name != "untraced" && !slices.Contains(keep, m.name) })
-	}
 	if *rounds < 1 || *rounds > 20 || *duration <= 0 || *duration > time.Minute || *conns < 1 || *conns > 500 {
 		fail(fmt.Errorf("expected 1..20 rounds, a duration up to 1m and 1..500 connections"))
 	}
-	tmp, err := os.MkdirTemp("", "loadbench-")
+	if *only != "" {
+		var err error
+		if modes, err = selectModes(modes, *only); err != nil {
+			fail(err)
+		}
+	}
+	templatePath, err := filepath.Abs(*template) // the stand-in reads it too
 	if err != nil {
 		fail(err)
 	}
-	defer os.RemoveAll(tmp)
-	backend, hey, self := filepath.Join(tmp, "backend"), filepath.Join(tmp, "hey"), filepath.Join(tmp, "loadbench")
-	for _, b := range [][]string{{backend, "."}, {hey, "github.com/rakyll/hey"}, {self, "./loadbench"}} {
-		if out, err := exec.Command("go", "build", "-o", b[0], b[1]).CombinedOutput(); err != nil {
-			fail(fmt.Errorf("go build %s: %v\n%s", b[1], err, out))
-		}
-	}
-	t, err := readTemplate(*template)
+	t, err := readTemplate(templatePath)
 	if err != nil {
 		fail(err)
 	}
@@ -102,14 +97,26 @@ func main() {
 		}
 		task, load = []string{"taskset", "-c", "0"}, []string{"taskset", "-c", fmt.Sprintf("1-%d", cores-1)}
 	}
-	fmt.Printf("loadbench: %d rounds of %s per mode, %d connections, GET /api/activities/home, %d cores\n", *rounds, *duration, *conns, cores)
+	tmp, err := os.MkdirTemp("", "loadbench-")
+	if err != nil {
+		fail(err)
+	}
+	// fail exits without running deferred calls: stop removes the builds.
+	stop := func(err error) { os.RemoveAll(tmp); fail(err) }
+	backend, hey, self := filepath.Join(tmp, "backend"), filepath.Join(tmp, "hey"), filepath.Join(tmp, "loadbench")
+	for _, b := range [][]string{{backend, "."}, {hey, "github.com/rakyll/hey"}, {self, "./loadbench"}} {
+		if out, err := exec.Command("go", "build", "-o", b[0], b[1]).CombinedOutput(); err != nil {
+			stop(fmt.Errorf("go build %s: %v\n%s", b[1], err, out))
+		}
+	}
+	fmt.Printf("loadbench: %d rounds of %s per mode, %d connections, GET %s, %d cores\n", *rounds, *duration, *conns, benchPath, cores)
 	if *pin {
 		fmt.Printf("pinned: backend and stand-in on core 0 (the task's CPU), hey on 1-%d\n", cores-1)
 	}
 	rate := t.rateFor(benchPath)
 	fmt.Printf("from %s: app environment %s; %d sampling rules, %s at %g (OpenTelemetry samples at that)\n",
 		*template, strings.Join(t.env, " "), len(t.rules), benchPath, rate)
-	b := bench{backend: backend, hey: hey, self: self, template: *template, task: task, load: load, env: t.env,
+	b := bench{backend: backend, hey: hey, self: self, template: templatePath, task: task, load: load, env: t.env,
 		otelRate: strconv.FormatFloat(rate, 'g', -1, 64), d: *duration, conns: *conns}
 
 	results := map[string][]run{}
@@ -117,12 +124,28 @@ func main() {
 		for _, m := range modes {
 			res, err := b.run(m)
 			if err != nil {
-				fail(fmt.Errorf("round %d, %s: %w", r+1, m.name, err))
+				stop(fmt.Errorf("round %d, %s: %w", r+1, m.name, err))
 			}
 			results[m.name] = append(results[m.name], res)
 		}
 	}
+	os.RemoveAll(tmp)
 	report(results)
+}
+
+// selectModes is untraced and the modes a comma-separated list names.
+func selectModes(all []mode, list string) ([]mode, error) {
+	var names []string
+	for _, m := range all {
+		names = append(names, m.name)
+	}
+	for _, n := range strings.Split(list, ",") {
+		if !slices.Contains(names, n) {
+			return nil, fmt.Errorf("-modes: %q is not a mode; expected some of %s", n, strings.Join(names, ","))
+		}
+	}
+	keep := strings.Split(list, ",")
+	return slices.DeleteFunc(slices.Clone(all), func(m mode) bool { return m.name != "untraced" && !slices.Contains(keep, m.name) }), nil
 }
 
 // benchPath is what hey asks for.

@@ -75,3 +75,20 @@ func TestTheStandInServesTheTemplatesRules(t *testing.T) {
 		t.Errorf("rate for the health check: %g; want 0", got)
 	}
 }
+
+func TestModesAreChosenByName(t *testing.T) {
+	got, err := selectModes(modes, "xray,otel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range got {
+		names = append(names, m.name)
+	}
+	if !slices.Equal(names, []string{"untraced", "xray", "otel"}) {
+		t.Errorf("modes %v; want untraced, xray, otel", names)
+	}
+	if _, err := selectModes(modes, "xray,xray-flor"); err == nil || !strings.Contains(err.Error(), `"xray-flor" is not a mode`) {
+		t.Errorf("a misspelt mode: %v", err)
+	}
+}
