@@ -2,13 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"math"
-	"os"
 	"strconv"
 	"testing"
 
 	"github.com/aws/aws-xray-sdk-go/v2/daemoncfg"
+	"github.com/cruddur/tracing/backend/internal/standin"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -18,41 +17,11 @@ import (
 // the stack's golden templates: what ECS gives this backend.
 func appContainer(t *testing.T, golden string) (map[string]string, int) {
 	t.Helper()
-	data, err := os.ReadFile("../testdata/" + golden)
+	task, err := standin.ReadTemplate("../testdata/" + golden)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc struct {
-		Resources map[string]struct {
-			Type       string
-			Properties struct {
-				ContainerDefinitions []struct {
-					Name        string
-					Environment []struct {
-						Name  string
-						Value any // the collector's holds an Fn::Join
-					}
-					PortMappings []struct{ ContainerPort int }
-				}
-			}
-		}
-	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range doc.Resources {
-		for _, c := range r.Properties.ContainerDefinitions {
-			if c.Name == "app" {
-				env := map[string]string{}
-				for _, e := range c.Environment {
-					env[e.Name], _ = e.Value.(string)
-				}
-				return env, c.PortMappings[0].ContainerPort
-			}
-		}
-	}
-	t.Fatalf("%s has no app container", golden)
-	return nil, 0
+	return task.Env, task.Port
 }
 
 // TestTheStacksEnvironment: the variables the stack sets are ones this

@@ -3,10 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -15,74 +13,30 @@ import (
 
 	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
 	"github.com/aws/aws-xray-sdk-go/v2/xray"
+	"github.com/cruddur/tracing/backend/internal/standin"
 )
 
 // templateRules are the sampling rules the stack's golden template declares,
 // in the X-Ray API's shape, with X-Ray's own default rule after them.
 func templateRules(t *testing.T) []*sampling.SamplingRule {
 	t.Helper()
-	data, err := os.ReadFile("../testdata/Cruddur.template.json")
+	task, err := standin.ReadTemplate("../testdata/Cruddur.template.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc struct {
-		Resources map[string]struct {
-			Type       string
-			Properties struct{ SamplingRule *sampling.SamplingRule }
-		}
-	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
-	var rules []*sampling.SamplingRule
-	for _, r := range doc.Resources {
-		if r.Type == "AWS::XRay::SamplingRule" {
-			rules = append(rules, r.Properties.SamplingRule)
-		}
-	}
-	star, def := "*", "Default"
-	rate, one, last, version := 0.05, int64(1), int64(10000), int64(1)
-	rules = append(rules, &sampling.SamplingRule{RuleName: &def, Priority: &last, FixedRate: &rate, ReservoirSize: &one,
-		ServiceName: &star, ServiceType: &star, Host: &star, HTTPMethod: &star, URLPath: &star, ResourceARN: &star, Version: &version})
-	return rules
+	return append(task.Rules, standin.DefaultRule())
 }
 
 // samplingProxy stands in for the daemon's sampling proxy on loopback: it
 // serves rules to GetSamplingRules and each rule's own rate and reservoir
-// as its target.
+// as its target; served receives when the rules have been served.
 func samplingProxy(t *testing.T, rules []*sampling.SamplingRule) (addr string, served chan struct{}) {
 	t.Helper()
 	served = make(chan struct{}, 1)
-	byName := map[string]*sampling.SamplingRule{}
-	var records []map[string]any
-	for _, r := range rules {
-		byName[*r.RuleName] = r
-		arn := "arn:aws:xray:us-east-1:111122223333:sampling-rule/" + *r.RuleName
-		r.RuleARN = &arn
-		records = append(records, map[string]any{"SamplingRule": r})
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/GetSamplingRules":
-			json.NewEncoder(w).Encode(map[string]any{"SamplingRuleRecords": records})
-			select {
-			case served <- struct{}{}:
-			default:
-			}
-		case "/SamplingTargets":
-			var in struct{ SamplingStatisticsDocuments []struct{ RuleName string } }
-			body, _ := io.ReadAll(r.Body)
-			json.Unmarshal(body, &in)
-			var docs []map[string]any
-			for _, s := range in.SamplingStatisticsDocuments {
-				if rule := byName[s.RuleName]; rule != nil {
-					docs = append(docs, map[string]any{"RuleName": s.RuleName, "FixedRate": *rule.FixedRate,
-						"ReservoirQuota": *rule.ReservoirSize, "ReservoirQuotaTTL": float64(time.Now().Add(time.Minute).Unix()), "Interval": 10})
-				}
-			}
-			json.NewEncoder(w).Encode(map[string]any{"SamplingTargetDocuments": docs})
+	srv := httptest.NewServer(standin.SamplingProxy(rules, func() {
+		select {
+		case served <- struct{}{}:
 		default:
-			http.NotFound(w, r)
 		}
 	}))
 	t.Cleanup(srv.Close)

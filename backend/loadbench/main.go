@@ -36,8 +36,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"cmp"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -55,6 +53,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
+	"github.com/cruddur/tracing/backend/internal/standin"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
@@ -62,7 +62,7 @@ import (
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "standin" {
-		standin(os.Args[2:])
+		serveStandin(os.Args[2:])
 		return
 	}
 	rounds := flag.Int("rounds", 3, "rounds; each runs every mode once")
@@ -339,129 +339,68 @@ func verdict(ok bool) string {
 // taskSpec is what the bench takes from a synthesized template: the app
 // container's environment, as NAME=value, less what the bench sets itself
 // (the port, where traces go, the tracing mode), and the X-Ray sampling
-// rules, as GetSamplingRules returns them.
+// rules, by priority.
 type taskSpec struct {
 	env   []string
-	rules []map[string]any
+	rules []*sampling.SamplingRule
 }
 
 func readTemplate(path string) (taskSpec, error) {
-	f, err := os.Open(path)
+	task, err := standin.ReadTemplate(path)
 	if err != nil {
 		return taskSpec{}, fmt.Errorf("-template: %w", err)
 	}
-	defer f.Close()
-	var doc struct {
-		Resources map[string]struct {
-			Type       string
-			Properties struct {
-				ContainerDefinitions []struct {
-					Name        string
-					Environment []struct {
-						Name  string
-						Value any
-					}
-				}
-				SamplingRule map[string]any
-			}
-		}
-	}
-	if err := json.NewDecoder(io.LimitReader(f, 16<<20)).Decode(&doc); err != nil {
-		return taskSpec{}, fmt.Errorf("-template %s: %w", path, err)
+	if len(task.Rules) == 0 {
+		return taskSpec{}, fmt.Errorf("-template: %s: no AWS::XRay::SamplingRule", path)
 	}
 	benchSets := map[string]bool{"PORT": true, "AWS_XRAY_DAEMON_ADDRESS": true, "CRUDDUR_TRACING": true, "OTEL_EXPORTER_OTLP_ENDPOINT": true}
-	var t taskSpec
-	app := false
-	for _, r := range doc.Resources {
-		switch r.Type {
-		case "AWS::ECS::TaskDefinition":
-			for _, c := range r.Properties.ContainerDefinitions {
-				if c.Name != "app" {
-					continue
-				}
-				app = true
-				for _, e := range c.Environment {
-					if v, ok := e.Value.(string); ok && !benchSets[e.Name] {
-						t.env = append(t.env, e.Name+"="+v)
-					}
-				}
-			}
-		case "AWS::XRay::SamplingRule":
-			t.rules = append(t.rules, r.Properties.SamplingRule)
+	t := taskSpec{rules: task.Rules}
+	for name, v := range task.Env {
+		if !benchSets[name] {
+			t.env = append(t.env, name+"="+v)
 		}
 	}
-	if !app {
-		return taskSpec{}, fmt.Errorf("-template %s: no task definition with an app container", path)
-	}
-	if len(t.rules) == 0 {
-		return taskSpec{}, fmt.Errorf("-template %s: no AWS::XRay::SamplingRule", path)
-	}
 	slices.Sort(t.env)
-	slices.SortFunc(t.rules, func(a, b map[string]any) int { return cmp.Compare(number(a["Priority"]), number(b["Priority"])) })
 	return t, nil
-}
-
-func number(v any) float64 {
-	f, _ := v.(float64)
-	return f
 }
 
 // rateFor is the FixedRate of the rule X-Ray applies to a GET of path: the
 // first by priority whose URLPath is * or path (the template's rules match
 // any host and method). OpenTelemetry samples at it, as the stack sets it.
 func (t taskSpec) rateFor(path string) float64 {
-	for _, r := range t.rules {
-		if u := r["URLPath"]; u == "*" || u == path {
-			return number(r["FixedRate"])
+	for _, r := range slices.Concat(t.rules, []*sampling.SamplingRule{standin.DefaultRule()}) {
+		if u := *r.URLPath; u == "*" || u == path {
+			return *r.FixedRate
 		}
 	}
-	return 0.05 // X-Ray's Default rule
+	panic("unreachable: X-Ray's Default rule matches every path")
 }
 
-// standin is a collector stand-in on 127.0.0.1:port until SIGTERM, when it
+// serveStandin is a collector stand-in on 127.0.0.1:port until SIGTERM, when it
 // prints how many segments or spans it got. "xray": segments over UDP and
 // the sampling proxy over TCP, serving the template's rules and X-Ray's
 // Default; "xray-rate0": the same with every rate and reservoir 0;
 // "xray-proxy-only": the proxy alone, so segments find nothing listening;
 // "otlp": OTLP/HTTP.
-func standin(args []string) {
+func serveStandin(args []string) {
 	kind, port, template := args[0], args[1], args[2]
 	var received atomic.Int64
 	mux := http.NewServeMux()
+	var handler http.Handler = mux
 	switch kind {
 	case "xray", "xray-proxy-only", "xray-rate0":
 		t, err := readTemplate(template)
 		if err != nil {
 			fail(err)
 		}
-		rules := append(t.rules, map[string]any{"RuleName": "Default", "Priority": 10000, "FixedRate": 0.05, "ReservoirSize": 1,
-			"ServiceName": "*", "ServiceType": "*", "Host": "*", "HTTPMethod": "*", "URLPath": "*", "ResourceARN": "*", "Version": 1})
-		byName := map[string]map[string]any{}
-		var records []any
-		for _, r := range rules {
-			if kind == "xray-rate0" {
-				r["FixedRate"], r["ReservoirSize"] = 0, 0
+		rules := append(t.rules, standin.DefaultRule())
+		if kind == "xray-rate0" {
+			for _, r := range rules {
+				zero, none := 0.0, int64(0)
+				r.FixedRate, r.ReservoirSize = &zero, &none
 			}
-			name, _ := r["RuleName"].(string)
-			r["RuleARN"] = "arn:aws:xray:us-east-1:111122223333:sampling-rule/" + name
-			byName[name] = r
-			records = append(records, map[string]any{"SamplingRule": r})
 		}
-		mux.HandleFunc("POST /GetSamplingRules", func(w http.ResponseWriter, r *http.Request) {
-			json.NewEncoder(w).Encode(map[string]any{"SamplingRuleRecords": records})
-		})
-		mux.HandleFunc("POST /SamplingTargets", func(w http.ResponseWriter, r *http.Request) {
-			var in struct{ SamplingStatisticsDocuments []struct{ RuleName string } }
-			json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&in)
-			var docs []any
-			for _, s := range in.SamplingStatisticsDocuments {
-				if rule := byName[s.RuleName]; rule != nil {
-					docs = append(docs, map[string]any{"RuleName": s.RuleName, "FixedRate": rule["FixedRate"], "ReservoirQuota": rule["ReservoirSize"],
-						"ReservoirQuotaTTL": float64(time.Now().Add(time.Minute).Unix()), "Interval": 10})
-				}
-			}
-			json.NewEncoder(w).Encode(map[string]any{"SamplingTargetDocuments": docs})
-		})
+		handler = standin.SamplingProxy(rules, nil)
 		if kind != "xray-proxy-only" {
 			conn, err := net.ListenPacket("udp", "127.0.0.1:"+port)
 			if err != nil {
@@ -504,7 +443,7 @@ func standin(args []string) {
 	if err != nil {
 		fail(err)
 	}
-	go http.Serve(ln, mux)
+	go http.Serve(ln, handler)
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM)
 	<-stop

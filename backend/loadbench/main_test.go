@@ -63,7 +63,7 @@ func TestTheStandInServesTheTemplatesRules(t *testing.T) {
 	}
 	var names []string
 	for _, r := range spec.rules {
-		names = append(names, r["RuleName"].(string))
+		names = append(names, *r.RuleName)
 	}
 	if !slices.Equal(names, []string{"Cruddur-health-check", "Cruddur"}) {
 		t.Errorf("rules %v; want the health check's, then the seed's", names)

@@ -1,0 +1,142 @@
+// Package standin stands in, on loopback, for what surrounds the backend in
+// its task: it reads the app container and the X-Ray sampling rules from one
+// of the stack's synthesized templates, and serves rules as the X-Ray
+// daemon's sampling proxy does. The backend's tests and its load bench share
+// it, so both see the task as the template declares it.
+package standin
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
+)
+
+// maxTemplateBytes bounds what ReadTemplate reads; the goldens are under 200 KiB.
+const maxTemplateBytes = 16 << 20
+
+// Task is what a template says of the backend's task.
+type Task struct {
+	// Env is the app container's environment (its values are plain
+	// strings in every stack this project synthesizes).
+	Env map[string]string
+	// Port is the app container's first mapped port.
+	Port int
+	// Rules are the template's sampling rules, by priority.
+	Rules []*sampling.SamplingRule
+}
+
+// ReadTemplate reads the task from a synthesized template: an error names
+// the file when it cannot be read or has no task definition with a container
+// named "app".
+func ReadTemplate(path string) (Task, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Task{}, err
+	}
+	defer f.Close()
+	var doc struct {
+		Resources map[string]struct {
+			Type       string
+			Properties struct {
+				ContainerDefinitions []struct {
+					Name        string
+					Environment []struct {
+						Name  string
+						Value any
+					}
+					PortMappings []struct{ ContainerPort int }
+				}
+				SamplingRule *sampling.SamplingRule
+			}
+		}
+	}
+	if err := json.NewDecoder(io.LimitReader(f, maxTemplateBytes)).Decode(&doc); err != nil {
+		return Task{}, fmt.Errorf("%s: %w", path, err)
+	}
+	var task Task
+	for _, r := range doc.Resources {
+		switch r.Type {
+		case "AWS::ECS::TaskDefinition":
+			for _, c := range r.Properties.ContainerDefinitions {
+				if c.Name != "app" {
+					continue
+				}
+				task.Env = map[string]string{}
+				for _, e := range c.Environment {
+					task.Env[e.Name], _ = e.Value.(string)
+				}
+				if len(c.PortMappings) > 0 {
+					task.Port = c.PortMappings[0].ContainerPort
+				}
+			}
+		case "AWS::XRay::SamplingRule":
+			if r.Properties.SamplingRule != nil {
+				task.Rules = append(task.Rules, r.Properties.SamplingRule)
+			}
+		}
+	}
+	if task.Env == nil {
+		return Task{}, fmt.Errorf("%s: no task definition with an app container", path)
+	}
+	slices.SortFunc(task.Rules, func(a, b *sampling.SamplingRule) int { return cmp.Compare(value(a.Priority), value(b.Priority)) })
+	return task, nil
+}
+
+func value[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// DefaultRule is X-Ray's own Default rule, which the service returns after
+// an account's rules: 1 a second, then 5%.
+func DefaultRule() *sampling.SamplingRule {
+	star, name := "*", "Default"
+	rate, one, last, version := 0.05, int64(1), int64(10000), int64(1)
+	return &sampling.SamplingRule{RuleName: &name, Priority: &last, FixedRate: &rate, ReservoirSize: &one,
+		ServiceName: &star, ServiceType: &star, Host: &star, HTTPMethod: &star, URLPath: &star, ResourceARN: &star, Version: &version}
+}
+
+// SamplingProxy serves rules as the daemon's sampling proxy does: all of
+// them to GetSamplingRules, and each rule's own rate and reservoir as its
+// target to SamplingTargets. served, if not nil, is called each time the
+// rules are served. It gives each rule an ARN.
+func SamplingProxy(rules []*sampling.SamplingRule, served func()) http.Handler {
+	byName := map[string]*sampling.SamplingRule{}
+	var records []map[string]any
+	for _, r := range rules {
+		byName[value(r.RuleName)] = r
+		arn := "arn:aws:xray:us-east-1:111122223333:sampling-rule/" + value(r.RuleName)
+		r.RuleARN = &arn
+		records = append(records, map[string]any{"SamplingRule": r})
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /GetSamplingRules", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]any{"SamplingRuleRecords": records})
+		if served != nil {
+			served()
+		}
+	})
+	mux.HandleFunc("POST /SamplingTargets", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ SamplingStatisticsDocuments []struct{ RuleName string } }
+		json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&in)
+		var docs []map[string]any
+		for _, s := range in.SamplingStatisticsDocuments {
+			if rule := byName[s.RuleName]; rule != nil {
+				docs = append(docs, map[string]any{"RuleName": s.RuleName, "FixedRate": value(rule.FixedRate),
+					"ReservoirQuota": value(rule.ReservoirSize), "ReservoirQuotaTTL": float64(time.Now().Add(time.Minute).Unix()), "Interval": 10})
+			}
+		}
+		json.NewEncoder(w).Encode(map[string]any{"SamplingTargetDocuments": docs})
+	})
+	return mux
+}
