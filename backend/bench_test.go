@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
 	"github.com/aws/aws-xray-sdk-go/v2/xray"
 	"github.com/aws/aws-xray-sdk-go/v2/xraylog"
+	"github.com/cruddur/tracing/backend/internal/standin"
 )
 
 // BenchmarkHomeActivities measures what the tracing middleware adds to one
@@ -21,19 +21,11 @@ import (
 // Segments go to a loopback UDP socket that drains them, as the daemon would.
 func BenchmarkHomeActivities(b *testing.B) {
 	xray.SetLogger(xraylog.NullLogger)
-	sink, err := net.ListenPacket("udp", "127.0.0.1:0")
+	sink, err := standin.Daemon("127.0.0.1:0", func([]byte) {})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer sink.Close()
-	go func() {
-		buf := make([]byte, 64*1024)
-		for {
-			if _, _, err := sink.ReadFrom(buf); err != nil {
-				return
-			}
-		}
-	}()
 	b.Setenv("AWS_XRAY_DAEMON_ADDRESS", sink.LocalAddr().String())
 	b.Setenv("AWS_XRAY_TRACING_NAME", "")
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
 	"github.com/aws/aws-xray-sdk-go/v2/xray"
+	"github.com/cruddur/tracing/backend/internal/standin"
 )
 
 func TestParseTraceHeader(t *testing.T) {
@@ -47,32 +47,23 @@ type segmentCounter struct {
 
 func newSegmentCounter(t *testing.T) *segmentCounter {
 	t.Helper()
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	c := &segmentCounter{}
+	conn, err := standin.Daemon("127.0.0.1:0", func(doc []byte) {
+		var seg struct {
+			Type    string `json:"type"`
+			TraceID string `json:"trace_id"`
+		}
+		if json.Unmarshal(doc, &seg) == nil && seg.Type == "" {
+			c.mu.Lock()
+			c.segments++
+			c.traceIDs = append(c.traceIDs, seg.TraceID)
+			c.mu.Unlock()
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn.(*net.UDPConn).SetReadBuffer(8 << 20)
-	c := &segmentCounter{conn: conn}
-	go func() {
-		buf := make([]byte, 64<<10)
-		for {
-			n, _, err := conn.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			_, doc, _ := bytes.Cut(buf[:n], []byte("\n"))
-			var seg struct {
-				Type    string `json:"type"`
-				TraceID string `json:"trace_id"`
-			}
-			if json.Unmarshal(doc, &seg) == nil && seg.Type == "" {
-				c.mu.Lock()
-				c.segments++
-				c.traceIDs = append(c.traceIDs, seg.TraceID)
-				c.mu.Unlock()
-			}
-		}
-	}()
+	c.conn = conn
 	t.Cleanup(func() { conn.Close() })
 	return c
 }

@@ -402,24 +402,15 @@ func serveStandin(args []string) {
 		}
 		handler = standin.SamplingProxy(rules, nil)
 		if kind != "xray-proxy-only" {
-			conn, err := net.ListenPacket("udp", "127.0.0.1:"+port)
+			_, err := standin.Daemon("127.0.0.1:"+port, func(doc []byte) {
+				// Segments, not subsegments sent on their own.
+				if !bytes.Contains(doc, []byte(`"type":"subsegment"`)) {
+					received.Add(1)
+				}
+			})
 			if err != nil {
 				fail(err)
 			}
-			conn.(*net.UDPConn).SetReadBuffer(8 << 20)
-			go func() {
-				buf := make([]byte, 64<<10)
-				for {
-					n, _, err := conn.ReadFrom(buf)
-					if err != nil {
-						return
-					}
-					// Segments, not subsegments sent on their own.
-					if !bytes.Contains(buf[:n], []byte(`"type":"subsegment"`)) {
-						received.Add(1)
-					}
-				}
-			}()
 		}
 	case "otlp":
 		mux.HandleFunc("POST /v1/traces", func(w http.ResponseWriter, r *http.Request) {

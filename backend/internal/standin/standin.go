@@ -6,10 +6,12 @@
 package standin
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -139,4 +141,29 @@ func SamplingProxy(rules []*sampling.SamplingRule, served func()) http.Handler {
 		json.NewEncoder(w).Encode(map[string]any{"SamplingTargetDocuments": docs})
 	})
 	return mux
+}
+
+// Daemon stands in for the X-Ray daemon's UDP listener on addr (host:port;
+// port 0 picks one): until the returned connection is closed, it calls each,
+// from one goroutine, with the segment document of every datagram, the
+// part after the SDK's header line.
+func Daemon(addr string, each func(doc []byte)) (net.PacketConn, error) {
+	conn, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return nil, err
+	}
+	// Bursts of segments under load fit in the socket's buffer.
+	conn.(*net.UDPConn).SetReadBuffer(8 << 20)
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			n, _, err := conn.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			_, doc, _ := bytes.Cut(buf[:n], []byte("\n"))
+			each(doc)
+		}
+	}()
+	return conn, nil
 }
