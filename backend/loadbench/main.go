@@ -14,9 +14,10 @@
 // Every traced mode samples at the template's rules, the seed's among them:
 // the stand-in's sampling proxy serves them to the X-Ray SDK (for this path,
 // 5 a second, then 10%), and OpenTelemetry samples at the rate of the rule
-// that applies (OTEL_TRACES_SAMPLER_ARG, as the stack sets it). It prints requests/s and p50/p99 per mode, each traced mode against
-// untraced, and the CPU time per request of the backend and of the stand-in:
-// on Fargate the collector shares the task's CPU.
+// that applies (OTEL_TRACES_SAMPLER_ARG, as the stack sets it). It prints
+// requests/s and p50/p99 per mode, each traced mode against untraced, and the
+// CPU time per request of the backend and of the stand-in: on Fargate the
+// collector shares the task's CPU.
 //
 // The backend gets the app container's environment from the stack's golden
 // template (-template), as the task would, with the bench's port, collector
@@ -68,7 +69,7 @@ func main() {
 	rounds := flag.Int("rounds", 3, "rounds; each runs every mode once")
 	duration := flag.Duration("duration", 5*time.Second, "how long hey drives each run")
 	conns := flag.Int("c", 50, "hey's concurrent connections")
-	template := flag.String("template", "../testdata/Cruddur.template.json", "the stack's template whose app container environment the backend runs with")
+	template := flag.String("template", "../testdata/Cruddur.template.json", "the stack's template: the backend runs with its app container's environment, the stand-in serves its sampling rules")
 	only := flag.String("modes", "", "a comma-separated subset of the modes to run (untraced always runs)")
 	pin := flag.Bool("pin", false, "run the backend and the stand-in on one core and hey on the others (needs taskset and 2 cores)")
 	flag.Parse()
@@ -139,12 +140,12 @@ func selectModes(all []mode, list string) ([]mode, error) {
 	for _, m := range all {
 		names = append(names, m.name)
 	}
-	for _, n := range strings.Split(list, ",") {
+	keep := strings.Split(list, ",")
+	for _, n := range keep {
 		if !slices.Contains(names, n) {
 			return nil, fmt.Errorf("-modes: %q is not a mode; expected some of %s", n, strings.Join(names, ","))
 		}
 	}
-	keep := strings.Split(list, ",")
 	return slices.DeleteFunc(slices.Clone(all), func(m mode) bool { return m.name != "untraced" && !slices.Contains(keep, m.name) }), nil
 }
 
