@@ -2,8 +2,9 @@
 # install the pinned CDK CLI and Node from package-lock.json first.
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
-STACK := Cruddur
-GOLDEN := testdata/$(STACK).template.json
+# Each stage is a stack (stack/stages/stages.go); STACK names one for deploy
+# and destroy, and limits diff and diff-golden to it.
+STACK ?=
 
 # The project's Node (npm package `node`, v24) and CDK CLI come first, so
 # neither the CLI nor jsii runs on the machine's Node 20.
@@ -12,19 +13,19 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 BASE ?= origin/main
 HEAD ?=
 
-.PHONY: synth test golden diff-golden diff deploy destroy bench bench-backend bench-load
+.PHONY: synth test golden diff-golden diff deployable deploy destroy bench bench-backend bench-load
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## synth: synthesize the stack to cdk.out/$(STACK).template.json with the real CDK CLI;
+## synth: synthesize every stage to cdk.out/<stack>.template.json with the real CDK CLI;
 ##        CDK_ARGS adds options, such as CDK_ARGS='-c cruddur:collector=adot'. A failed synth
 ##        (bad input, a validator or cdk-nag finding) leaves no cdk.out to mistake for good.
 CDK_ARGS ?=
 synth: node_modules/.installed
 	cdk synth --quiet $(CDK_ARGS) || { rm -rf cdk.out; exit 1; }
-	@echo "synthesized cdk.out/$(STACK).template.json"
+	@echo "synthesized $$(ls cdk.out/*.template.json | tr '\n' ' ')"
 
 ## test: format check, vet, actionlint, every Go test of both modules, the tools' Node tests
 ##       (template diff, Control Tower controls), and the CLI's synth equal to the golden template
@@ -37,29 +38,42 @@ test: node_modules/.installed
 	cd backend && go vet ./... && go test ./...
 	node --test tools/templatediff/diff.test.mjs tools/controltower/controls.test.mjs
 	$(MAKE) --no-print-directory synth
-	cmp cdk.out/$(STACK).template.json $(GOLDEN) || \
-	  { echo "cdk synth differs from $(GOLDEN): see make diff-golden"; exit 1; }
+	cdk list --app cdk.out | sort | diff - <(ls cdk.out/*.template.json | sed 's|cdk.out/||; s|.template.json||' | sort)
+	for t in cdk.out/*.template.json; do \
+	  cmp "$$t" "testdata/$${t#cdk.out/}" || { echo "cdk synth's $$t differs from testdata/: see make diff-golden"; exit 1; }; \
+	done
+	tools/rehearsal/rehearse.sh
 
-## diff: the template diff between git revisions BASE and HEAD (default: the working tree), offline;
-##       exits 3 when a guarded resource would be replaced or deleted, unless ALLOW_DESTRUCTIVE=1
+## diff: every stage's template diff between git revisions BASE and HEAD (default: the working
+##       tree), offline, or STACK=... only; exits 3 when a guarded resource would be replaced or
+##       deleted, unless ALLOW_DESTRUCTIVE=1
 diff: node_modules/.installed
-	tools/templatediff/revisions.sh $(BASE) $(HEAD)
+	STACK="$(STACK)" tools/templatediff/revisions.sh $(BASE) $(HEAD)
 
-## deploy: cdk deploy with the credentials of the environment (the deploy workflow's OIDC role)
-deploy: node_modules/.installed
-	cdk deploy $(STACK) --require-approval never
+## deployable: refuse, in one line, a stage whose team-only values (stack/stages/stages.go) are
+##             not filled in; needs no AWS credentials
+deployable:
+	@[ -n "$(STACK)" ] || { echo "make: name the stage's stack: STACK=Cruddur-Dev or STACK=Cruddur"; exit 2; }
+	go build -o .cdk-app/cruddur . && .cdk-app/cruddur deployable "$(STACK)"
 
-## destroy: cdk destroy; what it keeps (log groups, the access-log bucket) is in README.md
+## deploy: cdk deploy of one stage, STACK=..., with the credentials of the environment (the deploy
+##         workflow's OIDC role), after the deployable check
+deploy: node_modules/.installed deployable
+	cdk deploy "$(STACK)" --require-approval never
+
+## destroy: cdk destroy of one stage, STACK=...; what it keeps (log groups, the bucket) is in README.md
 destroy: node_modules/.installed
-	cdk destroy $(STACK)
+	@[ -n "$(STACK)" ] || { echo "make: name the stage's stack: STACK=Cruddur-Dev or STACK=Cruddur"; exit 2; }
+	cdk destroy "$(STACK)"
 
 ## golden: deliberately rewrite the golden template from a fresh synth
 golden: node_modules/.installed
 	go test . -run '^TestGolden$$' -update -v
 
-## diff-golden: show, with the CLI's own diff, how a fresh synth differs from the golden template
+## diff-golden: show, with the CLI's own diff, how a fresh synth of each stage (or STACK) differs
+##              from its golden template
 diff-golden: synth
-	cdk diff --template $(GOLDEN) $(STACK)
+	for s in $${STACK:-$$(cdk list)}; do cdk diff --template "testdata/$$s.template.json" "$$s"; done
 
 ## bench: synth and test times against the plain-JavaScript floor (bench/run.sh; BENCH_REPS=5)
 bench: node_modules/.installed

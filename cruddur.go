@@ -1,7 +1,12 @@
-// Command cruddur is the CDK app for Cruddur's tracing: it reads its
-// configuration from CDK context, builds the stack (package stack), checks
-// it with cdk-nag, and synthesizes it. Run it through the CDK CLI
-// (`make synth`); see README.md.
+// Command cruddur is the CDK app for Cruddur's tracing: for each stage
+// (package stack/stages) it reads the configuration, builds the stage's stack
+// (package stack), checks it with cdk-nag, and synthesizes them all. Run it
+// through the CDK CLI (`make synth`); see README.md.
+//
+// `cruddur deployable STACK` checks, without synthesizing, that the stage
+// deployed as STACK has every value only the team knows filled in: exit 0, or
+// 1 with one line naming what to fill in. `make deploy` and the deploy
+// workflow run it before they ask for AWS credentials.
 package main
 
 import (
@@ -18,18 +23,38 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/cruddur/tracing/stack"
+	"github.com/cruddur/tracing/stack/stages"
 )
 
-// StackID names the stack, and so the template: cdk.out/Cruddur.template.json.
-const StackID = "Cruddur"
-
 func main() {
+	if len(os.Args) > 1 {
+		os.Exit(command(os.Args[1:]))
+	}
 	err := run(nil, os.Getenv)
 	jsii.Close()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cruddur:", err)
 		os.Exit(1)
 	}
+}
+
+// command runs the app's one command besides synth, `deployable STACK`, and
+// returns the exit code.
+func command(args []string) int {
+	if len(args) != 2 || args[0] != "deployable" {
+		fmt.Fprintln(os.Stderr, "usage: cruddur deployable STACK (run with no arguments, by the CDK CLI, it synthesizes every stage)")
+		return 2
+	}
+	stage, err := stages.ByStackName(args[1])
+	if err == nil {
+		err = stage.Deployable()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cruddur:", err)
+		return 1
+	}
+	fmt.Printf("stage %s (stack %s) has every value it needs to deploy\n", stage.Name, stage.StackName)
+	return 0
 }
 
 // run synthesizes the app. With nil props the app takes its context and
@@ -94,19 +119,27 @@ func synth(props *awscdk.AppProps, getenv func(string) string) (err error) {
 	}()
 	app := awscdk.NewApp(props)
 	ctx, _ := app.Node().GetAllContext(nil).(map[string]any)
-	cfg, err := stack.LoadConfig(ctx, getenv)
-	if err != nil {
-		return err
+	// Every stage is read before any is built: a bad value stops the synth
+	// before aws-cdk-lib does any work.
+	var configs []*stack.Config
+	for _, stage := range stages.All {
+		cfg, err := stack.LoadConfig(stage, ctx, getenv)
+		if err != nil {
+			return err
+		}
+		configs = append(configs, cfg)
 	}
 	// cdk-nag's AWS Solutions pack reviews every resource at synth; its
 	// findings are errors and warnings on the construct tree, which the CLI
 	// prints and the tests refuse.
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
-	if cfg.Stage == stack.StageProduction {
-		// And NIST 800-53 rev. 5 for production.
-		awscdk.Aspects_Of(app).Add(cdknag.NewNIST80053R5Checks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	for _, cfg := range configs {
+		s := stack.New(app, cfg.Stage.StackName, stack.PropsFor(cfg))
+		if cfg.Stage.Production {
+			// And NIST 800-53 rev. 5 for production.
+			awscdk.Aspects_Of(s).Add(cdknag.NewNIST80053R5Checks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+		}
 	}
-	stack.New(app, StackID, stack.PropsFor(cfg))
 	app.Synth(nil)
 	return nil
 }

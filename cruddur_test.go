@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,17 +23,19 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/cruddur/tracing/stack"
+	"github.com/cruddur/tracing/stack/stages"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden templates in testdata/ from this run's synths (make golden)")
 
-// The app as `cdk synth` runs it, synthesized once per configuration with
-// aws-cdk-lib's validator and cdk-nag, into a temporary folder each. The
-// stack's behaviour is tested in stack/; here, the app as a whole.
+// The app as `cdk synth` runs it, every stage a stack of it, synthesized
+// once per configuration with aws-cdk-lib's validator and cdk-nag, into a
+// temporary folder each. The stack's behaviour is tested in stack/; here,
+// the app as a whole.
 var apps = map[string]*struct {
 	overrides map[string]any
 	outdir    string
-	template  []byte
+	templates map[string][]byte // by stack name
 }{
 	"default":          {overrides: nil},
 	"adot":             {overrides: map[string]any{stack.KeyCollector: "adot"}},
@@ -40,18 +43,20 @@ var apps = map[string]*struct {
 	// A name X-Ray takes that is not ASCII: every place it reaches must
 	// hold it (an IAM role's description once could not).
 	"unicode": {overrides: map[string]any{stack.KeyServiceName: "Crüddür服务", stack.KeySamplingRuleFile: "testdata/unicode-rule.json"}},
-	// The production stage, with the certificate it requires.
-	"production": {overrides: map[string]any{stack.KeyStage: stack.StageProduction, stack.KeyCertificateArn: productionCertificate}},
 }
 
-const productionCertificate = "arn:aws:acm:us-east-1:111122223333:certificate/12345678-1234-1234-1234-123456789012"
+var (
+	production  = stages.Production.StackName
+	development = stages.Development.StackName
+)
 
-// goldens are the checked-in templates, by app.
-var goldens = map[string]string{
-	"default":          StackID + ".template.json",
-	"adot":             StackID + "-adot.template.json",
-	"cloudwatch-agent": StackID + "-cloudwatch-agent.template.json",
-	"production":       StackID + "-production.template.json",
+// goldens are the checked-in templates: one per stage of the app as it is,
+// and production's with each other collector.
+var goldens = []struct{ app, stack, file string }{
+	{"default", production, production + ".template.json"},
+	{"default", development, development + ".template.json"},
+	{"adot", production, production + "-adot.template.json"},
+	{"cloudwatch-agent", production, production + "-cloudwatch-agent.template.json"},
 }
 
 // runAsAppEnv makes the test binary run the app's main instead of the
@@ -75,7 +80,7 @@ func TestMain(m *testing.M) {
 		defer os.RemoveAll(dir)
 		for name, a := range apps {
 			a.outdir = filepath.Join(dir, name)
-			if a.template, err = synthesize(a.outdir, a.overrides); err != nil {
+			if a.templates, err = synthesize(a.outdir, a.overrides); err != nil {
 				fmt.Fprintf(os.Stderr, "synthesizing the %s app: %v\n", name, err)
 				return 1
 			}
@@ -107,8 +112,9 @@ func cliContext(overrides map[string]any) (map[string]any, error) {
 	return ctx, nil
 }
 
-// synthesize runs the app, validated, into outdir and returns its template.
-func synthesize(outdir string, overrides map[string]any) ([]byte, error) {
+// synthesize runs the app, validated, into outdir and returns its templates,
+// by stack name: one for each stage.
+func synthesize(outdir string, overrides map[string]any) (map[string][]byte, error) {
 	ctx, err := cliContext(overrides)
 	if err != nil {
 		return nil, err
@@ -116,7 +122,13 @@ func synthesize(outdir string, overrides map[string]any) ([]byte, error) {
 	if err := run(&awscdk.AppProps{Context: &ctx, Outdir: &outdir, BuiltinCloudFormationValidation: jsii.Bool(true)}, noEnv); err != nil {
 		return nil, err
 	}
-	return os.ReadFile(filepath.Join(outdir, StackID+".template.json"))
+	templates := map[string][]byte{}
+	for _, stage := range stages.All {
+		if templates[stage.StackName], err = os.ReadFile(filepath.Join(outdir, stage.StackName+".template.json")); err != nil {
+			return nil, err
+		}
+	}
+	return templates, nil
 }
 
 func noEnv(string) string { return "" }
@@ -124,8 +136,8 @@ func noEnv(string) string { return "" }
 // TestGolden compares each synth with its checked-in template: a backstop
 // for what no named test covers. Rewrite them on purpose with make golden.
 func TestGolden(t *testing.T) {
-	for name, file := range goldens {
-		got, path := apps[name].template, filepath.Join("testdata", file)
+	for _, g := range goldens {
+		got, path := apps[g.app].templates[g.stack], filepath.Join("testdata", g.file)
 		if *update {
 			if err := os.WriteFile(path, got, 0o644); err != nil {
 				t.Fatal(err)
@@ -138,7 +150,7 @@ func TestGolden(t *testing.T) {
 			t.Fatalf("%v (make golden writes it)", err)
 		}
 		if !bytes.Equal(got, want) {
-			t.Errorf("the %s synth differs from %s; if that is intended, review it with `make diff-golden` and rewrite it with `make golden`", name, path)
+			t.Errorf("stack %s of the %s synth differs from %s; if that is intended, review it with `make diff-golden` and rewrite it with `make golden`", g.stack, g.app, path)
 		}
 	}
 }
@@ -148,8 +160,10 @@ func TestSynthIsDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(again, apps["default"].template) {
-		t.Fatal("two synths of the same app differ")
+	for name, template := range again {
+		if !bytes.Equal(template, apps["default"].templates[name]) {
+			t.Errorf("two synths of the same app differ in stack %s", name)
+		}
 	}
 }
 
@@ -159,8 +173,10 @@ func TestTemplateIsMachineIndependent(t *testing.T) {
 	wd, _ := os.Getwd()
 	home, _ := os.UserHomeDir()
 	for _, p := range []string{wd, os.TempDir(), home} {
-		if p != "" && p != "/" && bytes.Contains(apps["default"].template, []byte(p)) {
-			t.Errorf("the template contains the machine path %s", p)
+		for name, template := range apps["default"].templates {
+			if p != "" && p != "/" && bytes.Contains(template, []byte(p)) {
+				t.Errorf("the %s template contains the machine path %s", name, p)
+			}
 		}
 	}
 }
@@ -213,9 +229,13 @@ func TestNagFindsNothing(t *testing.T) {
 			t.Errorf("%s: cdk-nag findings:\n%s", name, strings.Join(findings, "\n"))
 		}
 	}
-	// Production ran the NIST pack too: its report is there.
-	if _, err := os.Stat(filepath.Join(apps["production"].outdir, "NIST.800.53.R5--"+StackID+"-NagReport.csv")); err != nil {
-		t.Errorf("production: no NIST 800-53 report: %v", err)
+	// Production ran the NIST pack too, and only production: its report is
+	// there, development's is not.
+	for _, stage := range stages.All {
+		_, err := os.Stat(filepath.Join(apps["default"].outdir, "NIST.800.53.R5--"+stage.StackName+"-NagReport.csv"))
+		if stage.Production != (err == nil) {
+			t.Errorf("stage %s: NIST 800-53 report: %v", stage.Name, err)
+		}
 	}
 }
 
@@ -230,12 +250,12 @@ func TestNagCatchesAnOverBroadGrant(t *testing.T) {
 	}
 	outdir := filepath.Join(t.TempDir(), "cdk.out")
 	app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: &outdir, BuiltinCloudFormationValidation: jsii.Bool(false)})
-	cfg, err := stack.LoadConfig(ctx, noEnv)
+	cfg, err := stack.LoadConfig(stages.Development, ctx, noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(nil), nil)
-	s := stack.New(app, StackID, stack.PropsFor(cfg))
+	s := stack.New(app, development, stack.PropsFor(cfg))
 	task := s.Node().FindChild(jsii.String("Task")).(awsecs.FargateTaskDefinition)
 	task.AddToTaskRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings("s3:*"), Resources: jsii.Strings("*")}))
 	app.Synth(nil)
@@ -248,13 +268,13 @@ func TestNagCatchesAnOverBroadGrant(t *testing.T) {
 // to ADOT or the CloudWatch agent replaces the task definition, and nothing
 // else.
 func TestSwitchingTheCollectorChangesOnlyTheTask(t *testing.T) {
-	var a struct{ Resources map[string]any }
-	if err := json.Unmarshal(apps["default"].template, &a); err != nil {
-		t.Fatal(err)
-	}
-	for _, other := range []string{"adot", "cloudwatch-agent"} {
-		var b struct{ Resources map[string]any }
-		if err := json.Unmarshal(apps[other].template, &b); err != nil {
+	for _, pair := range [][2]string{{"adot", production}, {"adot", development}, {"cloudwatch-agent", production}, {"cloudwatch-agent", development}} {
+		other, name := pair[0], pair[1]
+		var a, b struct{ Resources map[string]any }
+		if err := json.Unmarshal(apps["default"].templates[name], &a); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(apps[other].templates[name], &b); err != nil {
 			t.Fatal(err)
 		}
 		var changed []string
@@ -266,14 +286,15 @@ func TestSwitchingTheCollectorChangesOnlyTheTask(t *testing.T) {
 			}
 		}
 		if len(a.Resources) != len(b.Resources) || len(changed) != 1 || !strings.HasPrefix(changed[0], "Task") {
-			t.Errorf("%s: switching the collector changed %v (resources %d -> %d)", other, changed, len(a.Resources), len(b.Resources))
+			t.Errorf("%s, stack %s: switching the collector changed %v (resources %d -> %d)", other, name, changed, len(a.Resources), len(b.Resources))
 		}
 	}
 }
 
 // assemblyFiles make a folder a cloud assembly that a later step (cdk
 // deploy --app cdk.out, a diff) would take as this run's.
-var assemblyFiles = []string{"manifest.json", "tree.json", StackID + ".template.json", StackID + ".assets.json"}
+var assemblyFiles = []string{"manifest.json", "tree.json",
+	production + ".template.json", production + ".assets.json", development + ".template.json", development + ".assets.json"}
 
 // earlierAssembly puts an earlier run's assembly into outdir.
 func earlierAssembly(t *testing.T, outdir string) {
@@ -342,7 +363,7 @@ func TestAServiceNameThatPassesSynthesizes(t *testing.T) {
 		regexp.QuoteMeta(`"FilterExpression": "service(\"Crüddür服务\")"`),
 		`"Name": "AWS_XRAY_TRACING_NAME",\s*"Value": "Crüddür服务"`,
 	} {
-		if !regexp.MustCompile(want).Match(apps["unicode"].template) {
+		if !regexp.MustCompile(want).Match(apps["unicode"].templates[production]) {
 			t.Errorf("the template lacks %s", want)
 		}
 	}
@@ -427,4 +448,64 @@ func TestBadInputEndsTheProcess(t *testing.T) {
 		t.Errorf("exit %v, stderr %q; want exit 1 and %q", err, stderr.String(), want)
 	}
 	noAssemblyLeft(t, outdir)
+}
+
+// TestEveryStageIsAStack: the app's assembly (what `cdk list` reads) holds
+// one stack for each stage, named as the stage says, and nothing else.
+func TestEveryStageIsAStack(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(apps["default"].outdir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manifest struct {
+		Artifacts map[string]struct{ Type, DisplayName string }
+	}
+	if err := json.Unmarshal(data, &manifest); err != nil {
+		t.Fatal(err)
+	}
+	var got, want []string
+	for _, a := range manifest.Artifacts {
+		if a.Type == "aws:cloudformation:stack" {
+			got = append(got, a.DisplayName)
+		}
+	}
+	for _, s := range stages.All {
+		want = append(want, s.StackName)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("the app's stacks are %v; want one per stage, %v", got, want)
+	}
+}
+
+// TestTheDeployCheck runs `cruddur deployable STACK` as the deploy path
+// does: a stage as shipped (placeholders) is refused with one line naming
+// the stage and what to fill in; an unknown stack and bad usage too.
+func TestTheDeployCheck(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"deployable", production}, 1, "cruddur: stage production (stack Cruddur) is not ready to deploy: fill in Account (the 12-digit AWS account id), Region (such as us-east-1), CertificateArn (an ACM certificate in the stage's region; it is still the placeholder), AlarmEmail (who the alarms notify) in stack/stages/stages.go\n"},
+		{[]string{"deployable", development}, 1, "cruddur: stage development (stack Cruddur-Dev) is not ready to deploy: fill in Account (the 12-digit AWS account id), Region (such as us-east-1) in stack/stages/stages.go\n"},
+		{[]string{"deployable", "Cruddur-Staging"}, 1, `cruddur: no stage deploys as stack "Cruddur-Staging"; expected one of Cruddur-Dev (development), Cruddur (production) (stack/stages/stages.go)` + "\n"},
+		{[]string{"deploy"}, 2, "usage: cruddur deployable STACK (run with no arguments, by the CDK CLI, it synthesizes every stage)\n"},
+	}
+	for _, tc := range cases {
+		cmd := exec.Command(self, tc.args...)
+		cmd.Env = append(os.Environ(), runAsAppEnv+"=1")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		exit, _ := err.(*exec.ExitError)
+		if exit == nil || exit.ExitCode() != tc.code || stderr.String() != tc.want {
+			t.Errorf("cruddur %v: %v, stderr %q; want exit %d and %q", tc.args, err, stderr.String(), tc.code, tc.want)
+		}
+	}
 }

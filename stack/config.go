@@ -14,12 +14,12 @@ import (
 	"github.com/distribution/reference"
 
 	"github.com/cruddur/tracing/constructs/xray"
+	"github.com/cruddur/tracing/stack/stages"
 )
 
 // The context keys, each read once in LoadConfig with its default there.
 const (
 	prefix                   = "cruddur:"
-	KeyStage                 = prefix + "stage"
 	KeyServiceName           = prefix + "serviceName"
 	KeyGroupName             = prefix + "groupName"
 	KeyGroupFilterExpression = prefix + "groupFilterExpression"
@@ -55,11 +55,9 @@ const (
 	KeyTransactionSearchPct  = prefix + "transactionSearchIndexingPercent"
 )
 
-// The stages cruddur:stage names.
-const (
-	StageDevelopment = "development"
-	StageProduction  = "production"
-)
+// retiredStageKey chose the stage before stages were stacks (package
+// stages); it is refused with a pointer to them.
+const retiredStageKey = prefix + "stage"
 
 // productionRetentionDays is the least a production stage keeps its logs
 // (AWS Control Tower's CT.CLOUDWATCH.PR.2).
@@ -75,12 +73,13 @@ const (
 // Config is what the Cruddur stack is built from: CDK context, read and
 // checked before any construct exists. An empty string is "not set".
 type Config struct {
-	// Stage is StageDevelopment or StageProduction: production serves HTTPS
-	// only behind AWS WAF, keeps logs a year encrypted with a key of its own,
-	// runs two NAT gateways and protects its load balancer from deletion.
-	Stage string
+	// Stage is the stage this configuration is for (package stages): its
+	// stack name, its name suffix, and whether production's defaults and
+	// checks apply.
+	Stage stages.Stage
 	// ServiceName is the one name the group's filter, the sampling rule's
-	// ServiceName and the backend's traces share.
+	// ServiceName and the backend's traces share: cruddur:serviceName and
+	// the stage's NameSuffix.
 	ServiceName string
 	// GroupName names the X-Ray group; GroupFilterExpression, when set,
 	// replaces service("ServiceName") as its filter.
@@ -137,6 +136,12 @@ type Config struct {
 	// and region, indexing TransactionSearchIndexingPercent of spans.
 	TransactionSearch                bool
 	TransactionSearchIndexingPercent int
+
+	// NotDeployable says what the stage still needs from the team
+	// (stages.Stage.Deployable, over the values above as the stage and
+	// context give them, not as the CLI's credentials would fill them in);
+	// nil when nothing.
+	NotDeployable error
 }
 
 // maxGroupNameLen leaves room in X-Ray's 32 characters for the
@@ -151,24 +156,24 @@ var (
 	certificateArnPattern = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z]{2}(-[a-z]+)+-[0-9]+:[0-9]{12}:certificate/[0-9a-f-]{36}$`)
 )
 
-// LoadConfig reads the configuration from CDK context (cdk.json and
-// `-c key=value`) and the environment the CDK CLI sets. Every error names
-// the context key (or the file and field), the bad value, and what is
-// expected.
-func LoadConfig(ctx map[string]any, getenv func(string) string) (*Config, error) {
+// LoadConfig reads one stage's configuration: the stage's own values (package
+// stages), CDK context over them (cdk.json and `-c key=value`, which apply to
+// every stage), and the environment the CDK CLI sets. Every error names the
+// context key (or the file and field), the bad value, and what is expected.
+func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) string) (*Config, error) {
 	r := contextReader{ctx: ctx}
-	stage := r.str(KeyStage, StageDevelopment)
-	prod := stage == StageProduction
+	prod := stage.Production
+	service := r.str(KeyServiceName, "Cruddur")
 	c := &Config{
 		Stage:                            stage,
-		ServiceName:                      r.str(KeyServiceName, "Cruddur"),
+		ServiceName:                      service + stage.NameSuffix,
 		GroupFilterExpression:            r.str(KeyGroupFilterExpression, ""),
 		InsightsEnabled:                  r.boolean(KeyInsightsEnabled, false),
 		InsightsNotificationsEnabled:     false, // below: it follows Insights
 		SamplingRuleFile:                 r.str(KeySamplingRuleFile, "aws/json/xray.json"),
 		SamplingRuleFiles:                r.list(KeySamplingRuleFiles, []string{"aws/json/health-check.json"}),
-		Account:                          r.str(KeyAccount, ""),
-		Region:                           r.str(KeyRegion, ""),
+		Account:                          r.str(KeyAccount, stage.Account),
+		Region:                           r.str(KeyRegion, stage.Region),
 		AppImage:                         r.str(KeyAppImage, ""),
 		AppPort:                          r.integer(KeyAppPort, 4567, 1, 65535),
 		TaskCPU:                          r.integer(KeyTaskCPU, 256, 256, 16384),
@@ -183,9 +188,9 @@ func LoadConfig(ctx map[string]any, getenv func(string) string) (*Config, error)
 		MaxCount:                         r.integer(KeyMaxCount, 10, 1, 100),
 		EcsExec:                          r.boolean(KeyEcsExec, false),
 		LoadBalancer:                     r.boolean(KeyLoadBalancer, true),
-		CertificateArn:                   r.str(KeyCertificateArn, ""),
+		CertificateArn:                   r.str(KeyCertificateArn, stage.CertificateArn),
 		DeletionProtection:               r.boolean(KeyDeletionProtection, prod),
-		AlarmEmail:                       r.str(KeyAlarmEmail, ""),
+		AlarmEmail:                       r.str(KeyAlarmEmail, stage.AlarmEmail),
 		SlowRequestSeconds:               r.number(KeySlowRequestSeconds, 1, 0.001, 3600),
 		FaultTracesThreshold:             r.integer(KeyFaultTracesThreshold, 5, 1, 1000000),
 		SlowTracesThreshold:              r.integer(KeySlowTracesThreshold, 10, 1, 1000000),
@@ -194,14 +199,24 @@ func LoadConfig(ctx map[string]any, getenv func(string) string) (*Config, error)
 		TransactionSearch:                r.boolean(KeyTransactionSearch, false),
 		TransactionSearchIndexingPercent: r.integer(KeyTransactionSearchPct, 1, 0, 100),
 	}
-	c.GroupName = r.str(KeyGroupName, c.ServiceName)
+	c.GroupName = r.str(KeyGroupName, service) + stage.NameSuffix
 	c.InsightsNotificationsEnabled = r.boolean(KeyInsightsNotifications, c.InsightsEnabled)
 	if r.err != nil {
 		return nil, r.err
 	}
+	if _, ok := ctx[retiredStageKey]; ok {
+		var stacks []string
+		for _, s := range stages.All {
+			stacks = append(stacks, s.StackName+" ("+s.Name+")")
+		}
+		return nil, fmt.Errorf("context %s: unknown key: each stage is a stack of its own now; expected no %s, and the stack of the stage, one of %s (%s)", retiredStageKey, retiredStageKey, strings.Join(stacks, ", "), stages.File)
+	}
 	if err := r.unknownKeys(); err != nil {
 		return nil, err
 	}
+	effective := stage
+	effective.Account, effective.Region, effective.CertificateArn, effective.AlarmEmail = c.Account, c.Region, c.CertificateArn, c.AlarmEmail
+	c.NotDeployable = effective.Deployable()
 	// The CLI always sets CDK_DEFAULT_REGION (us-east-1 when nothing is
 	// configured) but CDK_DEFAULT_ACCOUNT only when it found credentials, so
 	// its environment is taken only with both: a machine without an AWS
@@ -215,10 +230,8 @@ func LoadConfig(ctx map[string]any, getenv func(string) string) (*Config, error)
 			r.err = fmt.Errorf("context %s: %w", key, err)
 		}
 	}
-	if c.Stage != StageDevelopment && !prod {
-		check(KeyStage, fmt.Errorf("%q is not a stage; expected %q (the default) or %q", c.Stage, StageDevelopment, StageProduction))
-	}
-	check(KeyServiceName, xray.ValidateServiceName(c.ServiceName))
+	check(KeyServiceName, xray.ValidateServiceName(service))
+	check(KeyServiceName, xray.ValidateServiceName(c.ServiceName)) // with the stage's suffix
 	if c.Account != "" && !accountPattern.MatchString(c.Account) {
 		check(KeyAccount, fmt.Errorf("%q is not an AWS account id; expected 12 digits", c.Account))
 	}
@@ -270,7 +283,7 @@ func LoadConfig(ctx map[string]any, getenv func(string) string) (*Config, error)
 		if i > 0 {
 			key = KeySamplingRuleFiles
 		}
-		rule, err := c.loadRule(key, file)
+		rule, err := c.loadRule(key, file, service)
 		if err != nil {
 			return nil, err
 		}
@@ -287,16 +300,18 @@ func LoadConfig(ctx map[string]any, getenv func(string) string) (*Config, error)
 	return c, nil
 }
 
-// loadRule reads one rule file for the service. A rule that leaves out
-// ServiceName follows the service; one that leaves out RuleName is named
-// <service>-<file name>, cut to X-Ray's 32 characters.
-func (c *Config) loadRule(key, file string) (*xray.SamplingRuleProps, error) {
+// loadRule reads one rule file written for the service (named service,
+// before the stage's suffix) and makes it the stage's. A rule that leaves out
+// ServiceName, or names the service, follows the stage's service name; one
+// that leaves out RuleName is named <service>-<file name>, cut to X-Ray's 32
+// characters; a rule's name takes the stage's suffix.
+func (c *Config) loadRule(key, file, service string) (*xray.SamplingRuleProps, error) {
 	rule, err := xray.LoadSamplingRuleFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("context %s: %w", key, err)
 	}
 	switch {
-	case rule.ServiceName == nil:
+	case rule.ServiceName == nil || *rule.ServiceName == service:
 		rule.ServiceName = &c.ServiceName
 	case !pattern.WildcardMatchCaseInsensitive(*rule.ServiceName, c.ServiceName):
 		// A rule that cannot match the service's own segments never
@@ -304,16 +319,23 @@ func (c *Config) loadRule(key, file string) (*xray.SamplingRuleProps, error) {
 		return nil, fmt.Errorf("%s: SamplingRule.ServiceName: %q does not match the service name %q (context %s), so the rule would never sample its traces; expected a rule file (context %s) whose ServiceName matches it or is left out",
 			file, *rule.ServiceName, c.ServiceName, KeyServiceName, key)
 	}
+	suffix := c.Stage.NameSuffix
 	if rule.RuleName == nil {
-		name := []rune(c.ServiceName + "-" + strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)))
-		rule.RuleName = jsii.String(string(name[:min(len(name), 32)]))
+		name := []rune(service + "-" + strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)))
+		rule.RuleName = jsii.String(string(name[:min(len(name), 32-len([]rune(suffix)))]) + suffix)
+	} else if suffix != "" {
+		named := *rule.RuleName + suffix
+		if n := len([]rune(named)); n > 32 {
+			return nil, fmt.Errorf("context %s: %s: SamplingRule.RuleName: %q has %d characters with stage %s's suffix %q; expected at most 32, so a name of at most %d", key, file, named, n, c.Stage.Name, suffix, 32-len([]rune(suffix)))
+		}
+		rule.RuleName = &named
 	}
 	return rule, nil
 }
 
 // productionChecks refuses what a production stage may not run with.
 func productionChecks(c *Config, check func(string, error)) {
-	why := fmt.Sprintf("(%s %s)", KeyStage, StageProduction)
+	why := fmt.Sprintf("(stage %s)", c.Stage.Name)
 	if !c.LoadBalancer {
 		check(KeyLoadBalancer, fmt.Errorf("false: production serves through the load balancer and AWS WAF %s; expected true", why))
 	}

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/cruddur/tracing/stack/stages"
 )
 
 // The tests run in stack/, the app's files one folder up.
@@ -26,6 +28,27 @@ func context(overrides map[string]any) map[string]any {
 
 func noEnv(string) string { return "" }
 
+// The stages of these tests: development's and production's rules without
+// a name suffix, so that names are the service's own.
+var (
+	development = stages.Stage{Name: "development", StackName: "Test"}
+	production  = stages.Stage{Name: "production", StackName: "Test", Production: true}
+)
+
+// stageKey in a test's context picks the production stage; LoadConfig
+// itself ignores it (it is not a cruddur: key).
+const stageKey = "test:stage"
+
+// load is LoadConfig of the stage the context names (development unless
+// stageKey says production).
+func load(ctx map[string]any, getenv func(string) string) (*Config, error) {
+	stage := development
+	if ctx[stageKey] == "production" {
+		stage = production
+	}
+	return LoadConfig(stage, ctx, getenv)
+}
+
 func writeFile(t *testing.T, content string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "rule.json")
@@ -40,30 +63,30 @@ const testCertificate = "arn:aws:acm:us-east-1:111122223333:certificate/12345678
 // TestProductionDefaults: production's stricter defaults, each overridable
 // only upwards.
 func TestProductionDefaults(t *testing.T) {
-	c, err := LoadConfig(context(map[string]any{KeyStage: "production", KeyCertificateArn: testCertificate}), noEnv)
+	c, err := load(context(map[string]any{stageKey: "production", KeyCertificateArn: testCertificate}), noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.LogRetentionDays != 365 || c.NatGateways != 2 || !c.DeletionProtection || !c.LoadBalancer {
 		t.Fatalf("production config %+v", c)
 	}
-	if _, err := LoadConfig(context(map[string]any{KeyStage: "production", KeyCertificateArn: testCertificate, KeyLogRetentionDays: 731.0}), noEnv); err != nil {
+	if _, err := load(context(map[string]any{stageKey: "production", KeyCertificateArn: testCertificate, KeyLogRetentionDays: 731.0}), noEnv); err != nil {
 		t.Fatalf("two years in production: %v", err)
 	}
 }
 
 func TestLoadConfigDefaults(t *testing.T) {
-	c, err := LoadConfig(context(nil), noEnv)
+	c, err := load(context(nil), noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Config{
 		ServiceName: "Cruddur", GroupName: "Cruddur", SamplingRuleFile: seedFile, SamplingRule: c.SamplingRule,
 		SamplingRuleFiles: []string{healthCheckFile}, SamplingRules: c.SamplingRules,
-		Stage: StageDevelopment, AppPort: 4567, TaskCPU: 256, TaskMemoryMiB: 512, Collector: CollectorXRayDaemon, LogRetentionDays: 30,
+		Stage: development, AppPort: 4567, TaskCPU: 256, TaskMemoryMiB: 512, Collector: CollectorXRayDaemon, LogRetentionDays: 30,
 		NatGateways: 1, DesiredCount: 2, MaxCount: 10, LoadBalancer: true,
 		SlowRequestSeconds: 1, FaultTracesThreshold: 5, SlowTracesThreshold: 10, ServerErrorsThreshold: 10, LatencyP99Seconds: 1,
-		TransactionSearchIndexingPercent: 1,
+		TransactionSearchIndexingPercent: 1, NotDeployable: c.NotDeployable,
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Fatalf("defaults\n got %+v\nwant %+v", *c, want)
@@ -88,7 +111,7 @@ func TestLoadConfigEnvironment(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := LoadConfig(context(tc.ctx), func(k string) string { return tc.vars[k] })
+			c, err := load(context(tc.ctx), func(k string) string { return tc.vars[k] })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,6 +119,66 @@ func TestLoadConfigEnvironment(t *testing.T) {
 				t.Fatalf("got %q/%q, want %q/%q", c.Account, c.Region, tc.account, tc.region)
 			}
 		})
+	}
+}
+
+// TestAStagesNamesTakeItsSuffix: the service name, the group and every rule
+// of a stage end with its suffix, so two stages in one account and region
+// share no X-Ray name; the production stage keeps the seed's names.
+func TestAStagesNamesTakeItsSuffix(t *testing.T) {
+	for _, tc := range []struct {
+		stage                       stages.Stage
+		service, group, rule, check string
+	}{
+		{stages.Development, "Cruddur-dev", "Cruddur-dev", "Cruddur-dev", "Cruddur-health-check-dev"},
+		{stages.Production, "Cruddur", "Cruddur", "Cruddur", "Cruddur-health-check"},
+	} {
+		c, err := LoadConfig(tc.stage, context(nil), noEnv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.ServiceName != tc.service || c.GroupName != tc.group || *c.SamplingRule.RuleName != tc.rule || *c.SamplingRule.ServiceName != tc.service ||
+			*c.SamplingRules[0].RuleName != tc.check || *c.SamplingRules[0].ServiceName != tc.service {
+			t.Errorf("%s: service %q, group %q, rules %q (%q) and %q (%q); want %q, %q, %q and %q", tc.stage.Name, c.ServiceName, c.GroupName,
+				*c.SamplingRule.RuleName, *c.SamplingRule.ServiceName, *c.SamplingRules[0].RuleName, *c.SamplingRules[0].ServiceName, tc.service, tc.group, tc.rule, tc.check)
+		}
+	}
+	c, err := LoadConfig(stages.Development, context(map[string]any{KeyGroupName: "traces"}), noEnv)
+	if err != nil || c.GroupName != "traces-dev" {
+		t.Errorf("cruddur:groupName in development: %v, %v; want traces-dev", c, err)
+	}
+	long := writeFile(t, `{"SamplingRule": {"RuleName": "abcdefghijklmnopqrstuvwxyz0123", "Priority": 10}}`)
+	_, err = LoadConfig(stages.Development, context(map[string]any{KeySamplingRuleFile: long}), noEnv)
+	want := "context cruddur:samplingRuleFile: " + long + `: SamplingRule.RuleName: "abcdefghijklmnopqrstuvwxyz0123-dev" has 34 characters with stage development's suffix "-dev"; expected at most 32, so a name of at most 28`
+	if err == nil || err.Error() != want {
+		t.Errorf("a rule name with no room for the suffix:\n got %v\nwant %s", err, want)
+	}
+}
+
+// TestTheTeamsValuesAreTheStagesDefaults: what the stage says (package
+// stages) is the configuration unless context overrides it, and the
+// stage's readiness to deploy is judged on them, not on the CLI's
+// credentials.
+func TestTheTeamsValuesAreTheStagesDefaults(t *testing.T) {
+	filled := stages.Stage{Name: "production", StackName: "P", Production: true, Account: "111122223333", Region: "eu-west-1",
+		CertificateArn: testCertificate, AlarmEmail: "oncall@example.com"}
+	c, err := LoadConfig(filled, context(nil), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Account != filled.Account || c.Region != filled.Region || c.CertificateArn != filled.CertificateArn || c.AlarmEmail != filled.AlarmEmail || c.NotDeployable != nil {
+		t.Errorf("config %+v from %+v", c, filled)
+	}
+	c, err = LoadConfig(filled, context(map[string]any{KeyAlarmEmail: "team@example.com"}), noEnv)
+	if err != nil || c.AlarmEmail != "team@example.com" {
+		t.Errorf("context over the stage's e-mail: %v, %v", c, err)
+	}
+	cli := func(k string) string {
+		return map[string]string{"CDK_DEFAULT_ACCOUNT": "111122223333", "CDK_DEFAULT_REGION": "eu-west-1"}[k]
+	}
+	c, err = LoadConfig(stages.Development, context(nil), cli)
+	if err != nil || c.Account != "111122223333" || c.NotDeployable == nil {
+		t.Errorf("a stage without an account, under the CLI's credentials: %v, %v; want their account, and still not deployable", c, err)
 	}
 }
 
@@ -108,7 +191,7 @@ func TestServiceNameDrivesRuleAndGroup(t *testing.T) {
 		{`{"SamplingRule": {"RuleName": "orders", "Priority": 100, "ServiceName": "ORDERS"}}`, "ORDERS"},
 	}
 	for _, tc := range cases {
-		c, err := LoadConfig(context(map[string]any{KeyServiceName: "orders", KeySamplingRuleFile: writeFile(t, tc.file)}), noEnv)
+		c, err := load(context(map[string]any{KeyServiceName: "orders", KeySamplingRuleFile: writeFile(t, tc.file)}), noEnv)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,7 +205,7 @@ func TestServiceNameDrivesRuleAndGroup(t *testing.T) {
 // its rule after the service and follows it; further files come as a JSON
 // list or a comma-separated string, each checked like the first.
 func TestTheRuleSet(t *testing.T) {
-	c, err := LoadConfig(context(nil), noEnv)
+	c, err := load(context(nil), noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,11 +214,11 @@ func TestTheRuleSet(t *testing.T) {
 		t.Fatalf("the health-check rule %+v", c.SamplingRules)
 	}
 	writes := writeFile(t, `{"SamplingRule": {"RuleName": "writes", "Priority": 50, "HTTPMethod": "POST"}}`)
-	c, err = LoadConfig(context(map[string]any{KeySamplingRuleFiles: healthCheckFile + "," + writes}), noEnv)
+	c, err = load(context(map[string]any{KeySamplingRuleFiles: healthCheckFile + "," + writes}), noEnv)
 	if err != nil || len(c.SamplingRules) != 2 || *c.SamplingRules[1].RuleName != "writes" {
 		t.Fatalf("two files from -c: %v, %+v", err, c)
 	}
-	if c, err = LoadConfig(context(map[string]any{KeySamplingRuleFiles: ""}), noEnv); err != nil || len(c.SamplingRules) != 0 {
+	if c, err = load(context(map[string]any{KeySamplingRuleFiles: ""}), noEnv); err != nil || len(c.SamplingRules) != 0 {
 		t.Fatalf("no further files: %v, %+v", err, c)
 	}
 	for _, tc := range []struct {
@@ -147,7 +230,7 @@ func TestTheRuleSet(t *testing.T) {
 		{writeFile(t, `{"SamplingRule": {"Priority": "50"}}`), `SamplingRule.Priority: JSON string "50"`},
 		{[]any{healthCheckFile, 7.0}, `context cruddur:samplingRuleFiles: [`},
 	} {
-		_, err := LoadConfig(context(map[string]any{KeySamplingRuleFiles: tc.files}), noEnv)
+		_, err := load(context(map[string]any{KeySamplingRuleFiles: tc.files}), noEnv)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || (!strings.HasPrefix(err.Error(), "context cruddur:samplingRuleFiles: ") && !strings.Contains(err.Error(), "(context cruddur:samplingRuleFiles)")) {
 			t.Errorf("%v: error %v, want one naming cruddur:samplingRuleFiles with %q", tc.files, err, tc.want)
 		}
@@ -160,7 +243,7 @@ func TestImagesPinByTagOrDigest(t *testing.T) {
 	digest := "sha256:" + strings.Repeat("0123456789abcdef", 4)
 	for _, key := range []string{KeyAppImage, KeyDaemonImage, KeyCollectorImage} {
 		for _, image := range []string{"public.ecr.aws/xray/aws-xray-daemon:3.6.6", "public.ecr.aws/xray/aws-xray-daemon@" + digest, "amazon/aws-xray-daemon:3.6.6@" + digest} {
-			if _, err := LoadConfig(context(map[string]any{key: image}), noEnv); err != nil {
+			if _, err := load(context(map[string]any{key: image}), noEnv); err != nil {
 				t.Errorf("%s=%s: %v", key, image, err)
 			}
 		}
@@ -188,7 +271,7 @@ func TestLoadConfigRejectsBadInput(t *testing.T) {
 		{"bad region", map[string]any{KeyRegion: "mars-1"},
 			`context cruddur:region: "mars-1" is not an AWS region; expected a name such as us-east-1`},
 		{"unknown key", map[string]any{"cruddur:sevriceName": "x"},
-			`context cruddur:sevriceName: unknown key; expected one of cruddur:account, cruddur:alarmEmail, cruddur:appImage, cruddur:appPort, cruddur:certificateArn, cruddur:collector, cruddur:collectorImage, cruddur:daemonImage, cruddur:deletionProtection, cruddur:desiredCount, cruddur:ecsExec, cruddur:faultTracesThreshold, cruddur:groupFilterExpression, cruddur:groupName, cruddur:insightsEnabled, cruddur:insightsNotificationsEnabled, cruddur:latencyP99Seconds, cruddur:loadBalancer, cruddur:logRetentionDays, cruddur:maxCount, cruddur:natGateways, cruddur:region, cruddur:samplingRuleFile, cruddur:samplingRuleFiles, cruddur:serverErrorsThreshold, cruddur:serviceName, cruddur:slowRequestSeconds, cruddur:slowTracesThreshold, cruddur:stage, cruddur:taskCpu, cruddur:taskMemoryMiB, cruddur:transactionSearch, cruddur:transactionSearchIndexingPercent, cruddur:vpcId`},
+			`context cruddur:sevriceName: unknown key; expected one of cruddur:account, cruddur:alarmEmail, cruddur:appImage, cruddur:appPort, cruddur:certificateArn, cruddur:collector, cruddur:collectorImage, cruddur:daemonImage, cruddur:deletionProtection, cruddur:desiredCount, cruddur:ecsExec, cruddur:faultTracesThreshold, cruddur:groupFilterExpression, cruddur:groupName, cruddur:insightsEnabled, cruddur:insightsNotificationsEnabled, cruddur:latencyP99Seconds, cruddur:loadBalancer, cruddur:logRetentionDays, cruddur:maxCount, cruddur:natGateways, cruddur:region, cruddur:samplingRuleFile, cruddur:samplingRuleFiles, cruddur:serverErrorsThreshold, cruddur:serviceName, cruddur:slowRequestSeconds, cruddur:slowTracesThreshold, cruddur:taskCpu, cruddur:taskMemoryMiB, cruddur:transactionSearch, cruddur:transactionSearchIndexingPercent, cruddur:vpcId`},
 		{"VPC lookup without an environment", map[string]any{KeyVpcID: "vpc-0123456789abcdef0"},
 			`context cruddur:vpcId: looking up vpc-0123456789abcdef0 needs the stack's account and region; expected cruddur:account and cruddur:region too (or AWS credentials for the CLI)`},
 		{"group name with no room for -faults", map[string]any{KeyGroupName: "abcdefghijklmnopqrstuvwxyz"},
@@ -207,17 +290,17 @@ func TestLoadConfigRejectsBadInput(t *testing.T) {
 			`context cruddur:desiredCount: -1; expected a whole number in 0..100`},
 		{"maximum below the desired count", map[string]any{KeyDesiredCount: 4.0, KeyMaxCount: "3"},
 			`context cruddur:maxCount: 3 is below cruddur:desiredCount 4; expected at least that`},
-		{"unknown stage", map[string]any{KeyStage: "prod"},
-			`context cruddur:stage: "prod" is not a stage; expected "development" (the default) or "production"`},
-		{"production without a certificate", map[string]any{KeyStage: "production"},
-			`context cruddur:certificateArn: not set: production serves HTTPS only (cruddur:stage production); expected an ACM certificate ARN`},
-		{"production keeping logs a month", map[string]any{KeyStage: "production", KeyCertificateArn: testCertificate, KeyLogRetentionDays: 30.0},
-			`context cruddur:logRetentionDays: 30 days is less than production keeps logs (cruddur:stage production); expected 365 or more`},
-		{"production with one NAT gateway", map[string]any{KeyStage: "production", KeyCertificateArn: testCertificate, KeyNatGateways: 1.0},
-			`context cruddur:natGateways: 1: production survives the loss of an Availability Zone (cruddur:stage production); expected 2`},
-		{"production without deletion protection", map[string]any{KeyStage: "production", KeyCertificateArn: testCertificate, KeyDeletionProtection: false},
-			`context cruddur:deletionProtection: false: production's load balancer is protected from deletion (cruddur:stage production); expected true`},
-		{"production without the load balancer", map[string]any{KeyStage: "production", KeyCertificateArn: testCertificate, KeyLoadBalancer: false},
+		{"the stage as context, as before stages were stacks", map[string]any{"cruddur:stage": "production"},
+			`context cruddur:stage: unknown key: each stage is a stack of its own now; expected no cruddur:stage, and the stack of the stage, one of Cruddur-Dev (development), Cruddur (production) (stack/stages/stages.go)`},
+		{"production without a certificate", map[string]any{stageKey: "production"},
+			`context cruddur:certificateArn: not set: production serves HTTPS only (stage production); expected an ACM certificate ARN`},
+		{"production keeping logs a month", map[string]any{stageKey: "production", KeyCertificateArn: testCertificate, KeyLogRetentionDays: 30.0},
+			`context cruddur:logRetentionDays: 30 days is less than production keeps logs (stage production); expected 365 or more`},
+		{"production with one NAT gateway", map[string]any{stageKey: "production", KeyCertificateArn: testCertificate, KeyNatGateways: 1.0},
+			`context cruddur:natGateways: 1: production survives the loss of an Availability Zone (stage production); expected 2`},
+		{"production without deletion protection", map[string]any{stageKey: "production", KeyCertificateArn: testCertificate, KeyDeletionProtection: false},
+			`context cruddur:deletionProtection: false: production's load balancer is protected from deletion (stage production); expected true`},
+		{"production without the load balancer", map[string]any{stageKey: "production", KeyCertificateArn: testCertificate, KeyLoadBalancer: false},
 			`context cruddur:certificateArn: a certificate needs the load balancer; expected cruddur:loadBalancer true or no certificate`},
 		{"ECS Exec not a boolean", map[string]any{KeyEcsExec: "on"},
 			`context cruddur:ecsExec: "on"; expected true or false`},
@@ -258,7 +341,7 @@ func TestLoadConfigRejectsBadInput(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := LoadConfig(context(tc.ctx), noEnv)
+			_, err := load(context(tc.ctx), noEnv)
 			if err == nil || err.Error() != tc.wantErr {
 				t.Fatalf("error:\n got %v\nwant %s", err, tc.wantErr)
 			}
@@ -270,7 +353,7 @@ func TestLoadConfigRejectsBadInput(t *testing.T) {
 // context key, the file and the field.
 func TestBadRuleFilesNameKeyFileAndField(t *testing.T) {
 	path := writeFile(t, `{"SamplingRule": {"ReservoirSize": "5"}}`)
-	_, err := LoadConfig(context(map[string]any{KeySamplingRuleFile: path}), noEnv)
+	_, err := load(context(map[string]any{KeySamplingRuleFile: path}), noEnv)
 	want := "context cruddur:samplingRuleFile: " + path + `: SamplingRule.ReservoirSize: JSON string "5"; expected a whole number from -2147483648 to 2147483647 (the X-Ray API's Integer)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("error:\n got %v\nwant %s", err, want)

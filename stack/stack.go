@@ -50,7 +50,8 @@ type Props struct {
 }
 
 // PropsFor are the stack's props for a configuration: its environment
-// (agnostic unless an account or region is set) and description.
+// (agnostic unless an account or region is set) and description. The app
+// names the stack after the stage (Config.Stage.StackName).
 func PropsFor(cfg *Config) *Props {
 	var env *awscdk.Environment
 	if cfg.Account != "" || cfg.Region != "" {
@@ -59,7 +60,7 @@ func PropsFor(cfg *Config) *Props {
 	return &Props{
 		StackProps: awscdk.StackProps{
 			Env:         env,
-			Description: jsii.String("Cruddur tracing: the X-Ray group, sampling rule and traced Fargate service of " + cfg.ServiceName),
+			Description: jsii.String("Cruddur tracing (" + cfg.Stage.Name + "): the X-Ray group, sampling rule and traced Fargate service of " + cfg.ServiceName),
 		},
 		Config: cfg,
 	}
@@ -72,7 +73,19 @@ func PropsFor(cfg *Config) *Props {
 func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 	cfg := props.Config
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
-	prod := cfg.Stage == StageProduction
+	if cfg.NotDeployable != nil {
+		// A plain `cdk deploy` of a stage the team has not filled in yet
+		// stops at CloudFormation's first step, before any resource
+		// changes, with this message (as aws-cdk-lib's bootstrap-version
+		// rule does); `cruddur deployable` stops it before that.
+		awscdk.NewCfnRule(stack, jsii.String("StageIsFilledIn"), &awscdk.CfnRuleProps{
+			Assertions: &[]*awscdk.CfnRuleAssertion{{
+				Assert:            awscdk.Fn_ConditionEquals(jsii.String("filled in"), jsii.String("not filled in")),
+				AssertDescription: jsii.String(cfg.NotDeployable.Error()),
+			}},
+		})
+	}
+	prod := cfg.Stage.Production
 	key := stackKey(stack, prod)
 	// Every log group keeps its logs as configured, encrypted in
 	// production with the stack's own key.

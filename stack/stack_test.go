@@ -3,9 +3,11 @@ package stack
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -13,6 +15,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/cruddur/tracing/stack/stages"
 )
 
 // The stack's configurations under test, by stack id: each is a stack of one
@@ -27,7 +31,7 @@ var variants = map[string]map[string]any{
 	"NoLoadBalancer":  {KeyLoadBalancer: "false"},
 	"ServiceOptions":  {KeyCertificateArn: certificateArn, KeyDeletionProtection: true, KeyEcsExec: "true", KeyDesiredCount: 3.0},
 	"ExistingVpc":     {KeyVpcID: "vpc-0123456789abcdef0", KeyAccount: "111122223333", KeyRegion: "eu-west-1"},
-	"Production":      {KeyStage: StageProduction, KeyCertificateArn: certificateArn},
+	"Production":      {stageKey: "production", KeyCertificateArn: certificateArn},
 	"Paused":          {KeyDesiredCount: 0.0},
 	"Operations": {KeyInsightsEnabled: true, KeyAlarmEmail: "oncall@example.com", KeyTransactionSearch: "true", KeyTransactionSearchPct: "5",
 		KeySlowRequestSeconds: "0.5", KeyFaultTracesThreshold: 3.0, KeyLatencyP99Seconds: 2.0},
@@ -114,14 +118,24 @@ func synthesizeVariants() (err error) {
 			}
 			ctx[k] = v
 		}
-		cfg, err := LoadConfig(ctx, noEnv)
+		cfg, err := load(ctx, noEnv)
 		if err != nil {
 			return fmt.Errorf("%s: %w", id, err)
 		}
 		New(app, id, PropsFor(cfg))
 	}
+	// The app's own stages, as its stacks, in one account and region.
+	ids := slices.Collect(maps.Keys(variants))
+	for _, stage := range stages.All {
+		cfg, err := LoadConfig(stage, map[string]any{KeyAccount: "111122223333", KeyRegion: "eu-west-1"}, noEnv)
+		if err != nil {
+			return fmt.Errorf("stage %s: %w", stage.Name, err)
+		}
+		New(app, stage.StackName, PropsFor(cfg))
+		ids = append(ids, stage.StackName)
+	}
 	app.Synth(nil)
-	for id := range variants {
+	for _, id := range ids {
 		data, err := os.ReadFile(filepath.Join(dir, "cdk.out", id+".template.json"))
 		if err != nil {
 			return err
@@ -1011,4 +1025,126 @@ func TestCloudWatchAgent(t *testing.T) {
 			})}},
 		})
 	})
+}
+
+// accountNames are, by resource type, the properties that name a resource
+// uniquely within an account and region (or worldwide): two stages that
+// repeat one cannot both be deployed there. "SamplingRule.RuleName" is a
+// property's field.
+var accountNames = map[string][]string{
+	"AWS::XRay::Group":                          {"GroupName"},
+	"AWS::XRay::SamplingRule":                   {"SamplingRule.RuleName"},
+	"AWS::Logs::LogGroup":                       {"LogGroupName"},
+	"AWS::Logs::ResourcePolicy":                 {"PolicyName"},
+	"AWS::CloudWatch::Alarm":                    {"AlarmName"},
+	"AWS::CloudWatch::Dashboard":                {"DashboardName"},
+	"AWS::SNS::Topic":                           {"TopicName"},
+	"AWS::WAFv2::WebACL":                        {"Name"},
+	"AWS::ECS::Cluster":                         {"ClusterName"},
+	"AWS::ECS::TaskDefinition":                  {"Family"},
+	"AWS::IAM::Role":                            {"RoleName"},
+	"AWS::S3::Bucket":                           {"BucketName"},
+	"AWS::ElasticLoadBalancingV2::LoadBalancer": {"Name"},
+	"AWS::ElasticLoadBalancingV2::TargetGroup":  {"Name"},
+	"AWS::Events::Rule":                         {"Name"},
+	"AWS::Lambda::Function":                     {"FunctionName"},
+	"AWS::KMS::Alias":                           {"AliasName"},
+}
+
+// scopedNames name a resource only within its parent (a role's inline
+// policy, a scalable target's policy, a topic's display name), or refer to
+// another resource (a flow log's log group), so stages may repeat them.
+var scopedNames = map[string][]string{
+	"AWS::ApplicationAutoScaling::ScalingPolicy": {"PolicyName"},
+	"AWS::EC2::FlowLog":                          {"LogGroupName"},
+	"AWS::IAM::Policy":                           {"PolicyName"},
+	"AWS::SNS::Topic":                            {"DisplayName"},
+	"AWS::ECS::Service":                          {"ServiceName"},
+}
+
+// accountSingletons exist once per account and region, whatever their name.
+var accountSingletons = []string{"AWS::XRay::TransactionSearchConfig"}
+
+// physicalNames lists, for a template, each account-wide name it gives a
+// resource, as "type property=value", with the stack's own name resolved.
+func physicalNames(t *testing.T, stackName string, template []byte) []string {
+	t.Helper()
+	var doc struct {
+		Resources map[string]struct {
+			Type       string
+			Properties map[string]any
+		}
+	}
+	if err := json.Unmarshal(template, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for id, r := range doc.Resources {
+		if slices.Contains(accountSingletons, r.Type) {
+			out = append(out, r.Type+" (one per account and region)")
+		}
+		for key := range r.Properties {
+			if (strings.HasSuffix(key, "Name") || key == "Family") && !slices.Contains(accountNames[r.Type], key) && !slices.Contains(scopedNames[r.Type], key) {
+				t.Errorf("%s: %s %s.%s names it: add the property to accountNames or scopedNames", stackName, r.Type, id, key)
+			}
+		}
+		for _, path := range accountNames[r.Type] {
+			var v any = r.Properties
+			for _, field := range strings.Split(path, ".") {
+				m, _ := v.(map[string]any)
+				v = m[field]
+			}
+			if v == nil {
+				continue // CloudFormation generates one from the stack's name
+			}
+			raw, _ := json.Marshal(v)
+			value := strings.ReplaceAll(string(raw), `{"Ref":"AWS::StackName"}`, strconvQuote(stackName))
+			out = append(out, r.Type+" "+path+"="+value)
+		}
+	}
+	return out
+}
+
+func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+// TestStagesSideBySideRepeatNoName: every stage of the app, synthesized into
+// one account and region, gives no resource a name another stage gives, so
+// both deploy there side by side; production keeps the seed's X-Ray names.
+func TestStagesSideBySideRepeatNoName(t *testing.T) {
+	seen := map[string]string{} // name -> the stack that gave it
+	for _, stage := range stages.All {
+		for _, name := range physicalNames(t, stage.StackName, synthesized[stage.StackName].json) {
+			if other, dup := seen[name]; dup {
+				t.Errorf("stages %s and %s both name %s", other, stage.StackName, name)
+			}
+			seen[name] = stage.StackName
+		}
+	}
+	for _, want := range []string{`AWS::XRay::Group GroupName="Cruddur"`, `AWS::XRay::SamplingRule SamplingRule.RuleName="Cruddur"`} {
+		if seen[want] != stages.Production.StackName {
+			t.Errorf("%s is given by %q; want the production stage's %s (the seed's names)", want, seen[want], stages.Production.StackName)
+		}
+	}
+}
+
+// TestAStageNotFilledInStopsAtCloudFormation: a stage the team has not
+// filled in carries a CloudFormation rule that fails, with the deploy
+// check's line, before any resource changes; a filled-in stage has none.
+func TestAStageNotFilledInStopsAtCloudFormation(t *testing.T) {
+	var doc struct{ Rules map[string]any }
+	if err := json.Unmarshal(synthesized["Production"].json, &doc); err != nil {
+		t.Fatal(err)
+	}
+	rule, _ := json.Marshal(doc.Rules["StageIsFilledIn"])
+	want := `"AssertDescription":"stage production (stack Test) is not ready to deploy: fill in Account (the 12-digit AWS account id), Region (such as us-east-1), AlarmEmail (who the alarms notify) in stack/stages/stages.go"`
+	if !strings.Contains(string(rule), want) || !strings.Contains(string(rule), `"Fn::Equals":["filled in","not filled in"]`) {
+		t.Errorf("production without account, region and e-mail: rule %s; want an assertion that fails with %s", rule, want)
+	}
+	var filled struct{ Rules map[string]any }
+	if err := json.Unmarshal(synthesized["ExistingVpc"].json, &filled); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := filled.Rules["StageIsFilledIn"]; ok {
+		t.Error("a development stage with its account and region still carries the rule")
+	}
 }

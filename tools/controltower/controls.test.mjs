@@ -59,15 +59,15 @@ function unexempted(text, failures) {
   return left;
 }
 
-for (const file of ['Cruddur.template.json', 'Cruddur-adot.template.json', 'Cruddur-cloudwatch-agent.template.json', 'Cruddur-production.template.json']) {
+for (const file of ['Cruddur.template.json', 'Cruddur-Dev.template.json', 'Cruddur-adot.template.json', 'Cruddur-cloudwatch-agent.template.json']) {
   test(`${file} passes every ECS control`, () => {
     const r = guard(golden(file), join(allRules, 'ecs'));
     assert.equal(r.code, 0, [...r.failures.keys()].join(', '));
   });
 }
 
-test('production passes every control of every family, but for its exemptions', () => {
-  const text = golden('Cruddur-production.template.json');
+test('production (stack Cruddur) passes every control of every family, but for its exemptions', () => {
+  const text = golden('Cruddur.template.json');
   const r = guard(text, allRules);
   assert.deepEqual(unexempted(text, r.failures), []);
   // What it is exempted from, each on one resource (docs/guardrails.md).
@@ -83,12 +83,12 @@ test('production passes every control of every family, but for its exemptions', 
 
 test('the checks are not blind', () => {
   // A privileged container with a writable root filesystem fails ECS's.
-  const text = golden('Cruddur.template.json');
+  const text = golden('Cruddur-Dev.template.json');
   const bad = text.replace('"ReadonlyRootFilesystem": true', '"Privileged": true');
   assert.notEqual(bad, text);
   assert.notEqual(guard(bad, join(allRules, 'ecs')).code, 0);
   // Production without its exemptions' metadata fails.
-  const prod = JSON.parse(golden('Cruddur-production.template.json'));
+  const prod = JSON.parse(golden('Cruddur.template.json'));
   for (const r of Object.values(prod.Resources)) delete r.Metadata?.guard;
   const stripped = JSON.stringify(prod);
   assert.notDeepEqual(unexempted(stripped, guard(stripped, allRules).failures), []);

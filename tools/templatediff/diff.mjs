@@ -6,7 +6,10 @@
 // X-Ray sampling rule fails unless it is allowed on purpose.
 //
 //   node diff.mjs BASE.template.json HEAD.template.json [--allow-destructive] [--markdown OUT.md]
+//   node diff.mjs --stack NAME BASE HEAD [--stack NAME BASE HEAD ...] [options]
 //
+// With --stack, each stack (a stage) is diffed under its own heading and the
+// guard applies to each; a stack new on one side is diffed against {}.
 // ALLOW_DESTRUCTIVE=1 in the environment is the same as --allow-destructive.
 // Exit codes: 0 the diff is safe (or allowed), 3 the guard tripped, 2 bad usage
 // or unreadable templates.
@@ -33,7 +36,7 @@ const DESTRUCTIVE = new Map([
   [ResourceImpact.WILL_ORPHAN, 'would be orphaned (removed from the stack, left in the account)'],
 ]);
 
-const USAGE = 'usage: node diff.mjs BASE.template.json HEAD.template.json [--allow-destructive] [--markdown OUT.md]';
+const USAGE = 'usage: node diff.mjs (BASE.template.json HEAD.template.json | --stack NAME BASE HEAD [--stack NAME BASE HEAD ...]) [--allow-destructive] [--markdown OUT.md]';
 
 /** A mistake in how the command was called: exit 2 with the usage. */
 class UsageError extends Error {}
@@ -86,7 +89,7 @@ export function destructiveChanges(diff) {
  * guard's verdict, the pull-request comment in Markdown, and the exit code
  * (3 when the guard trips and destructive changes are not allowed, else 0).
  */
-export function report(base, head, { allow = false } = {}) {
+export function report(base, head, { allow = false, stack, limit = 60000 } = {}) {
   const diff = fullDiff(base, head);
   let text = '';
   const collect = new Writable({ write(chunk, _enc, done) { text += chunk; done(); } });
@@ -96,6 +99,7 @@ export function report(base, head, { allow = false } = {}) {
   const destructive = destructiveChanges(diff);
 
   const lines = [];
+  if (stack) lines.push(`Stack ${stack}`);
   lines.push(diff.isEmpty ? 'There were no differences.' : plain.trimEnd());
   lines.push('', `Resources changed: ${changed}`);
   if (destructive.length > 0) {
@@ -105,15 +109,15 @@ export function report(base, head, { allow = false } = {}) {
     for (const d of destructive) lines.push(`  - ${d}`);
   }
 
-  // A GitHub comment holds at most 65536 characters.
-  const limit = 60000;
+  // A GitHub comment holds at most 65536 characters: limit is this
+  // report's share of them.
   const shown = plain.length > limit ? `${plain.slice(0, limit)}\n... (cut: run make diff for the whole diff)` : plain;
   const verdict = destructive.length === 0
     ? 'No guarded resource is replaced or deleted.'
     : (allow ? '**Destructive changes allowed** by label:' : '**Blocked**: destructive changes to guarded resources. Add the label `allow-destructive-changes` if they are intended.');
   const markdown = [
     '<!-- cruddur-cdk-diff -->',
-    '### cdk diff: base branch → this pull request',
+    stack ? `### cdk diff of stack ${stack}: base branch → this pull request` : '### cdk diff: base branch → this pull request',
     '',
     `${changed} resource(s) changed. ${verdict}`,
     ...destructive.map((d) => `- ${d}`),
@@ -134,19 +138,29 @@ export function report(base, head, { allow = false } = {}) {
 export function cli(argv, env = process.env) {
   try {
     const args = [];
+    const stacks = [];
     let allow = env.ALLOW_DESTRUCTIVE === '1' || env.ALLOW_DESTRUCTIVE === 'true';
     let markdown;
     for (let i = 0; i < argv.length; i++) {
       if (argv[i] === '--allow-destructive') allow = true;
       else if (argv[i] === '--markdown') markdown = argv[++i] ?? usage('--markdown needs a file');
-      else if (argv[i].startsWith('--')) usage(`unknown option ${argv[i]}`);
+      else if (argv[i] === '--stack') {
+        const [name, base, head] = argv.slice(i + 1, i + 4);
+        if (head === undefined) usage('--stack needs a name and two templates');
+        stacks.push({ name, base, head });
+        i += 3;
+      } else if (argv[i].startsWith('--')) usage(`unknown option ${argv[i]}`);
       else args.push(argv[i]);
     }
-    if (args.length !== 2) usage('expected two templates');
-    const [base, head] = args.map(readTemplate);
-    const r = report(base, head, { allow });
-    if (markdown) writeFileSync(markdown, r.markdown);
-    return { stdout: r.text, stderr: '', code: r.code };
+    if (stacks.length === 0) {
+      if (args.length !== 2) usage('expected two templates');
+      stacks.push({ base: args[0], head: args[1] });
+    } else if (args.length !== 0) usage('expected templates only after --stack NAME');
+    const reports = stacks.map(({ name, base, head }) => report(readTemplate(base), readTemplate(head), { allow, stack: name, limit: Math.floor(60000 / stacks.length) }));
+    // One comment: the marker once, then each stack's section.
+    const sections = reports.map((r, i) => (i === 0 ? r.markdown : r.markdown.replace('<!-- cruddur-cdk-diff -->\n', '')));
+    if (markdown) writeFileSync(markdown, sections.join('\n'));
+    return { stdout: reports.map((r) => r.text).join('\n'), stderr: '', code: Math.max(...reports.map((r) => r.code)) };
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     return { stdout: '', stderr: `templatediff: ${e.message}\n${USAGE}\n`, code: 2 };

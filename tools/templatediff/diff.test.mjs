@@ -80,9 +80,25 @@ test('the command: --allow-destructive, ALLOW_DESTRUCTIVE and --markdown', () =>
   }
 });
 
+test('every stage under its own heading, the guard on each, one comment', () => {
+  const md = join(mkdtempSync(join(tmpdir(), 'md-')), 'comment.md');
+  const [dev, devOld, prod, prodNew, empty] = files(golden, golden, one('Rule', 'AWS::XRay::SamplingRule'), one('Topic', 'AWS::SNS::Topic'), {});
+  const safe = cli(['--stack', 'Cruddur-Dev', devOld, dev, '--stack', 'Cruddur', empty, prod, '--markdown', md], {});
+  assert.equal(safe.code, 0);
+  assert.match(safe.stdout, /^Stack Cruddur-Dev\nThere were no differences\.[^]*\nStack Cruddur\n/);
+  const comment = readFileSync(md, 'utf8');
+  assert.equal(comment.split('<!-- cruddur-cdk-diff -->').length, 2, 'one marker');
+  assert.ok(comment.indexOf('### cdk diff of stack Cruddur-Dev') < comment.indexOf('### cdk diff of stack Cruddur:'), comment);
+  // Production losing its rule trips the guard, though development is safe.
+  const blocked = cli(['--stack', 'Cruddur-Dev', devOld, dev, '--stack', 'Cruddur', prod, prodNew], {});
+  assert.equal(blocked.code, 3);
+  assert.match(blocked.stdout, /Stack Cruddur\n[^]*AWS::XRay::SamplingRule Rule would be deleted/);
+});
+
 test('bad usage exits 2 with the usage', () => {
   const [base] = files(golden);
-  for (const args of [[base], [base, base, '--markdown'], [base, base, '--json'], [base, join(tmpdir(), 'missing.json')]]) {
+  for (const args of [[base], [base, base, '--markdown'], [base, base, '--json'], [base, join(tmpdir(), 'missing.json')],
+    ['--stack', 'Cruddur', base], [base, '--stack', 'Cruddur', base, base]]) {
     const r = cli(args, {});
     assert.equal(r.code, 2, `${args}`);
     assert.equal(r.stdout, '');

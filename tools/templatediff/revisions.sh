@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Diffs the stack's template between two git revisions, offline: each revision
-# is checked out in a temporary worktree and synthesized with the project's
-# CDK CLI (no AWS account, no credentials), then diff.mjs compares the two.
+# Diffs every stage's template between two git revisions, offline: each
+# revision is checked out in a temporary worktree and synthesized with the
+# project's CDK CLI (no AWS account, no credentials), then diff.mjs compares
+# each stack of either side under its own heading (a stack only one side has
+# is diffed against an empty template).
 #
 #   tools/templatediff/revisions.sh BASE [HEAD] [diff.mjs options]
 #
 # HEAD defaults to the working tree as it is, uncommitted changes included.
+# STACK=NAME diffs that one stack only.
 # Exits as diff.mjs does: 3 when a guarded resource would be replaced or deleted
 # (unless ALLOW_DESTRUCTIVE=1 or --allow-destructive), 0 otherwise.
 set -euo pipefail
@@ -17,7 +20,6 @@ head=""
 if [ $# -ge 1 ] && [ "${1#--}" = "$1" ]; then head=$1; shift; fi
 
 root=$(git rev-parse --show-toplevel)
-stack=${STACK:-Cruddur}
 export PATH="$root/node_modules/.bin:$PATH"
 command -v cdk >/dev/null || { echo "$0: the CDK CLI is not installed; run npm ci (make does)" >&2; exit 2; }
 
@@ -54,5 +56,19 @@ else
   synth "$root" "$work/head.out" "the working tree"
 fi
 
-node "$root/tools/templatediff/diff.mjs" \
-  "$work/base.out/$stack.template.json" "$work/head.out/$stack.template.json" "$@"
+echo '{}' >"$work/empty.json"
+if [ -n "${STACK:-}" ]; then
+  stacks=("$STACK")
+else
+  mapfile -t stacks < <(cd "$work" && ls base.out/*.template.json head.out/*.template.json 2>/dev/null |
+    sed 's|.*/||; s|\.template\.json$||' | sort -u)
+fi
+args=()
+for s in "${stacks[@]}"; do
+  b="$work/base.out/$s.template.json" h="$work/head.out/$s.template.json"
+  [ -f "$b" ] || [ -f "$h" ] || { echo "$0: neither revision has a stack $s" >&2; exit 2; }
+  [ -f "$b" ] || b="$work/empty.json"
+  [ -f "$h" ] || h="$work/empty.json"
+  args+=(--stack "$s" "$b" "$h")
+done
+node "$root/tools/templatediff/diff.mjs" "${args[@]}" "$@"

@@ -4,10 +4,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/rhysd/actionlint"
+
+	"github.com/cruddur/tracing/stack/stages"
 )
 
 const dir = "../../.github/workflows"
@@ -36,10 +39,26 @@ func mayMintToken(p *actionlint.Permissions) bool {
 	return ok && s.Value.Value == "write"
 }
 
-// TestOnlyTheDeployJobMayMintTheToken: no workflow grants id-token at its
-// top, and in the deploy workflow only the deploy job has it, after the
+// deployJobs are the deploy workflow's jobs that deploy a stack (their env
+// STACK), by job id, with the stack each deploys.
+func deployJobs(w *actionlint.Workflow) map[string]string {
+	out := map[string]string{}
+	for id, job := range w.Jobs {
+		if job.Env != nil {
+			if v, ok := job.Env.Vars["stack"]; ok && v.Value != nil {
+				out[id] = v.Value.Value
+			}
+		}
+	}
+	return out
+}
+
+// TestOnlyTheDeployJobsMayMintTheToken: no workflow grants id-token at its
+// top, and in the deploy workflow only the deploy jobs have it, after the
 // tests passed in a job without it.
-func TestOnlyTheDeployJobMayMintTheToken(t *testing.T) {
+func TestOnlyTheDeployJobsMayMintTheToken(t *testing.T) {
+	w, _ := parse(t, "deploy.yml")
+	deploys := deployJobs(w)
 	for _, name := range []string{"deploy.yml", "pull-request.yml"} {
 		w, _ := parse(t, name)
 		if mayMintToken(w.Permissions) || w.Permissions == nil {
@@ -49,23 +68,117 @@ func TestOnlyTheDeployJobMayMintTheToken(t *testing.T) {
 			if job.Permissions == nil && w.Permissions == nil {
 				t.Errorf("%s: job %s inherits default permissions", name, id)
 			}
-			if mayMintToken(job.Permissions) && (name != "deploy.yml" || id != "deploy") {
+			_, deploys := deploys[id]
+			if mayMintToken(job.Permissions) && (name != "deploy.yml" || !deploys) {
 				t.Errorf("%s: job %s may mint the OIDC token", name, id)
 			}
 		}
 	}
-	w, _ := parse(t, "deploy.yml")
-	deploy, test := w.Jobs["deploy"], w.Jobs["test"]
-	if deploy == nil || test == nil || !mayMintToken(deploy.Permissions) {
-		t.Fatal("deploy.yml needs a test job and a deploy job with id-token: write")
+	if w.Jobs["test"] == nil || mayMintToken(w.Jobs["test"].Permissions) || len(deploys) == 0 {
+		t.Fatal("deploy.yml needs a test job without id-token, and deploy jobs")
 	}
-	if len(deploy.Needs) != 1 || deploy.Needs[0].Value != "test" {
-		t.Errorf("the deploy job runs after %v; want after test", deploy.Needs)
-	}
-	for _, s := range deploy.Steps {
-		if run, ok := s.Exec.(*actionlint.ExecRun); ok && run.Run != nil && strings.Contains(run.Run.Value, "npm ci") && !strings.Contains(run.Run.Value, "--ignore-scripts") {
-			t.Errorf("the deploy job runs %q: install scripts would run where the token can be minted", run.Run.Value)
+	for id := range deploys {
+		job := w.Jobs[id]
+		if !mayMintToken(job.Permissions) {
+			t.Errorf("job %s deploys without id-token: write", id)
 		}
+		checked := false
+		for _, s := range job.Steps {
+			if run, ok := s.Exec.(*actionlint.ExecRun); ok && run.Run != nil {
+				if strings.Contains(run.Run.Value, "npm ci") && !strings.Contains(run.Run.Value, "--ignore-scripts") {
+					t.Errorf("job %s runs %q: install scripts would run where the token can be minted", id, run.Run.Value)
+				}
+				checked = checked || strings.Contains(run.Run.Value, `cruddur deployable "$STACK"`)
+			}
+			if a, ok := s.Exec.(*actionlint.ExecAction); ok && strings.HasPrefix(a.Uses.Value, "aws-actions/configure-aws-credentials@") && !checked {
+				t.Errorf("job %s asks for AWS credentials before it runs `cruddur deployable \"$STACK\"`", id)
+			}
+		}
+	}
+}
+
+// TestTheDeployJobsAreTheAppsStages: the deploy workflow deploys every stage
+// of the app (stack/stages), each in one job, in the GitHub environment of
+// the stage's name, in the app's order (the first after the tests, each
+// next after the one before), and deploys no stack the app does not define.
+func TestTheDeployJobsAreTheAppsStages(t *testing.T) {
+	w, _ := parse(t, "deploy.yml")
+	deploys := deployJobs(w)
+	for _, problem := range stagesAgainstJobs(w, deploys, stages.All) {
+		t.Error(problem)
+	}
+}
+
+// stagesAgainstJobs lists where the workflow's deploy jobs and the app's
+// stages disagree.
+func stagesAgainstJobs(w *actionlint.Workflow, deploys map[string]string, all []stages.Stage) []string {
+	var problems []string
+	jobOf := map[string]string{} // stack -> job id
+	for id, stack := range deploys {
+		if other, dup := jobOf[stack]; dup {
+			problems = append(problems, "jobs "+other+" and "+id+" both deploy "+stack)
+		}
+		jobOf[stack] = id
+		if _, err := stages.ByStackName(stack); err != nil {
+			problems = append(problems, "job "+id+": "+err.Error())
+		}
+	}
+	previous := "test"
+	for _, s := range all {
+		id, ok := jobOf[s.StackName]
+		if !ok {
+			problems = append(problems, "stage "+s.Name+" (stack "+s.StackName+") has no deploy job")
+			continue
+		}
+		job := w.Jobs[id]
+		if job.Environment == nil || job.Environment.Name == nil || job.Environment.Name.Value != s.Name {
+			problems = append(problems, "job "+id+" deploys stage "+s.Name+" outside the GitHub environment "+s.Name)
+		}
+		if len(job.Needs) != 1 || job.Needs[0].Value != previous {
+			var needs []string
+			for _, n := range job.Needs {
+				needs = append(needs, n.Value)
+			}
+			problems = append(problems, "job "+id+" runs after "+strings.Join(needs, ", ")+"; want after "+previous+", in the stages' order")
+		}
+		previous = id
+	}
+	return problems
+}
+
+// TestTheStageCheckIsNotBlind: the comparison above finds a stage without a
+// job, a job for a stack the app lacks, a job outside its environment and
+// the stages out of order.
+func TestTheStageCheckIsNotBlind(t *testing.T) {
+	w, _ := parse(t, "deploy.yml")
+	deploys := deployJobs(w)
+	staging := stages.Stage{Name: "staging", StackName: "Cruddur-Staging"}
+	reversed := []stages.Stage{stages.All[len(stages.All)-1], stages.All[0]}
+	extra := map[string]string{"deploy-staging": "Cruddur-Staging"}
+	for id, s := range deploys {
+		extra[id] = s
+	}
+	w.Jobs["deploy-staging"] = &actionlint.Job{Needs: []*actionlint.String{{Value: "test"}}}
+	for _, tc := range []struct {
+		name    string
+		deploys map[string]string
+		stages  []stages.Stage
+		want    string
+	}{
+		{"a stage without a job", deploys, append(slices.Clone(stages.All), staging), "stage staging (stack Cruddur-Staging) has no deploy job"},
+		{"a job for a stack the app lacks", extra, stages.All, `job deploy-staging: no stage deploys as stack "Cruddur-Staging"`},
+		{"the stages out of order", deploys, reversed, "; want after test, in the stages' order"},
+	} {
+		if got := strings.Join(stagesAgainstJobs(w, tc.deploys, tc.stages), "\n"); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: %q; want %q", tc.name, got, tc.want)
+		}
+	}
+	for id := range deploys {
+		w.Jobs[id].Environment = nil
+		if got := strings.Join(stagesAgainstJobs(w, deploys, stages.All), "\n"); !strings.Contains(got, "outside the GitHub environment") {
+			t.Errorf("a job without its environment: %q", got)
+		}
+		break
 	}
 }
 
