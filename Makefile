@@ -36,7 +36,7 @@ test: node_modules/.installed
 	go tool actionlint
 	go test ./...
 	cd backend && go vet ./... && go test ./...
-	node --test tools/templatediff/diff.test.mjs tools/controltower/controls.test.mjs
+	node --test tools/templatediff/diff.test.mjs tools/controltower/controls.test.mjs tools/importseed/mapping.test.mjs
 	$(MAKE) --no-print-directory synth
 	cdk list --app cdk.out | sort | diff - <(ls cdk.out/*.template.json | sed 's|cdk.out/||; s|.template.json||' | sort)
 	for t in cdk.out/*.template.json; do \

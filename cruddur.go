@@ -15,8 +15,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
@@ -87,8 +89,14 @@ func run(props *awscdk.AppProps, getenv func(string) string) (err error) {
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(signals)
+	stopping := make(chan struct{})
 	go func() {
 		if sig, ok := <-signals; ok {
+			// jsii's Node processes may still be writing into staging:
+			// they go first, then the folder. The synth fails as they go;
+			// this goroutine, not that failure, ends the process.
+			close(stopping)
+			stopDescendants(5 * time.Second)
 			os.RemoveAll(staging)
 			fmt.Fprintln(os.Stderr, "cruddur: stopped by", sig)
 			os.Exit(128 + int(sig.(syscall.Signal)))
@@ -100,7 +108,13 @@ func run(props *awscdk.AppProps, getenv func(string) string) (err error) {
 		p = *props
 	}
 	p.Outdir = &staging
-	if err := synth(&p, getenv); err != nil {
+	err = synth(&p, getenv)
+	select {
+	case <-stopping:
+		select {} // the signal's goroutine exits
+	default:
+	}
+	if err != nil {
 		// aws-cdk-lib's validation report is kept; its error names the
 		// staging folder, which goes.
 		os.Rename(filepath.Join(staging, "validation-report.json"), filepath.Join(outdir, "validation-report.json"))
@@ -142,6 +156,67 @@ func synth(props *awscdk.AppProps, getenv func(string) string) (err error) {
 	}
 	app.Synth(nil)
 	return nil
+}
+
+// stopDescendants kills every process below this one (jsii's Node runtime
+// and its kernel) and waits, at most timeout, until each has exited. It reads
+// /proc, so elsewhere than Linux it finds none. It does not reap them: that
+// is jsii's, and the process ends right after.
+func stopDescendants(timeout time.Duration) {
+	pids := descendants(os.Getpid())
+	for _, pid := range pids {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	deadline := time.Now().Add(timeout)
+	for _, pid := range pids {
+		for running(pid) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+// descendants lists the processes below pid, from each one's parent in
+// /proc/PID/stat.
+func descendants(pid int) []int {
+	children := map[int][]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if _, parent, ok := procStat(child); ok {
+			children[parent] = append(children[parent], child)
+		}
+	}
+	var out []int
+	for queue := children[pid]; len(queue) > 0; queue = queue[1:] {
+		out = append(out, queue[0])
+		queue = append(queue, children[queue[0]]...)
+	}
+	return out
+}
+
+// running says whether pid still runs: it exists and is no zombie.
+func running(pid int) bool {
+	state, _, ok := procStat(pid)
+	return ok && state != "Z"
+}
+
+// procStat reads a process's state and parent from /proc/PID/stat, whose
+// second field, the command, is in parentheses and may hold spaces.
+func procStat(pid int) (state string, parent int, ok bool) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return "", 0, false
+	}
+	_, rest, found := strings.Cut(string(data), ") ")
+	fields := strings.Fields(rest)
+	if !found || len(fields) < 2 {
+		return "", 0, false
+	}
+	parent, err = strconv.Atoi(fields[1])
+	return fields[0], parent, err == nil
 }
 
 // moveAssembly moves a complete assembly from staging into outdir, the

@@ -62,7 +62,7 @@ func TestHealthChecksAreNeverRecorded(t *testing.T) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	send := func(path string, n int) float64 {
-		before, _ := daemon.settle()
+		before, _ := daemon.settle(0)
 		for range n {
 			resp, err := http.Get(srv.URL + path)
 			if err != nil {
@@ -70,7 +70,7 @@ func TestHealthChecksAreNeverRecorded(t *testing.T) {
 			}
 			resp.Body.Close()
 		}
-		after, _ := daemon.settle()
+		after, _ := daemon.settle(0)
 		return float64(after-before) / float64(n)
 	}
 	send("/api/activities/home", 1) // starts the SDK's pollers
@@ -138,7 +138,7 @@ func TestEveryRequestLogsItsTraceID(t *testing.T) {
 		get(t, srv.URL+healthCheckPath)
 		get(t, srv.URL+"/api/activities/home")
 		get(t, srv.URL+"/api/nope")
-		_, ids := daemon.settle()
+		_, ids := daemon.settle(2)
 		got := requests(t, buf)
 		if len(got) != 2 || got[0].Path != "/api/activities/home" || got[0].Status != 200 || got[1].Status != 404 || got[0].Method != "GET" || got[0].DurationMS == nil {
 			t.Fatalf("log lines %+v; want the two requests that are not health checks", got)
@@ -168,7 +168,7 @@ func TestEveryRequestLogsItsTraceID(t *testing.T) {
 		if len(got) != 2 || !xrayTraceIDPattern.MatchString(got[0].TraceID) || got[0].TraceID == got[1].TraceID {
 			t.Fatalf("log lines %+v; want each request with a trace id of its own", got)
 		}
-		if n, _ := daemon.settle(); n != 0 {
+		if n, _ := daemon.settle(0); n != 0 {
 			t.Errorf("the daemon got %d segments for requests the rule does not sample", n)
 		}
 	})

@@ -51,6 +51,7 @@ const (
 	KeySlowTracesThreshold   = prefix + "slowTracesThreshold"
 	KeyServerErrorsThreshold = prefix + "serverErrorsThreshold"
 	KeyLatencyP99Seconds     = prefix + "latencyP99Seconds"
+	KeyNoTracesRequests      = prefix + "noTracesRequestsThreshold"
 	KeyTransactionSearch     = prefix + "transactionSearch"
 	KeyTransactionSearchPct  = prefix + "transactionSearchIndexingPercent"
 )
@@ -132,6 +133,10 @@ type Config struct {
 	// the load balancer's.
 	FaultTracesThreshold, SlowTracesThreshold, ServerErrorsThreshold int
 	LatencyP99Seconds                                                float64
+	// NoTracesRequestsThreshold is the requests in each 5 minutes that,
+	// with no trace in the service's group for 15 minutes, raise the
+	// no-traces alarm.
+	NoTracesRequestsThreshold int
 	// TransactionSearch turns on X-Ray Transaction Search for the account
 	// and region, indexing TransactionSearchIndexingPercent of spans.
 	TransactionSearch                bool
@@ -196,6 +201,7 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 		SlowTracesThreshold:              r.integer(KeySlowTracesThreshold, 10, 1, 1000000),
 		ServerErrorsThreshold:            r.integer(KeyServerErrorsThreshold, 10, 1, 1000000),
 		LatencyP99Seconds:                r.number(KeyLatencyP99Seconds, 1, 0.001, 3600),
+		NoTracesRequestsThreshold:        r.integer(KeyNoTracesRequests, 20, 1, 1000000),
 		TransactionSearch:                r.boolean(KeyTransactionSearch, false),
 		TransactionSearchIndexingPercent: r.integer(KeyTransactionSearchPct, 1, 0, 100),
 	}

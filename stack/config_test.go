@@ -85,7 +85,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		SamplingRuleFiles: []string{healthCheckFile}, SamplingRules: c.SamplingRules,
 		Stage: development, AppPort: 4567, TaskCPU: 256, TaskMemoryMiB: 512, Collector: CollectorXRayDaemon, LogRetentionDays: 30,
 		NatGateways: 1, DesiredCount: 2, MaxCount: 10, LoadBalancer: true,
-		SlowRequestSeconds: 1, FaultTracesThreshold: 5, SlowTracesThreshold: 10, ServerErrorsThreshold: 10, LatencyP99Seconds: 1,
+		SlowRequestSeconds: 1, FaultTracesThreshold: 5, SlowTracesThreshold: 10, ServerErrorsThreshold: 10, LatencyP99Seconds: 1, NoTracesRequestsThreshold: 20,
 		TransactionSearchIndexingPercent: 1, NotDeployable: c.NotDeployable,
 	}
 	if !reflect.DeepEqual(*c, want) {
@@ -271,7 +271,7 @@ func TestLoadConfigRejectsBadInput(t *testing.T) {
 		{"bad region", map[string]any{KeyRegion: "mars-1"},
 			`context cruddur:region: "mars-1" is not an AWS region; expected a name such as us-east-1`},
 		{"unknown key", map[string]any{"cruddur:sevriceName": "x"},
-			`context cruddur:sevriceName: unknown key; expected one of cruddur:account, cruddur:alarmEmail, cruddur:appImage, cruddur:appPort, cruddur:certificateArn, cruddur:collector, cruddur:collectorImage, cruddur:daemonImage, cruddur:deletionProtection, cruddur:desiredCount, cruddur:ecsExec, cruddur:faultTracesThreshold, cruddur:groupFilterExpression, cruddur:groupName, cruddur:insightsEnabled, cruddur:insightsNotificationsEnabled, cruddur:latencyP99Seconds, cruddur:loadBalancer, cruddur:logRetentionDays, cruddur:maxCount, cruddur:natGateways, cruddur:region, cruddur:samplingRuleFile, cruddur:samplingRuleFiles, cruddur:serverErrorsThreshold, cruddur:serviceName, cruddur:slowRequestSeconds, cruddur:slowTracesThreshold, cruddur:taskCpu, cruddur:taskMemoryMiB, cruddur:transactionSearch, cruddur:transactionSearchIndexingPercent, cruddur:vpcId`},
+			`context cruddur:sevriceName: unknown key; expected one of cruddur:account, cruddur:alarmEmail, cruddur:appImage, cruddur:appPort, cruddur:certificateArn, cruddur:collector, cruddur:collectorImage, cruddur:daemonImage, cruddur:deletionProtection, cruddur:desiredCount, cruddur:ecsExec, cruddur:faultTracesThreshold, cruddur:groupFilterExpression, cruddur:groupName, cruddur:insightsEnabled, cruddur:insightsNotificationsEnabled, cruddur:latencyP99Seconds, cruddur:loadBalancer, cruddur:logRetentionDays, cruddur:maxCount, cruddur:natGateways, cruddur:noTracesRequestsThreshold, cruddur:region, cruddur:samplingRuleFile, cruddur:samplingRuleFiles, cruddur:serverErrorsThreshold, cruddur:serviceName, cruddur:slowRequestSeconds, cruddur:slowTracesThreshold, cruddur:taskCpu, cruddur:taskMemoryMiB, cruddur:transactionSearch, cruddur:transactionSearchIndexingPercent, cruddur:vpcId`},
 		{"VPC lookup without an environment", map[string]any{KeyVpcID: "vpc-0123456789abcdef0"},
 			`context cruddur:vpcId: looking up vpc-0123456789abcdef0 needs the stack's account and region; expected cruddur:account and cruddur:region too (or AWS credentials for the CLI)`},
 		{"group name with no room for -faults", map[string]any{KeyGroupName: "abcdefghijklmnopqrstuvwxyz"},
@@ -282,6 +282,8 @@ func TestLoadConfigRejectsBadInput(t *testing.T) {
 			`context cruddur:slowRequestSeconds: "soon"; expected a number in 0.001..3600`},
 		{"fault traces threshold", map[string]any{KeyFaultTracesThreshold: 0.0},
 			`context cruddur:faultTracesThreshold: 0; expected a whole number in 1..1000000`},
+		{"no-traces alarm threshold", map[string]any{KeyNoTracesRequests: "0"},
+			`context cruddur:noTracesRequestsThreshold: "0"; expected a whole number in 1..1000000`},
 		{"indexing percentage", map[string]any{KeyTransactionSearchPct: "101"},
 			`context cruddur:transactionSearchIndexingPercent: "101"; expected a whole number in 0..100`},
 		{"NAT gateways", map[string]any{KeyNatGateways: "3"},

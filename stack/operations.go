@@ -10,13 +10,13 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsxray"
+	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawsevents"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/cruddur/tracing/constructs/xray"
@@ -28,6 +28,11 @@ import (
 
 // alarmPeriod is the window every alarm counts over.
 const alarmPeriod = 5 * 60
+
+// noTracesPeriods is how many alarm periods of requests without traces
+// raise the no-traces alarm: X-Ray publishes ApproximateTraceCount once a
+// minute, so a quiet quarter of an hour is not a late metric.
+const noTracesPeriods = 3
 
 // operations adds the groups, alarms, topic and dashboard for a service.
 func operations(stack awscdk.Stack, cfg *Config, main *xray.Group, key awskms.IKey, service awsecs.FargateService, lb elbv2.ApplicationLoadBalancer) {
@@ -49,6 +54,22 @@ func operations(stack awscdk.Stack, cfg *Config, main *xray.Group, key awskms.IK
 	if cfg.AlarmEmail != "" {
 		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(&cfg.AlarmEmail, nil))
 	}
+	// A topic policy replaces SNS's default one, so CloudWatch alarms may
+	// publish only when it says so: this account's alarms, as the AWS
+	// knowledge center's "Why didn't I receive an SNS notification for my
+	// CloudWatch alarm trigger" gives it.
+	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchAlarmsOfThisAccount"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  &[]*string{topic.TopicArn()},
+		Conditions: &map[string]any{
+			"ArnLike": map[string]any{"aws:SourceArn": stack.FormatArn(&awscdk.ArnComponents{
+				Service: jsii.String("cloudwatch"), Resource: jsii.String("alarm"), ResourceName: jsii.String("*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+			})},
+			"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
+		},
+	}))
 	notify := awscloudwatchactions.NewSnsAction(topic)
 	alarm := func(id, what string, metric awscloudwatch.IMetric, threshold float64, periods float64) {
 		a := awscloudwatch.NewAlarm(stack, jsii.String(id), &awscloudwatch.AlarmProps{
@@ -63,11 +84,7 @@ func operations(stack awscdk.Stack, cfg *Config, main *xray.Group, key awskms.IK
 		a.AddOkAction(notify)
 	}
 	traces := func(group *xray.Group, label string) awscloudwatch.Metric {
-		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-			Namespace: jsii.String("AWS/X-Ray"), MetricName: jsii.String("ApproximateTraceCount"),
-			DimensionsMap: &map[string]*string{"GroupName": group.GroupName()},
-			Statistic:     jsii.String("Sum"), Period: awscdk.Duration_Seconds(jsii.Number(alarmPeriod)), Label: jsii.String(label),
-		})
+		return group.MetricApproximateTraceCount(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Seconds(jsii.Number(alarmPeriod)), Label: jsii.String(label)})
 	}
 	alarm("FaultTracesAlarm", fmt.Sprintf("%s: %d or more sampled traces with a fault in 5 minutes (X-Ray group %s)", cfg.ServiceName, cfg.FaultTracesThreshold, *faults.GroupName()),
 		traces(faults, "faults"), float64(cfg.FaultTracesThreshold), 1)
@@ -92,6 +109,20 @@ func operations(stack awscdk.Stack, cfg *Config, main *xray.Group, key awskms.IK
 			errors, float64(cfg.ServerErrorsThreshold), 1)
 		alarm("LatencyAlarm", fmt.Sprintf("%s: p99 response time of %gs or more for 15 minutes", cfg.ServiceName, cfg.LatencyP99Seconds),
 			latency, cfg.LatencyP99Seconds, 3)
+		// Tracing that stops while the service serves (a collector that
+		// exits, aws/aws-xray-daemon#101, a lost permission): requests
+		// through the load balancer, and no trace in the service's group.
+		// Health checks are neither requests here nor traced.
+		missing := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression: jsii.String(fmt.Sprintf("IF(FILL(requests, 0) >= %d AND FILL(traces, 0) == 0, 1, 0)", cfg.NoTracesRequestsThreshold)),
+			Label:      jsii.String("requests without traces"), Period: period,
+			UsingMetrics: &map[string]awscloudwatch.IMetric{
+				"requests": lb.Metrics().RequestCount(&awscloudwatch.MetricOptions{Period: period}),
+				"traces":   traces(main, "traces"),
+			},
+		})
+		alarm("NoTracesAlarm", fmt.Sprintf("%s: %d or more requests in each 5 minutes for 15 minutes and no trace in X-Ray group %s: tracing has stopped: is the tracing sidecar running, and may it call X-Ray?", cfg.ServiceName, cfg.NoTracesRequestsThreshold, *main.GroupName()),
+			missing, 1, noTracesPeriods)
 		widgets = append(widgets,
 			awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 				Title: jsii.String("Load balancer: requests and 5xx"), Width: jsii.Number(8),
@@ -123,7 +154,7 @@ func operations(stack awscdk.Stack, cfg *Config, main *xray.Group, key awskms.IK
 				DetailType: jsii.Strings("AWS X-Ray Insight Update"),
 				Detail:     &map[string]any{"GroupName": []any{*main.GroupName()}},
 			},
-			Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSnsTopic(topic, nil)},
+			Targets: &[]awsevents.IRuleTarget{&ruleToTopic{topic: topic}},
 		})
 	}
 	if cfg.TransactionSearch {
@@ -131,29 +162,47 @@ func operations(stack awscdk.Stack, cfg *Config, main *xray.Group, key awskms.IK
 	}
 }
 
+// ruleToTopic is an EventBridge target that publishes to the alarm topic,
+// allowed for that one rule only: aws-cdk-lib's own SNS target allows every
+// EventBridge rule of every account (events.amazonaws.com, no condition).
+type ruleToTopic struct{ topic awssns.ITopic }
+
+// Bind allows the rule, by its ARN, to publish to the topic.
+func (t *ruleToTopic) Bind(rule interfacesawsevents.IRuleRef, _ *string) *awsevents.RuleTargetConfig {
+	t.topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("EventBridgeRuleOfThisStack"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  &[]*string{t.topic.TopicArn()},
+		Conditions: &map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": rule.RuleRef().RuleArn}},
+	}))
+	return &awsevents.RuleTargetConfig{Arn: t.topic.TopicArn()}
+}
+
 // transactionSearch turns on X-Ray's Transaction Search for the account and
 // region: spans go to CloudWatch Logs (aws/spans), indexingPercent of them
 // indexed as trace summaries. X-Ray may write there only for this account.
+// aws-cdk-lib's logs.ResourcePolicy renders the statements as a policy
+// document, tokens and conditions as CloudFormation expects.
 func transactionSearch(stack awscdk.Stack, indexingPercent int) {
-	arn := func(group string) string {
-		return "arn:" + *stack.Partition() + ":logs:" + *stack.Region() + ":" + *stack.Account() + ":log-group:" + group + ":*"
+	arn := func(group string) *string {
+		return stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("logs"), Resource: jsii.String("log-group"), ResourceName: jsii.String(group + ":*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
 	}
-	policy := awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String("TransactionSearchXRayAccess"),
-		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("xray.amazonaws.com"), nil)},
-		Actions:    jsii.Strings("logs:PutLogEvents"),
-		Resources:  jsii.Strings(arn("aws/spans"), arn("/aws/application-signals/data")),
-		Conditions: &map[string]any{
-			"ArnLike":      map[string]any{"aws:SourceArn": "arn:" + *stack.Partition() + ":xray:" + *stack.Region() + ":" + *stack.Account() + ":*"},
-			"StringEquals": map[string]any{"aws:SourceAccount": *stack.Account()},
-		},
-	})}})
-	logsPolicy := awslogs.NewCfnResourcePolicy(stack, jsii.String("TransactionSearchLogsPolicy"), &awslogs.CfnResourcePolicyProps{
-		PolicyName:     jsii.String(*stack.StackName() + "-transaction-search"),
-		PolicyDocument: awscdk.Stack_Of(stack).ToJsonString(policy.ToJSON(), nil),
+	policy := awslogs.NewResourcePolicy(stack, jsii.String("TransactionSearchLogsPolicy"), &awslogs.ResourcePolicyProps{
+		ResourcePolicyName: jsii.String(*stack.StackName() + "-transaction-search"),
+		PolicyStatements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("TransactionSearchXRayAccess"),
+			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("xray.amazonaws.com"), nil)},
+			Actions:    jsii.Strings("logs:PutLogEvents"),
+			Resources:  &[]*string{arn("aws/spans"), arn("/aws/application-signals/data")},
+			Conditions: &map[string]any{
+				"ArnLike":      map[string]any{"aws:SourceArn": stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("xray"), Resource: jsii.String("*")})},
+				"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
+			},
+		})},
 	})
 	config := awsxray.NewCfnTransactionSearchConfig(stack, jsii.String("TransactionSearch"), &awsxray.CfnTransactionSearchConfigProps{
 		IndexingPercentage: jsii.Number(indexingPercent),
 	})
-	config.AddDependency(logsPolicy)
+	config.Node().AddDependency(policy)
 }

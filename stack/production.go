@@ -95,6 +95,10 @@ func webACL(stack awscdk.Stack, lb elbv2.ApplicationLoadBalancer, logs func(cons
 	})
 	// WAF logs only to log groups whose names start with aws-waf-logs-.
 	wafLogs := logs(stack, "WebAclLogs", jsii.String("aws-waf-logs-"+*stack.StackName()))
+	// Its name is fixed, so a kept copy would make the next create fail
+	// ("already exists"): kept on update and delete, but not when a failed
+	// first create rolls back (CloudFormation's RetainExceptOnCreate).
+	wafLogs.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE)
 	awswafv2.NewCfnLoggingConfiguration(stack, jsii.String("WebAclLogging"), &awswafv2.CfnLoggingConfigurationProps{
 		ResourceArn: acl.AttrArn(), LogDestinationConfigs: &[]any{wafLogs.LogGroupArn()},
 	})

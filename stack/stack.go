@@ -119,10 +119,18 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 	keyed(KeySamplingRuleFile+": "+cfg.SamplingRuleFile, func() {
 		rule = xray.NewSamplingRule(stack, "SamplingRule", cfg.SamplingRule)
 	})
+	// What a team may have made by hand (the seed's create-group and
+	// create-sampling-rule) carries an explicit DeletionPolicy, which
+	// CloudFormation requires of a resource `cdk import` adopts
+	// (tools/importseed); Delete is what it did without one.
+	importable := []constructs.IConstruct{group, rule}
 	for i, props := range cfg.SamplingRules {
 		keyed(KeySamplingRuleFiles+": "+cfg.SamplingRuleFiles[i], func() {
-			xray.NewSamplingRule(stack, "SamplingRule-"+*props.RuleName, props)
+			importable = append(importable, xray.NewSamplingRule(stack, "SamplingRule-"+*props.RuleName, props))
 		})
+	}
+	for _, c := range importable {
+		c.Node().DefaultChild().(awscdk.CfnResource).ApplyRemovalPolicy(awscdk.RemovalPolicy_DESTROY, nil)
 	}
 
 	task := awsecs.NewFargateTaskDefinition(stack, jsii.String("Task"), &awsecs.FargateTaskDefinitionProps{
@@ -172,6 +180,9 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 	})
 
 	service, lb := newService(stack, cfg, task, network(stack, cfg, logs))
+	// No task starts before its collector may call X-Ray (the service's
+	// own resource: its scaling needs no wait).
+	service.Node().DefaultChild().Node().AddDependency(sidecar.Policy())
 	operations(stack, cfg, group, key, service, lb)
 	if prod {
 		webACL(stack, lb, logs)

@@ -34,7 +34,7 @@ var variants = map[string]map[string]any{
 	"Production":      {stageKey: "production", KeyCertificateArn: certificateArn},
 	"Paused":          {KeyDesiredCount: 0.0},
 	"Operations": {KeyInsightsEnabled: true, KeyAlarmEmail: "oncall@example.com", KeyTransactionSearch: "true", KeyTransactionSearchPct: "5",
-		KeySlowRequestSeconds: "0.5", KeyFaultTracesThreshold: 3.0, KeyLatencyP99Seconds: 2.0},
+		KeySlowRequestSeconds: "0.5", KeyFaultTracesThreshold: 3.0, KeyLatencyP99Seconds: 2.0, KeyNoTracesRequests: "200"},
 }
 
 // ruleFiles are the rule files variants name, written to a temporary folder.
@@ -857,12 +857,14 @@ func TestAlarms(t *testing.T) {
 		"Default": {
 			"Cruddur: 10 or more 5xx responses in 5 minutes, from the tasks or the load balancer",
 			"Cruddur: 10 or more sampled traces slower than 1s in 5 minutes (X-Ray group Cruddur-slow)",
+			"Cruddur: 20 or more requests in each 5 minutes for 15 minutes and no trace in X-Ray group Cruddur: tracing has stopped: is the tracing sidecar running, and may it call X-Ray?",
 			"Cruddur: 5 or more sampled traces with a fault in 5 minutes (X-Ray group Cruddur-faults)",
 			"Cruddur: p99 response time of 1s or more for 15 minutes",
 		},
 		"Operations": {
 			"Cruddur: 10 or more 5xx responses in 5 minutes, from the tasks or the load balancer",
 			"Cruddur: 10 or more sampled traces slower than 0.5s in 5 minutes (X-Ray group Cruddur-slow)",
+			"Cruddur: 200 or more requests in each 5 minutes for 15 minutes and no trace in X-Ray group Cruddur: tracing has stopped: is the tracing sidecar running, and may it call X-Ray?",
 			"Cruddur: 3 or more sampled traces with a fault in 5 minutes (X-Ray group Cruddur-faults)",
 			"Cruddur: p99 response time of 2s or more for 15 minutes",
 		},
@@ -900,6 +902,18 @@ func TestAlarms(t *testing.T) {
 				"Metric": assertions.Match_ObjectLike(&map[string]any{"Namespace": "AWS/ApplicationELB", "MetricName": "TargetResponseTime"}), "Stat": "p99",
 			})})},
 			"EvaluationPeriods": 3, "Threshold": 1,
+		})
+	})
+	check(t, "the no-traces alarm: 20 requests or more and no trace in the service's group, 3 periods running", func() {
+		tmpl("Default").HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"Metrics": assertions.Match_ArrayWith(&[]any{
+				assertions.Match_ObjectLike(&map[string]any{"Expression": "IF(FILL(requests, 0) >= 20 AND FILL(traces, 0) == 0, 1, 0)"}),
+				assertions.Match_ObjectLike(&map[string]any{"Id": "requests", "MetricStat": assertions.Match_ObjectLike(&map[string]any{
+					"Metric": assertions.Match_ObjectLike(&map[string]any{"Namespace": "AWS/ApplicationELB", "MetricName": "RequestCount"}), "Stat": "Sum", "Period": 300})}),
+				assertions.Match_ObjectLike(&map[string]any{"Id": "traces", "MetricStat": assertions.Match_ObjectLike(&map[string]any{
+					"Metric": map[string]any{"Namespace": "AWS/X-Ray", "MetricName": "ApproximateTraceCount", "Dimensions": []any{map[string]any{"Name": "GroupName", "Value": "Cruddur"}}}, "Stat": "Sum", "Period": 300})}),
+			}),
+			"Threshold": 1, "EvaluationPeriods": noTracesPeriods, "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
 		})
 	})
 	check(t, "the 5xx alarm adds the tasks' and the load balancer's", func() {
@@ -983,13 +997,17 @@ func TestTransactionSearchIsOptIn(t *testing.T) {
 			"DependsOn":  []any{assertions.Match_StringLikeRegexp(jsii.String("^TransactionSearchLogsPolicy"))},
 		})
 	})
-	// The policy is JSON with the account and region in it, so a join.
-	for _, p := range resources(t, "Operations", "AWS::Logs::ResourcePolicy") {
-		doc, _ := json.Marshal(p["PolicyDocument"])
-		for _, want := range []string{`xray.amazonaws.com`, `logs:PutLogEvents`, `:log-group:aws/spans:*`, `:log-group:/aws/application-signals/data:*`, `aws:SourceAccount`} {
-			if !strings.Contains(string(doc), want) {
-				t.Errorf("the logs resource policy lacks %s: %s", want, doc)
-			}
+	// The policy is JSON with the account and region in it, so a join:
+	// read back as the document CloudWatch Logs will parse.
+	policies := resources(t, "Operations", "AWS::Logs::ResourcePolicy")
+	if len(policies) != 1 {
+		t.Fatalf("%d logs resource policies, want 1", len(policies))
+	}
+	for id, p := range policies {
+		doc := policyDocument(t, id, p["PolicyDocument"])
+		want := `{"Statement":[{"Action":"logs:PutLogEvents","Condition":{"ArnLike":{"aws:SourceArn":"arn:${AWS::Partition}:xray:${AWS::Region}:${AWS::AccountId}:*"},"StringEquals":{"aws:SourceAccount":"${AWS::AccountId}"}},"Effect":"Allow","Principal":{"Service":"xray.amazonaws.com"},"Resource":["arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:aws/spans:*","arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/application-signals/data:*"],"Sid":"TransactionSearchXRayAccess"}],"Version":"2012-10-17"}`
+		if got, _ := json.Marshal(doc); string(got) != want {
+			t.Errorf("the logs resource policy:\n got %s\nwant %s", got, want)
 		}
 	}
 }
@@ -999,7 +1017,7 @@ func TestTransactionSearchIsOptIn(t *testing.T) {
 func TestCloudWatchAgent(t *testing.T) {
 	c := containers(t, "CloudWatchAgent")
 	agent, ok := c["cloudwatch-agent"]
-	if !ok || len(c) != 2 || agent.User != "10001" || agent.Essential {
+	if !ok || len(c) != 2 || agent.User != "0" || agent.Essential {
 		t.Fatalf("containers %v", c)
 	}
 	for k, v := range map[string]string{"CRUDDUR_TRACING": "otel", "OTEL_TRACES_SAMPLER_ARG": "0.25", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"} {
@@ -1012,6 +1030,9 @@ func TestCloudWatchAgent(t *testing.T) {
 			"ContainerDefinitions": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
 				"Name": "cloudwatch-agent", "Image": "public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1.300072.0b1766",
 				"ReadonlyRootFilesystem": true, "Memory": 256,
+				// uid 0 to write Fargate's root-owned empty volumes, and no
+				// capability beyond that.
+				"User": "0", "LinuxParameters": map[string]any{"Capabilities": map[string]any{"Drop": []any{"ALL"}}},
 				"MountPoints": assertions.Match_ArrayWith(&[]any{map[string]any{"ContainerPath": "/opt/aws/amazon-cloudwatch-agent/etc", "ReadOnly": false, "SourceVolume": "cloudwatch-agent-0"}}),
 			})}),
 			"Volumes": assertions.Match_ArrayWith(&[]any{map[string]any{"Name": "cloudwatch-agent-0"}}),
@@ -1147,4 +1168,251 @@ func TestAStageNotFilledInStopsAtCloudFormation(t *testing.T) {
 	if _, ok := filled.Rules["StageIsFilledIn"]; ok {
 		t.Error("a development stage with its account and region still carries the rule")
 	}
+}
+
+// policyDocument reads a policy as the service will: an object, or JSON in
+// a string or an Fn::Join (its intrinsics written as ${...}, which keeps
+// the JSON valid where they sit inside its strings).
+func policyDocument(t *testing.T, where string, v any) map[string]any {
+	t.Helper()
+	if m, ok := v.(map[string]any); ok {
+		if join, ok := m["Fn::Join"].([]any); ok && len(join) == 2 {
+			var text strings.Builder
+			parts, _ := join[1].([]any)
+			for _, part := range parts {
+				switch p := part.(type) {
+				case string:
+					text.WriteString(p)
+				case map[string]any:
+					if ref, ok := p["Ref"].(string); ok {
+						text.WriteString("${" + ref + "}")
+					} else {
+						raw, _ := json.Marshal(p)
+						text.WriteString("${" + strings.ReplaceAll(string(raw), `"`, "'") + "}")
+					}
+				}
+			}
+			v = text.String()
+		} else {
+			return m
+		}
+	}
+	text, ok := v.(string)
+	if !ok {
+		t.Fatalf("%s: a policy document of type %T", where, v)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(text), &doc); err != nil {
+		t.Fatalf("%s: the policy document is not JSON: %v\n%s", where, err, text)
+	}
+	return doc
+}
+
+// policyProperties are, by resource type, the properties that hold a
+// policy document.
+var policyProperties = map[string]string{
+	"AWS::IAM::Policy": "PolicyDocument", "AWS::IAM::Role": "AssumeRolePolicyDocument", "AWS::IAM::ManagedPolicy": "PolicyDocument",
+	"AWS::KMS::Key": "KeyPolicy", "AWS::SNS::TopicPolicy": "PolicyDocument", "AWS::S3::BucketPolicy": "PolicyDocument",
+	"AWS::Logs::ResourcePolicy": "PolicyDocument",
+}
+
+// TestEveryPolicyDocumentIsWellFormed: every policy document of every
+// variant and every golden template parses, holds no jsii marker (a Go map
+// that jsii passed through as {"$jsii.map": ...}), and gives each condition
+// key a string, a list of strings, or an intrinsic.
+func TestEveryPolicyDocumentIsWellFormed(t *testing.T) {
+	templates := map[string][]byte{}
+	for id, v := range synthesized {
+		templates[id] = v.json
+	}
+	goldens, _ := filepath.Glob("../testdata/*.template.json")
+	if len(goldens) < 4 {
+		t.Fatalf("goldens %v", goldens)
+	}
+	for _, g := range goldens {
+		data, err := os.ReadFile(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		templates[g] = data
+	}
+	isIntrinsic := func(v any) bool {
+		m, ok := v.(map[string]any)
+		if !ok || len(m) != 1 {
+			return false
+		}
+		for k := range m {
+			return k == "Ref" || strings.HasPrefix(k, "Fn::")
+		}
+		return false
+	}
+	for name, data := range templates {
+		var doc struct {
+			Resources map[string]struct {
+				Type       string
+				Properties map[string]any
+			}
+		}
+		if err := json.Unmarshal(data, &doc); err != nil {
+			t.Fatal(err)
+		}
+		for id, r := range doc.Resources {
+			prop, ok := policyProperties[r.Type]
+			if !ok || r.Properties[prop] == nil {
+				continue
+			}
+			where := name + ": " + id
+			policy := policyDocument(t, where, r.Properties[prop])
+			if raw, _ := json.Marshal(policy); strings.Contains(string(raw), "$jsii") {
+				t.Errorf("%s: a jsii marker in the policy: %s", where, raw)
+			}
+			statements, _ := policy["Statement"].([]any)
+			for _, st := range statements {
+				conditions, _ := st.(map[string]any)["Condition"].(map[string]any)
+				for op, keys := range conditions {
+					for key, value := range keys.(map[string]any) {
+						switch v := value.(type) {
+						case string:
+						case []any:
+							for _, e := range v {
+								if _, ok := e.(string); !ok && !isIntrinsic(e) {
+									t.Errorf("%s: %s %s holds %v", where, op, key, e)
+								}
+							}
+						default:
+							if !isIntrinsic(v) {
+								t.Errorf("%s: condition %s %s is %v, not a string", where, op, key, v)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestEveryPublisherMayPublishAndNoOneElse reads the alarm topic's policy and
+// its key's policy together: every alarm's publisher (CloudWatch, for this
+// account's alarms) and every EventBridge rule's (for that rule) may publish
+// and use the key; no other service may do either.
+func TestEveryPublisherMayPublishAndNoOneElse(t *testing.T) {
+	for _, id := range []string{"Default", "Operations", "Production", "NoLoadBalancer"} {
+		var allowed []string // "service action condition"
+		for pid, p := range resources(t, id, "AWS::SNS::TopicPolicy") {
+			for _, st := range policyDocument(t, pid, p["PolicyDocument"])["Statement"].([]any) {
+				s := st.(map[string]any)
+				if s["Effect"] != "Allow" {
+					continue
+				}
+				cond, _ := json.Marshal(s["Condition"])
+				principal, _ := json.Marshal(s["Principal"])
+				allowed = append(allowed, string(principal)+" "+fmt.Sprint(s["Action"])+" "+string(cond))
+			}
+		}
+		want := []string{`{"Service":"cloudwatch.amazonaws.com"} sns:Publish {"ArnLike":{"aws:SourceArn":{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":cloudwatch:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":alarm:*"]]}},"StringEquals":{"aws:SourceAccount":{"Ref":"AWS::AccountId"}}}`}
+		for rid := range resources(t, id, "AWS::Events::Rule") {
+			want = append(want, `{"Service":"events.amazonaws.com"} sns:Publish {"ArnEquals":{"aws:SourceArn":{"Fn::GetAtt":["`+rid+`","Arn"]}}}`)
+		}
+		sort.Strings(allowed)
+		sort.Strings(want)
+		if strings.Join(allowed, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s: the topic allows\n%s\nwant\n%s", id, strings.Join(allowed, "\n"), strings.Join(want, "\n"))
+		}
+		if len(alarms(t, id)) == 0 {
+			t.Errorf("%s: no alarms to publish", id)
+		}
+		// The key: the account's administrators, and exactly the two
+		// publishers' services.
+		for kid, k := range resources(t, id, "AWS::KMS::Key") {
+			var services []string
+			for _, st := range policyDocument(t, kid, k["KeyPolicy"])["Statement"].([]any) {
+				s := st.(map[string]any)
+				principal, _ := s["Principal"].(map[string]any)
+				if s["Effect"] != "Allow" || principal["Service"] == nil {
+					continue
+				}
+				raw, _ := json.Marshal(principal["Service"])
+				actions, _ := json.Marshal(s["Action"])
+				services = append(services, string(raw)+" "+string(actions))
+			}
+			wantKey := []string{`["cloudwatch.amazonaws.com","events.amazonaws.com"] ["kms:Decrypt","kms:GenerateDataKey*"]`}
+			if id == "Production" {
+				wantKey = append(wantKey, `{"Fn::Join":["",["logs.",{"Ref":"AWS::Region"},".amazonaws.com"]]} ["kms:Encrypt*","kms:Decrypt*","kms:ReEncrypt*","kms:GenerateDataKey*","kms:Describe*"]`)
+			}
+			if strings.Join(services, "\n") != strings.Join(wantKey, "\n") {
+				t.Errorf("%s: the key lets services\n%s\nwant\n%s", id, strings.Join(services, "\n"), strings.Join(wantKey, "\n"))
+			}
+		}
+	}
+}
+
+// TestAFixedNameIsNotKeptWhenACreateFails: a resource with a fixed physical
+// name that outlives its stack is kept on update and delete but not when a
+// failed first create rolls back (RetainExceptOnCreate), so the retry does
+// not fail with "already exists".
+func TestAFixedNameIsNotKeptWhenACreateFails(t *testing.T) {
+	checked := 0
+	for id, v := range synthesized {
+		var doc struct {
+			Resources map[string]struct {
+				Type           string
+				Properties     map[string]any
+				DeletionPolicy string
+			}
+		}
+		if err := json.Unmarshal(v.json, &doc); err != nil {
+			t.Fatal(err)
+		}
+		for lid, r := range doc.Resources {
+			for _, prop := range accountNames[r.Type] {
+				if _, named := r.Properties[prop]; !named || r.DeletionPolicy == "" || r.DeletionPolicy == "Delete" {
+					continue
+				}
+				checked++
+				if r.DeletionPolicy != "RetainExceptOnCreate" {
+					t.Errorf("%s: %s %s has the fixed %s and DeletionPolicy %s; want RetainExceptOnCreate", id, r.Type, lid, prop, r.DeletionPolicy)
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Error("no kept resource with a fixed name: the WAF's log group should be one")
+	}
+}
+
+// TestNoTaskStartsBeforeItsCollectorMayCallXRay: the service depends on the
+// sidecar's policy.
+func TestNoTaskStartsBeforeItsCollectorMayCallXRay(t *testing.T) {
+	for _, id := range []string{"Default", "NoLoadBalancer", "CloudWatchAgent"} {
+		check(t, id+": the service after TracingPolicy", func() {
+			tmpl(id).HasResource(jsii.String("AWS::ECS::Service"), map[string]any{
+				"DependsOn": assertions.Match_ArrayWith(&[]any{assertions.Match_StringLikeRegexp(jsii.String("^TracingPolicy"))}),
+			})
+		})
+	}
+}
+
+// TestTheLoadBalancerRecoveryNamesItsResource: docs/production.md's recovery
+// from a failed first create (deletion protection refuses the rollback's
+// delete) names production's load balancer by its logical id, so a renamed
+// construct id cannot leave the recovery stale.
+func TestTheLoadBalancerRecoveryNamesItsResource(t *testing.T) {
+	doc, err := os.ReadFile("../docs/production.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	for lid := range resources(t, stages.Production.StackName, "AWS::ElasticLoadBalancingV2::LoadBalancer") {
+		id = lid
+	}
+	for _, want := range []string{"--logical-resource-id " + id + " ", "Key=deletion_protection.enabled,Value=false", "--no-rollback"} {
+		if id == "" || !strings.Contains(string(doc), want) {
+			t.Errorf("docs/production.md's recovery lacks %q (the load balancer is %q)", want, id)
+		}
+	}
+	check(t, "production's load balancer is protected", func() {
+		tmpl(stages.Production.StackName).HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::LoadBalancer"), map[string]any{
+			"LoadBalancerAttributes": assertions.Match_ArrayWith(&[]any{map[string]any{"Key": "deletion_protection.enabled", "Value": "true"}}),
+		})
+	})
 }

@@ -57,7 +57,7 @@ func (o *ADOTCollectorOptions) spec() *collectorSpec {
 	}
 	return &collectorSpec{
 		name: "ADOT collector", containerName: "otel-collector",
-		user:    "10001", // any non-root uid: the image has none of its own
+		user:    "10001", // not root; replaces the image's own user, aoc (uid 4317)
 		image:   image,
 		command: func(string) []string { return []string{"--config=env:" + adotConfigVar} },
 		environment: func(region string) *map[string]*string {

@@ -8,8 +8,8 @@ import (
 )
 
 // DefaultCloudWatchAgentImage is the CloudWatch agent the sidecar runs by
-// default, from ECR Public. The image is FROM scratch and runs as root unless
-// told otherwise; it reads its configuration from CW_CONFIG_CONTENT.
+// default, from ECR Public. The image is FROM scratch, declares no USER and
+// no VOLUME, and reads its configuration from CW_CONFIG_CONTENT.
 const DefaultCloudWatchAgentImage = "public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1.300072.0b1766"
 
 // CloudWatchAgentOptions configure the CloudWatch agent sidecar.
@@ -48,17 +48,26 @@ func (o *CloudWatchAgentOptions) spec() *collectorSpec {
 	}
 	return &collectorSpec{
 		name: "CloudWatch agent", containerName: "cloudwatch-agent",
-		user:    "10001", // not root: the paths it writes are volumes of their own
-		image:   image,
-		command: func(string) []string { return nil },
+		// uid 0, but with every Linux capability dropped (spec.noCapabilities):
+		// the paths the agent writes are empty task volumes, which Fargate
+		// creates owned by root with mode 0755 when the image declares no
+		// VOLUME for them (the Amazon ECS Developer Guide, bind mounts), and
+		// this image declares none. Any other uid cannot write them, and
+		// the agent would exit at start. Root without capabilities writes
+		// only where the owner may: those volumes; the root filesystem stays
+		// read-only.
+		user:           "0",
+		noCapabilities: true,
+		image:          image,
+		command:        func(string) []string { return nil },
 		environment: func(region string) *map[string]*string {
 			return &map[string]*string{cwAgentConfigVar: jsii.String(cloudWatchAgentConfig(region, SidecarMemoryMiB))}
 		},
 		ports: otlpPorts(),
-		// At start the agent translates its configuration into files under
-		// etc, logs under logs, and keeps state under var and /tmp (its
-		// tool/paths); each is an empty task volume, so the root filesystem
-		// stays read-only.
+		// At start the agent writes its configuration (JSON, TOML, YAML)
+		// under etc, logs under logs, and keeps state under var and /tmp
+		// (aws/amazon-cloudwatch-agent tool/paths, paths_unix.go); each is
+		// an empty task volume, so the root filesystem stays read-only.
 		writable:       []string{"/opt/aws/amazon-cloudwatch-agent/etc", "/opt/aws/amazon-cloudwatch-agent/logs", "/opt/aws/amazon-cloudwatch-agent/var", "/tmp"},
 		appEnvironment: otelAppEnvironment(o.SampleRate),
 	}

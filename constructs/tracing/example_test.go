@@ -210,6 +210,7 @@ func ExampleCloudWatchAgent() {
 				continue
 			}
 			fmt.Println("user", c["User"], "read-only root", c["ReadonlyRootFilesystem"], "essential", c["Essential"])
+			fmt.Println("capabilities dropped", c["LinuxParameters"].(map[string]any)["Capabilities"].(map[string]any)["Drop"])
 			for _, m := range c["MountPoints"].([]any) {
 				m := m.(map[string]any)
 				fmt.Println("writable", m["ContainerPath"], "from", m["SourceVolume"])
@@ -221,7 +222,8 @@ func ExampleCloudWatchAgent() {
 	}
 	// Output:
 	// CloudWatch agent
-	// user 10001 read-only root true essential false
+	// user 0 read-only root true essential false
+	// capabilities dropped [ALL]
 	// writable /opt/aws/amazon-cloudwatch-agent/etc from cloudwatch-agent-0
 	// writable /opt/aws/amazon-cloudwatch-agent/logs from cloudwatch-agent-1
 	// writable /opt/aws/amazon-cloudwatch-agent/var from cloudwatch-agent-2

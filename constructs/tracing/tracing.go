@@ -127,6 +127,11 @@ func NewSidecar(scope constructs.Construct, id string, props *SidecarProps) *Sid
 			StreamPrefix: jsii.String(spec.containerName),
 		}),
 	}
+	if spec.noCapabilities {
+		linux := awsecs.NewLinuxParameters(s, jsii.String("LinuxParameters"), nil)
+		linux.DropCapabilities(awsecs.Capability_ALL)
+		opts.LinuxParameters = linux
+	}
 	s.container = props.TaskDefinition.AddContainer(jsii.String(spec.containerName), opts)
 	for i, path := range spec.writable {
 		volume := spec.containerName + "-" + strconv.Itoa(i)
@@ -202,6 +207,9 @@ type collectorSpec struct {
 	environment               func(region string) *map[string]*string
 	ports                     []port
 	healthCheck               *awsecs.HealthCheck
+	// noCapabilities drops every Linux capability of the container (for one
+	// that must run as uid 0).
+	noCapabilities bool
 	// writable paths get an empty task volume each.
 	writable       []string
 	appEnvironment func(serviceName string) map[string]string

@@ -16,6 +16,7 @@ import (
 	"unicode"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsxray"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -76,6 +77,23 @@ func (g *Group) GroupArn() *string { return g.resource.AttrGroupArn() }
 
 // GroupName is the group's name.
 func (g *Group) GroupName() *string { return g.props.GroupName }
+
+// MetricApproximateTraceCount is the number of traces X-Ray counted in the
+// group (AWS/X-Ray ApproximateTraceCount, by GroupName), which X-Ray publishes
+// once a minute from sampled traces only. Default: the sum over 5 minutes;
+// opts override statistic, period, label and the rest.
+func (g *Group) MetricApproximateTraceCount(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	props := &awscloudwatch.MetricProps{
+		Namespace: jsii.String("AWS/X-Ray"), MetricName: jsii.String("ApproximateTraceCount"),
+		DimensionsMap: &map[string]*string{"GroupName": g.GroupName()},
+		Statistic:     jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(5)),
+	}
+	metric := awscloudwatch.NewMetric(props)
+	if opts != nil {
+		metric = metric.With(opts)
+	}
+	return metric
+}
 
 // FilterExpression is the filter that selects the group's traces.
 func (g *Group) FilterExpression() *string { return g.props.FilterExpression }
