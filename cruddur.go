@@ -10,6 +10,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
@@ -113,6 +115,12 @@ func run(props *awscdk.AppProps, getenv func(string) string) (err error) {
 	case <-stopping:
 		select {} // the signal's goroutine exits
 	default:
+	}
+	if err == nil {
+		// cdk-nag's findings, and the validator's when they are
+		// annotations, are errors in the assembly, not a failed synth: the
+		// CLI would find them only after the assembly is in place.
+		err = assemblyErrors(staging)
 	}
 	if err != nil {
 		// aws-cdk-lib's validation report is kept; its error names the
@@ -219,6 +227,52 @@ func procStat(pid int) (state string, parent int, ok bool) {
 	return fields[0], parent, err == nil
 }
 
+// assemblyErrors reads a synthesized assembly: aws-cdk-lib's validation
+// report (the validator's findings of severity error) and, with aws-cdk-lib's
+// reader, its error-level messages (cdk-nag's findings). It returns them as
+// one line: how many, and the first with its construct path.
+func assemblyErrors(dir string) error {
+	var found []string
+	if data, err := os.ReadFile(filepath.Join(dir, "validation-report.json")); err == nil {
+		var report struct {
+			PluginReports []struct {
+				Violations []struct {
+					RuleName, Description, Severity string
+					ViolatingConstructs             []struct{ ConstructPath string }
+				}
+			}
+		}
+		if err := json.Unmarshal(data, &report); err != nil {
+			return fmt.Errorf("aws-cdk-lib's validation report: %w", err)
+		}
+		for _, p := range report.PluginReports {
+			for _, v := range p.Violations {
+				if v.Severity != "error" {
+					continue
+				}
+				for _, c := range v.ViolatingConstructs {
+					found = append(found, c.ConstructPath+": "+v.Description+" (CloudFormation validator "+v.RuleName+")")
+				}
+			}
+		}
+	}
+	for _, s := range *cxapi.NewCloudAssembly(&dir, nil).Stacks() {
+		for _, m := range *s.Messages() {
+			if m.Level == cxapi.SynthesisMessageLevel_ERROR {
+				line, _, _ := strings.Cut(fmt.Sprint(m.Entry.Data), "\n")
+				found = append(found, *m.Id+": "+line)
+			}
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("the synth found an error, so no assembly is written: %s", found[0])
+	}
+	return fmt.Errorf("the synth found %d errors, so no assembly is written; the first: %s", len(found), found[0])
+}
+
 // moveAssembly moves a complete assembly from staging into outdir, the
 // manifest last: until it is there, outdir holds no assembly.
 func moveAssembly(staging, outdir string) error {
@@ -241,13 +295,14 @@ func moveAssembly(staging, outdir string) error {
 }
 
 // removeAssembly deletes what a synth writes into a cloud assembly folder:
-// the manifest that makes it an assembly, templates, asset manifests and
-// staged assets. The CLI's own files there (locks, error.txt) stay.
+// the manifest that makes it an assembly, templates, asset manifests, staged
+// assets and the validation report. The CLI's own files there (locks,
+// error.txt) stay.
 func removeAssembly(outdir string) {
 	if outdir == "" {
 		return
 	}
-	for _, pattern := range []string{"manifest.json", "tree.json", "*.template.json", "*.assets.json", "*.metadata.json", "*NagReport*", "asset.*"} {
+	for _, pattern := range []string{"manifest.json", "tree.json", "*.template.json", "*.assets.json", "*.metadata.json", "*NagReport*", "asset.*", "validation-report.json"} {
 		matches, _ := filepath.Glob(filepath.Join(outdir, pattern))
 		for _, m := range matches {
 			os.RemoveAll(m)

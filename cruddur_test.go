@@ -106,6 +106,9 @@ func cliContext(overrides map[string]any) (map[string]any, error) {
 	ctx["aws:cdk:enable-asset-metadata"] = true
 	ctx["aws:cdk:version-reporting"] = false // cdk.json: "versionReporting": false
 	ctx["aws:cdk:bundling-stacks"] = []any{"**"}
+	// The CLI reads the validation report itself, so it tells aws-cdk-lib
+	// not to fail the synth on it.
+	ctx["@aws-cdk/core:failSynthOnValidationErrors"] = false
 	for k, v := range overrides {
 		ctx[k] = v
 	}
@@ -262,6 +265,10 @@ func TestNagCatchesAnOverBroadGrant(t *testing.T) {
 	if findings := strings.Join(nagFindings(outdir), "\n"); !strings.Contains(findings, "AwsSolutions-IAM5") || !strings.Contains(findings, "s3:*") {
 		t.Fatalf("cdk-nag did not flag s3:* on *:\n%s", findings)
 	}
+	// And the app would keep that assembly out of the output folder.
+	if err := assemblyErrors(outdir); err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "AwsSolutions-IAM5") {
+		t.Errorf("assemblyErrors: %v; want one line naming AwsSolutions-IAM5", err)
+	}
 }
 
 // TestSwitchingTheCollectorChangesOnlyTheTask: moving from the X-Ray daemon
@@ -337,7 +344,7 @@ func TestBadInputIsOneLine(t *testing.T) {
 		{"a construct's panic", map[string]any{stack.KeyAppPort: "2000"}, false,
 			"context cruddur:appPort: tracing.NewSidecar Tracing: AppContainer: port 2000 is the X-Ray daemon's; expected the app on another port"},
 		{"the validator", map[string]any{stack.KeySamplingRuleFile: badRule}, true,
-			"ValidationFailed: Validation failed. A copy of this report can be found in: "},
+			"the synth found 2 errors, so no assembly is written; the first: "},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -422,32 +429,39 @@ func TestBadInputEndsTheProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctxJSON, _ := json.Marshal(ctx)
 	outdir := filepath.Join(t.TempDir(), "cdk.out")
 	earlierAssembly(t, outdir)
+	stderr, ours, err := runApp(t, ctx, outdir)
+	want := "cruddur: context cruddur:taskCpu/cruddur:taskMemoryMiB: 4096 MiB is not a Fargate memory size for 256 CPU units; expected 512, 1024 or 2048 MiB\n"
+	if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 1 || len(ours) != 1 || ours[0] != want {
+		t.Errorf("exit %v, stderr %q; want exit 1 and %q", err, stderr, want)
+	}
+	noAssemblyLeft(t, outdir)
+}
+
+// runApp runs the app as the CLI does, with ctx as its context and outdir as
+// its output folder, and returns its stderr, the lines of it that are the
+// app's own, and how it exited: on a Node that jsii no longer supports (the
+// machine's Node 20, under a plain go test), jsii prints a boxed banner,
+// every line of it starting with "!!".
+func runApp(t *testing.T, ctx map[string]any, outdir string) (stderr string, ours []string, err error) {
+	t.Helper()
+	ctxJSON, _ := json.Marshal(ctx)
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(self)
 	cmd.Env = append(os.Environ(), runAsAppEnv+"=1", "CDK_OUTDIR="+outdir, "CDK_CONTEXT_JSON="+string(ctxJSON))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	var buf bytes.Buffer
+	cmd.Stderr = &buf
 	err = cmd.Run()
-	// On a Node that jsii no longer supports (the machine's Node 20, under a
-	// plain go test), jsii prints its own boxed banner, every line of it
-	// starting with "!!"; what the app itself prints is the rest.
-	var ours []string
-	for _, line := range strings.SplitAfter(stderr.String(), "\n") {
+	for _, line := range strings.SplitAfter(buf.String(), "\n") {
 		if line != "" && !strings.HasPrefix(line, "!!") {
 			ours = append(ours, line)
 		}
 	}
-	want := "cruddur: context cruddur:taskCpu/cruddur:taskMemoryMiB: 4096 MiB is not a Fargate memory size for 256 CPU units; expected 512, 1024 or 2048 MiB\n"
-	if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 1 || len(ours) != 1 || ours[0] != want {
-		t.Errorf("exit %v, stderr %q; want exit 1 and %q", err, stderr.String(), want)
-	}
-	noAssemblyLeft(t, outdir)
+	return buf.String(), ours, err
 }
 
 // TestEveryStageIsAStack: the app's assembly (what `cdk list` reads) holds
@@ -507,5 +521,36 @@ func TestTheDeployCheck(t *testing.T) {
 		if exit == nil || exit.ExitCode() != tc.code || stderr.String() != tc.want {
 			t.Errorf("cruddur %v: %v, stderr %q; want exit %d and %q", tc.args, err, stderr.String(), tc.code, tc.want)
 		}
+	}
+}
+
+// TestAFindingLeavesNoAssemblyUnderPlainCdkSynth runs the app as `cdk synth`
+// does, over an earlier good assembly and its validation report, with a
+// rule that aws-cdk-lib's validator refuses (a finding in its report, not a
+// failed synth): exit 1, one line naming the finding, and no manifest or
+// template left; the report left is this synth's.
+func TestAFindingLeavesNoAssemblyUnderPlainCdkSynth(t *testing.T) {
+	badRule := filepath.Join(t.TempDir(), "rule.json")
+	if err := os.WriteFile(badRule, []byte(`{"SamplingRule": {"RuleName": "Cruddur", "Priority": 0}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := cliContext(map[string]any{stack.KeySamplingRuleFile: badRule})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outdir := filepath.Join(t.TempDir(), "cdk.out")
+	earlierAssembly(t, outdir)
+	if err := os.WriteFile(filepath.Join(outdir, "validation-report.json"), []byte(`{"earlier": true}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stderr, ours, err := runApp(t, ctx, outdir)
+	want := "cruddur: the synth found 2 errors, so no assembly is written; the first: "
+	if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 1 || len(ours) != 1 || !strings.HasPrefix(ours[0], want) ||
+		!strings.Contains(ours[0], "SamplingRule.Priority: 0 is less than the minimum of 1") {
+		t.Errorf("exit %v, stderr %q; want exit 1 and one line starting %q", err, stderr, want)
+	}
+	noAssemblyLeft(t, outdir)
+	if report, err := os.ReadFile(filepath.Join(outdir, "validation-report.json")); err != nil || bytes.Contains(report, []byte("earlier")) {
+		t.Errorf("the validation report left is %.60q (%v); want this synth's", report, err)
 	}
 }

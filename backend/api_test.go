@@ -3,14 +3,17 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
 	"github.com/aws/aws-xray-sdk-go/v2/xray"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
 var fixedNow = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
@@ -87,8 +90,13 @@ func TestPortFromEnv(t *testing.T) {
 // requests do not pay for metadata they drop.
 func TestOnlyRecordedStepsAreDescribed(t *testing.T) {
 	unsampled := context.WithValue(context.Background(), xray.ContextKey, &xray.Segment{Sampled: false})
-	never := newOTelTracingWith(resource.Empty(), sdktrace.WithSampler(sdktrace.NeverSample()))
-	always := newOTelTracingWith(resource.Empty(), sdktrace.WithSampler(sdktrace.AlwaysSample()))
+	never := newOTelTracingWith(resource.Empty(), fixedSampler(t, 0), sdktrace.WithSpanProcessor(tracetest.NewSpanRecorder()))
+	always := newOTelTracingWith(resource.Empty(), fixedSampler(t, 1), sdktrace.WithSpanProcessor(tracetest.NewSpanRecorder()))
+	// A request's span, recorded or not, as the server's handler starts it.
+	request := func(o *otelTracing) context.Context {
+		ctx, _ := o.tracer.Start(context.Background(), "GET /")
+		return ctx
+	}
 	cases := []struct {
 		name     string
 		steps    stepTracer
@@ -98,8 +106,9 @@ func TestOnlyRecordedStepsAreDescribed(t *testing.T) {
 		{"untraced", noSteps{}, context.Background(), false},
 		{"x-ray, no segment", xraySteps{metadataKey: "k"}, context.Background(), false},
 		{"x-ray, unsampled segment", xraySteps{metadataKey: "k"}, unsampled, false},
-		{"opentelemetry, unsampled", never, context.Background(), false},
-		{"opentelemetry, sampled", always, context.Background(), true},
+		{"opentelemetry, no request span", always, context.Background(), false},
+		{"opentelemetry, unsampled", never, request(never), false},
+		{"opentelemetry, sampled", always, request(always), true},
 	}
 	for _, tc := range cases {
 		worked, described := false, false
@@ -111,4 +120,15 @@ func TestOnlyRecordedStepsAreDescribed(t *testing.T) {
 			t.Errorf("%s: work ran %t, describe ran %t; want true, %t", tc.name, worked, described, tc.describe)
 		}
 	}
+}
+
+// fixedSampler is the X-Ray sampler over a local strategy that records rate
+// of requests, with no reservoir.
+func fixedSampler(t *testing.T, rate float64) xraySampler {
+	t.Helper()
+	s, err := sampling.NewLocalizedStrategyFromJSONBytes([]byte(fmt.Sprintf(`{"version": 2, "default": {"fixed_target": 0, "rate": %g}}`, rate)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return xraySampler{strategy: s, service: "Cruddur"}
 }

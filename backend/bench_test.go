@@ -13,6 +13,9 @@ import (
 	"github.com/aws/aws-xray-sdk-go/v2/xray"
 	"github.com/aws/aws-xray-sdk-go/v2/xraylog"
 	"github.com/cruddur/tracing/backend/internal/standin"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
 // BenchmarkHomeActivities measures what the tracing middleware adds to one
@@ -37,6 +40,15 @@ func BenchmarkHomeActivities(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	none, err := sampling.NewLocalizedStrategyFromJSONBytes([]byte(`{"version": 2, "default": {"fixed_target": 0, "rate": 0}}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	otelHandler := func(s sampling.Strategy) http.Handler {
+		o := newOTelTracingWith(resource.Empty(), xraySampler{strategy: s, service: "Cruddur"}, sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+		b.Cleanup(func() { o.shutdown(context.Background()) })
+		return o.wrap(routes(time.Now, o), "Cruddur", false)
+	}
 	// The access log's lines go nowhere here; they cost what slog costs.
 	old := slog.Default()
 	slog.SetDefault(slog.New(slog.NewJSONHandler(io.Discard, nil)))
@@ -56,8 +68,12 @@ func BenchmarkHomeActivities(b *testing.B) {
 		// recording nothing, not even what it samples.
 		{"floor-sampling-decision-only", func() http.Handler {
 			plain := accessLog(unsampledTraceID, routes(time.Now, xraySteps{metadataKey: "home-activities"}))
-			return edgeTraceHeader(false, sampledFirst(seed, xray.NewFixedSegmentNamer("Cruddur"), "", plain, plain))
+			return edgeTraceHeader(false, sampledFirst(seed, xray.NewFixedSegmentNamer("Cruddur"), "", "", plain, plain))
 		}},
+		// OpenTelemetry at the seed's rule, spans batched to an exporter
+		// that drops them, and its floor: a rule that records nothing.
+		{"otel-seed-rule", func() http.Handler { return otelHandler(seed) }},
+		{"otel-floor", func() http.Handler { return otelHandler(none) }},
 	}
 	for _, v := range variants {
 		b.Run(v.name, func(b *testing.B) {

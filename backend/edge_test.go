@@ -195,9 +195,19 @@ func TestMalformedTraceHeaderIsNeitherSentNorEchoed(t *testing.T) {
 			if strings.Contains(echo, "junk") || strings.Contains(echo, "aaaa") || !strings.HasPrefix(echo, "Root=1-") {
 				t.Errorf("trust %v: the response's header is %.80q", trust, echo)
 			}
+			// One request: its segment, with a new trace id. Under load the
+			// SDK (v2.0.3) may send that segment twice: Segment.Close cancels
+			// the segment's context, whose goroutine (handleContextDone) can
+			// send it before Close's own send marks it emitted. X-Ray keeps
+			// one; so a repeat of the same trace id is allowed here.
 			n, ids := daemon.settle(1)
-			if n != 1 || !traceIDPattern.MatchString(ids[0]) {
-				t.Errorf("trust %v: the daemon got %d segments with trace ids %.80q", trust, n, ids)
+			for _, id := range ids {
+				if id != ids[0] {
+					n = -1
+				}
+			}
+			if n < 1 || !traceIDPattern.MatchString(ids[0]) {
+				t.Errorf("trust %v: the daemon got %d segments with trace ids %.80q; want the one request's, with a new trace id", trust, len(ids), ids)
 			}
 		}
 	}

@@ -6,7 +6,10 @@
 //	PORT                     the TCP port to serve on (default 4567)
 //	AWS_XRAY_TRACING_NAME    the segment name (default Cruddur); the SDK reads it
 //	AWS_XRAY_URL             a Host pattern for dynamic segment naming, as in the seed
-//	AWS_XRAY_DAEMON_ADDRESS  the X-Ray daemon (default 127.0.0.1:2000); the SDK reads it
+//	AWS_XRAY_DAEMON_ADDRESS  the X-Ray daemon, or the collector's X-Ray endpoints: segments
+//	                         (UDP) and the sampling proxy (TCP), host:port or
+//	                         "tcp:host:port udp:host:port" (default 127.0.0.1:2000);
+//	                         read before the SDK can (internal/envcheck)
 //	ECS_CONTAINER_METADATA_URI_V4  set by ECS; turns on the ECS plugin
 //	CRUDDUR_TRACING          xray (default): the X-Ray SDK and daemon;
 //	                         otel: OpenTelemetry, exported over OTLP;
@@ -33,12 +36,16 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-xray-sdk-go/v2/daemoncfg"
 	"github.com/aws/aws-xray-sdk-go/v2/xray"
 	"github.com/aws/aws-xray-sdk-go/v2/xraylog"
 	"go.opentelemetry.io/otel"
+
+	"github.com/cruddur/tracing/backend/internal/envcheck"
 )
 
 const (
@@ -84,7 +91,7 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	handler, shutdown, err := tracedHandler(ctx, os.Getenv)
+	handler, shutdown, err := tracedHandler(ctx, getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cruddur-backend:", err)
 		os.Exit(2)
@@ -94,6 +101,15 @@ func main() {
 		slog.Error("backend stopped", "err", err)
 		os.Exit(1)
 	}
+}
+
+// getenv is the process's environment as main reads it: the daemon's
+// address as it was at start (internal/envcheck took it out).
+func getenv(name string) string {
+	if name == envcheck.DaemonAddressVar {
+		return envcheck.DaemonAddress
+	}
+	return os.Getenv(name)
 }
 
 func portFromEnv(s string) (int, error) {
@@ -109,13 +125,35 @@ func portFromEnv(s string) (int, error) {
 
 func optionsFromEnv(getenv func(string) string) (tracingOptions, error) {
 	trust, err := boolFromEnv(getenv, "CRUDDUR_TRUST_TRACE_HEADER")
+	if err != nil {
+		return tracingOptions{}, err
+	}
+	addr := getenv(envcheck.DaemonAddressVar)
+	if addr == "" {
+		addr = defaultDaemonAddr
+	}
+	// The SDK's own parser, which would have panicked at start.
+	if _, err := daemoncfg.GetDaemonEndpointsFromString(addr); err != nil {
+		// The SDK's reason repeats the value; once, shortened, is enough.
+		reason := strings.ReplaceAll(err.Error(), addr, "…")
+		return tracingOptions{}, fmt.Errorf("%s: %s is not a daemon address (%s); expected host:port, or tcp:host:port udp:host:port", envcheck.DaemonAddressVar, shorten(addr), reason)
+	}
 	return tracingOptions{
 		ServiceName:      defaultServiceName,
 		URLPattern:       getenv("AWS_XRAY_URL"),
-		DaemonAddr:       defaultDaemonAddr,
+		DaemonAddr:       addr,
 		OnECS:            getenv("ECS_CONTAINER_METADATA_URI_V4") != "",
 		TrustTraceHeader: trust,
-	}, err
+		TracingName:      getenv("AWS_XRAY_TRACING_NAME"),
+	}, nil
+}
+
+// shorten quotes v, cut to 200 characters: a bad value can be long.
+func shorten(v string) string {
+	if r := []rune(v); len(r) > 200 {
+		return strconv.Quote(string(r[:200])) + fmt.Sprintf("... (%d characters)", len(r))
+	}
+	return strconv.Quote(v)
 }
 
 func boolFromEnv(getenv func(string) string, name string) (bool, error) {
@@ -137,6 +175,7 @@ func tracedHandler(ctx context.Context, getenv func(string) string) (http.Handle
 		return nil, nil, err
 	}
 	faults := newFaultLog()
+	opts.Faults = faults
 	switch mode := getenv("CRUDDUR_TRACING"); mode {
 	case "", "xray":
 		xray.SetLogger(slogXRay{min: xraylog.LogLevelWarn, faults: faults})
@@ -151,7 +190,22 @@ func tracedHandler(ctx context.Context, getenv func(string) string) (http.Handle
 		if endpoint == "" {
 			endpoint = defaultOTLPEndpoint
 		}
-		o, err := newOTelTracing(ctx, name, endpoint)
+		// The X-Ray rules, through the collector's sampling proxy (the
+		// TCP side of AWS_XRAY_DAEMON_ADDRESS), matched by the name the
+		// X-Ray SDK would give the segment.
+		strategy, err := centralizedStrategy(opts.DaemonAddr, faults)
+		if err != nil {
+			return nil, nil, err
+		}
+		ruleName := opts.TracingName
+		if ruleName == "" {
+			ruleName = name
+		}
+		serviceType := ""
+		if opts.OnECS {
+			serviceType = "AWS::ECS::Container"
+		}
+		o, err := newOTelTracing(ctx, name, endpoint, xraySampler{strategy: strategy, service: ruleName, serviceType: serviceType})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -162,7 +216,7 @@ func tracedHandler(ctx context.Context, getenv func(string) string) (http.Handle
 		flush := func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if err := o.shutdown(ctx); err != nil {
+			if err := o.flush(ctx); err != nil {
 				slog.Warn("flushing traces", "err", err)
 			}
 		}
@@ -186,7 +240,8 @@ func serve(ctx context.Context, port int, handler http.Handler) error {
 
 func serveOn(ctx context.Context, ln net.Listener, handler http.Handler) error {
 	srv := &http.Server{
-		Handler:           http.MaxBytesHandler(handler, maxBodyBytes),
+		Handler:           refuseAmbiguousFraming(http.MaxBytesHandler(handler, maxBodyBytes)),
+		ConnContext:       withFraming,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
@@ -194,7 +249,7 @@ func serveOn(ctx context.Context, ln net.Listener, handler http.Handler) error {
 		MaxHeaderBytes:    maxHeaderBytes,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(framingListener{ln}) }()
 	slog.Info("serving", "addr", ln.Addr().String())
 
 	select {

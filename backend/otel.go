@@ -23,13 +23,15 @@ import (
 type otelTracing struct {
 	provider *sdktrace.TracerProvider
 	tracer   trace.Tracer
+	sampler  xraySampler
 }
 
 // newOTelTracing sets up the SDK. endpoint is the OTLP/HTTP base URL
 // (OTEL_EXPORTER_OTLP_ENDPOINT, default http://127.0.0.1:4318), to which
 // traces go at /v1/traces as the OTLP specification says for that variable.
 // The exporter retries and then drops, so tracing never blocks serving.
-func newOTelTracing(ctx context.Context, serviceName, endpoint string) (*otelTracing, error) {
+// Sampling is X-Ray's, by strategy (xraySampler).
+func newOTelTracing(ctx context.Context, serviceName, endpoint string, sampler xraySampler) (*otelTracing, error) {
 	exporter, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(strings.TrimRight(endpoint, "/")+"/v1/traces"))
 	if err != nil {
 		return nil, fmt.Errorf("OTLP exporter for %s: %w", endpoint, err)
@@ -38,7 +40,7 @@ func newOTelTracing(ctx context.Context, serviceName, endpoint string) (*otelTra
 	if err != nil {
 		return nil, err
 	}
-	return newOTelTracingWith(res, sdktrace.WithBatcher(exporter)), nil
+	return newOTelTracingWith(res, sampler, sdktrace.WithBatcher(exporter)), nil
 }
 
 // serviceResource describes what sends the traces: the service by name and,
@@ -54,36 +56,43 @@ func serviceResource(ctx context.Context, serviceName string) (*resource.Resourc
 	return res, nil
 }
 
-func newOTelTracingWith(res *resource.Resource, export sdktrace.TracerProviderOption) *otelTracing {
+func newOTelTracingWith(res *resource.Resource, sampler xraySampler, export sdktrace.TracerProviderOption) *otelTracing {
 	provider := sdktrace.NewTracerProvider(
 		export,
 		// X-Ray accepts only trace ids that start with the time in seconds.
 		sdktrace.WithIDGenerator(awsxray.NewIDGenerator()),
 		sdktrace.WithResource(res),
-		// No sampler here: the SDK reads OTEL_TRACES_SAMPLER and
-		// OTEL_TRACES_SAMPLER_ARG (the stack sets the sampling rule's
-		// FixedRate there), and samples every root span without them.
+		// X-Ray's rules decide root spans, as in X-Ray mode; children
+		// follow their parent. (It replaces OTEL_TRACES_SAMPLER.)
+		sdktrace.WithSampler(sdktrace.ParentBased(sampler)),
 	)
-	return &otelTracing{provider: provider, tracer: provider.Tracer("github.com/cruddur/tracing/backend")}
+	return &otelTracing{provider: provider, tracer: provider.Tracer("github.com/cruddur/tracing/backend"), sampler: sampler}
 }
 
-// wrap instruments h: a server span per request, named "METHOD path". A
-// well-formed X-Amzn-Trace-Id from a caller is linked, not followed (a public
-// endpoint: the sampler decides), unless trust; a malformed one is dropped.
+// wrap instruments h: a server span per request X-Ray's rules record
+// (sampledFirstOTel; the health-check rule records none), named "METHOD
+// path". A well-formed X-Amzn-Trace-Id from a caller is linked, not followed
+// (a public endpoint: the rules decide), unless trust; a malformed one is
+// dropped.
 func (o *otelTracing) wrap(h http.Handler, serviceName string, trust bool) http.Handler {
-	return edgeTraceHeader(true, otelhttp.NewHandler(accessLog(otelTraceID, h), serviceName,
-		// Health checks are not traced, as the X-Ray rule set records none.
-		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != healthCheckPath }),
+	traced := otelhttp.NewHandler(accessLog(otelTraceID, h), serviceName,
 		otelhttp.WithTracerProvider(o.provider),
 		otelhttp.WithPropagators(awsxray.Propagator{}),
 		otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return !trust }),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
-	))
+	)
+	plain := accessLog(unsampledTraceID, h)
+	return edgeTraceHeader(true, sampledFirstOTel(o.sampler.strategy, o.sampler.service, o.sampler.serviceType, trust, traced, plain))
 }
 
 // step runs work in a child span, with describe's attributes added after it
-// when the span is recorded.
+// when the span is recorded. A request X-Ray does not record has no span to
+// be a child of, and its step none either.
 func (o *otelTracing) step(ctx context.Context, name string, work func(), describe func() map[string]any) {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		work()
+		return
+	}
 	_, span := o.tracer.Start(ctx, name)
 	defer span.End()
 	work()
@@ -104,3 +113,6 @@ func (o *otelTracing) step(ctx context.Context, name string, work func(), descri
 
 // shutdown sends what is buffered and stops the exporter.
 func (o *otelTracing) shutdown(ctx context.Context) error { return o.provider.Shutdown(ctx) }
+
+// flush sends what is buffered, and tracing goes on.
+func (o *otelTracing) flush(ctx context.Context) error { return o.provider.ForceFlush(ctx) }

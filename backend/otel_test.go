@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
+	"github.com/cruddur/tracing/backend/internal/standin"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -77,7 +79,16 @@ func otelBackend(t *testing.T, env map[string]string) (app *httptest.Server, ser
 	collector = &fakeCollector{}
 	otlp := httptest.NewServer(collector)
 	t.Cleanup(otlp.Close)
-	vars := map[string]string{"CRUDDUR_TRACING": "otel", "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.URL}
+	// X-Ray's rules as a collector's sampling proxy serves them: the
+	// template's health-check rule, then one that records every request.
+	var check *sampling.SamplingRule
+	for _, r := range templateRules(t) {
+		if *r.URLPath == healthCheckPath {
+			check = r
+		}
+	}
+	proxy, rulesServed := samplingProxy(t, []*sampling.SamplingRule{check, everything()})
+	vars := map[string]string{"CRUDDUR_TRACING": "otel", "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.URL, "AWS_XRAY_DAEMON_ADDRESS": "tcp:" + proxy + " udp:127.0.0.1:9"}
 	for k, v := range env {
 		vars[k] = v
 	}
@@ -87,7 +98,29 @@ func otelBackend(t *testing.T, env map[string]string) (app *httptest.Server, ser
 	}
 	app, served = serveAndWait(handler)
 	t.Cleanup(app.Close)
+	// A health check (never logged) starts the SDK's pollers; once the
+	// rules are in, what it may have traced by the SDK's fallback goes.
+	get(t, app.URL+healthCheckPath, "")
+	<-served
+	select {
+	case <-rulesServed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the backend never asked for the sampling rules")
+	}
+	time.Sleep(100 * time.Millisecond) // the SDK loads the rules just after they are served
+	flush()
+	collector.mu.Lock()
+	collector.spans = nil
+	collector.mu.Unlock()
 	return app, served, collector, flush
+}
+
+// everything is a sampling rule that records every request.
+func everything() *sampling.SamplingRule {
+	r := standin.DefaultRule()
+	name, rate, none, priority := "everything", 1.0, int64(0), int64(200)
+	r.RuleName, r.FixedRate, r.ReservoirSize, r.Priority = &name, &rate, &none, &priority
+	return r
 }
 
 func TestOpenTelemetryModeExportsSpans(t *testing.T) {

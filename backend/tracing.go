@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 
 	"github.com/aws/aws-xray-sdk-go/v2/awsplugins/ecs"
 	"github.com/aws/aws-xray-sdk-go/v2/strategy/ctxmissing"
@@ -32,6 +31,11 @@ type tracingOptions struct {
 	// name the trace, for a service behind another traced service of ours;
 	// see edge.go.
 	TrustTraceHeader bool
+	// TracingName, from AWS_XRAY_TRACING_NAME, names every segment (the
+	// SDK reads the variable itself too); sampling matches rules by it.
+	TracingName string
+	// Faults logs the sampling relay's faults; nil: a log of its own.
+	Faults *faultLog
 }
 
 // traced wraps h in the X-Ray middleware. Its recorder configuration lives in
@@ -54,8 +58,13 @@ func traced(h http.Handler, opts tracingOptions, cfg xray.Config) (http.Handler,
 		cfg.Emitter = emitter
 	}
 	if cfg.SamplingStrategy == nil {
-		// The SDK's default, made here so that sampledFirst can ask it.
-		strategy, err := sampling.NewCentralizedStrategy()
+		// The SDK's default, made here so that sampledFirst can ask it,
+		// reading the sampling proxy through a bounded relay.
+		faults := opts.Faults
+		if faults == nil {
+			faults = newFaultLog()
+		}
+		strategy, err := centralizedStrategy(cfg.DaemonAddr, faults)
 		if err != nil {
 			return nil, fmt.Errorf("configuring X-Ray: %w", err)
 		}
@@ -79,7 +88,7 @@ func traced(h http.Handler, opts tracingOptions, cfg xray.Config) (http.Handler,
 	if opts.OnECS {
 		origin = "AWS::ECS::Container" // what the SDK's ECS plugin sets
 	}
-	return edgeTraceHeader(opts.TrustTraceHeader, sampledFirst(cfg.SamplingStrategy, namer, origin, sdk, accessLog(unsampledTraceID, h))), nil
+	return edgeTraceHeader(opts.TrustTraceHeader, sampledFirst(cfg.SamplingStrategy, namer, opts.TracingName, origin, sdk, accessLog(unsampledTraceID, h))), nil
 }
 
 // sampledFirst asks the SDK's own sampling strategy, as the SDK's handler
@@ -91,9 +100,9 @@ func traced(h http.Handler, opts tracingOptions, cfg xray.Config) (http.Handler,
 // log line still gets a trace id. A request that
 // still carries a trace header after the edge (a trusted upstream's) goes
 // to the SDK as it is.
-func sampledFirst(strategy sampling.Strategy, namer xray.SegmentNamer, origin string, sdk, plain http.Handler) http.Handler {
-	// The SDK names segments, and matches rules, by this variable first.
-	fixedName := os.Getenv("AWS_XRAY_TRACING_NAME")
+func sampledFirst(strategy sampling.Strategy, namer xray.SegmentNamer, fixedName, origin string, sdk, plain http.Handler) http.Handler {
+	// The SDK names segments, and matches rules, by AWS_XRAY_TRACING_NAME
+	// first (fixedName).
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get(traceHeader) != "" {
 			sdk.ServeHTTP(w, r)

@@ -154,7 +154,7 @@ type Config struct {
 const maxGroupNameLen = 32 - len("-faults")
 
 var (
-	emailPattern   = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+	emailPattern   = regexp.MustCompile(`^[^@\s\p{Cc}]+@[^@\s\p{Cc}]+\.[^@\s\p{Cc}]+$`)
 	accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
 	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 	// An ACM certificate in any partition (aws, aws-cn, aws-us-gov).
@@ -210,12 +210,14 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 	if r.err != nil {
 		return nil, r.err
 	}
-	if _, ok := ctx[retiredStageKey]; ok {
-		var stacks []string
-		for _, s := range stages.All {
-			stacks = append(stacks, s.StackName+" ("+s.Name+")")
+	for k := range ctx {
+		if p, rest, _ := strings.Cut(k, ":"); strings.EqualFold(rest, "stage") && editDistance(strings.ToLower(p+":"), prefix) <= 2 {
+			var stacks []string
+			for _, s := range stages.All {
+				stacks = append(stacks, s.StackName+" ("+s.Name+")")
+			}
+			return nil, fmt.Errorf("context %s: unknown key: each stage is a stack of its own now; expected no %s, and the stack of the stage, one of %s (%s)", k, retiredStageKey, strings.Join(stacks, ", "), stages.File)
 		}
-		return nil, fmt.Errorf("context %s: unknown key: each stage is a stack of its own now; expected no %s, and the stack of the stage, one of %s (%s)", retiredStageKey, retiredStageKey, strings.Join(stacks, ", "), stages.File)
 	}
 	if err := r.unknownKeys(); err != nil {
 		return nil, err
@@ -239,13 +241,13 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 	check(KeyServiceName, xray.ValidateServiceName(service))
 	check(KeyServiceName, xray.ValidateServiceName(c.ServiceName)) // with the stage's suffix
 	if c.Account != "" && !accountPattern.MatchString(c.Account) {
-		check(KeyAccount, fmt.Errorf("%q is not an AWS account id; expected 12 digits", c.Account))
+		check(KeyAccount, fmt.Errorf("%s is not an AWS account id; expected 12 digits", xray.Quote(c.Account)))
 	}
 	if c.Region != "" && !regionPattern.MatchString(c.Region) {
-		check(KeyRegion, fmt.Errorf("%q is not an AWS region; expected a name such as us-east-1", c.Region))
+		check(KeyRegion, fmt.Errorf("%s is not an AWS region; expected a name such as us-east-1", xray.Quote(c.Region)))
 	}
 	if c.Collector != CollectorXRayDaemon && c.Collector != CollectorADOT && c.Collector != CollectorCloudWatchAgent {
-		check(KeyCollector, fmt.Errorf("%q is not a collector; expected %q (the default), %q or %q", c.Collector, CollectorXRayDaemon, CollectorADOT, CollectorCloudWatchAgent))
+		check(KeyCollector, fmt.Errorf("%s is not a collector; expected %q (the default), %q or %q", xray.Quote(c.Collector), CollectorXRayDaemon, CollectorADOT, CollectorCloudWatchAgent))
 	}
 	for _, image := range [][2]string{{KeyAppImage, c.AppImage}, {KeyDaemonImage, c.DaemonImage}, {KeyCollectorImage, c.CollectorImage}} {
 		if image[1] != "" {
@@ -262,16 +264,20 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 		check(KeyVpcID, fmt.Errorf("looking up %s needs the stack's account and region; expected %s and %s too (or AWS credentials for the CLI)", c.VpcID, KeyAccount, KeyRegion))
 	}
 	if c.CertificateArn != "" && !certificateArnPattern.MatchString(c.CertificateArn) {
-		check(KeyCertificateArn, fmt.Errorf("%q is not an ACM certificate ARN; expected arn:aws:acm:REGION:ACCOUNT:certificate/ID", c.CertificateArn))
+		check(KeyCertificateArn, fmt.Errorf("%s is not an ACM certificate ARN; expected arn:aws:acm:REGION:ACCOUNT:certificate/ID", xray.Quote(c.CertificateArn)))
 	}
 	if c.CertificateArn != "" && !c.LoadBalancer {
 		check(KeyCertificateArn, fmt.Errorf("a certificate needs the load balancer; expected %s true or no certificate", KeyLoadBalancer))
 	}
+	check(KeyGroupName, xray.CheckGroupName(c.GroupName))
+	if c.GroupFilterExpression != "" {
+		check(KeyGroupFilterExpression, xray.CheckFilterExpression(c.GroupFilterExpression))
+	}
 	if n := len([]rune(c.GroupName)); n > maxGroupNameLen {
-		check(KeyGroupName, fmt.Errorf("%q has %d characters; expected at most %d, so that %q fits X-Ray's 32", c.GroupName, n, maxGroupNameLen, c.GroupName+"-faults"))
+		check(KeyGroupName, fmt.Errorf("%s has %d characters; expected at most %d, so that %s fits X-Ray's 32", xray.Quote(c.GroupName), n, maxGroupNameLen, xray.Quote(c.GroupName+"-faults")))
 	}
 	if c.AlarmEmail != "" && !emailPattern.MatchString(c.AlarmEmail) {
-		check(KeyAlarmEmail, fmt.Errorf("%q is not an e-mail address; expected one such as oncall@example.com", c.AlarmEmail))
+		check(KeyAlarmEmail, fmt.Errorf("%s is not an e-mail address; expected one such as oncall@example.com", xray.Quote(c.AlarmEmail)))
 	}
 	if c.MaxCount < c.DesiredCount {
 		check(KeyMaxCount, fmt.Errorf("%d is below %s %d; expected at least that", c.MaxCount, KeyDesiredCount, c.DesiredCount))
@@ -354,6 +360,12 @@ func productionChecks(c *Config, check func(string, error)) {
 	if c.NatGateways < 2 && c.VpcID == "" {
 		check(KeyNatGateways, fmt.Errorf("%d: production survives the loss of an Availability Zone %s; expected 2", c.NatGateways, why))
 	}
+	if c.EcsExec {
+		// cdk-nag's NIST 800-53 pack refuses ECS Exec's grant
+		// in production, and a shell into production's tasks is not
+		// production's way in.
+		check(KeyEcsExec, fmt.Errorf("true: production's tasks take no shell %s (cdk-nag's NIST 800-53 pack refuses ECS Exec's grant there); expected false", why))
+	}
 	if !c.DeletionProtection {
 		check(KeyDeletionProtection, fmt.Errorf("false: production's load balancer is protected from deletion %s; expected true", why))
 	}
@@ -398,12 +410,12 @@ func fargateSize(cpu, memory int) error {
 func pinnedImage(image string) error {
 	ref, err := reference.ParseNormalizedNamed(image)
 	if err != nil {
-		return fmt.Errorf("%q is not an image reference (%v); expected a name with a tag or digest, such as public.ecr.aws/xray/aws-xray-daemon:3.6.6", image, err)
+		return fmt.Errorf("%s is not an image reference (%v); expected a name with a tag or digest, such as public.ecr.aws/xray/aws-xray-daemon:3.6.6", xray.Quote(image), err)
 	}
 	_, digested := ref.(reference.Digested)
 	tagged, isTagged := ref.(reference.Tagged)
 	if !digested && (!isTagged || tagged.Tag() == "latest") {
-		return fmt.Errorf("%q is not pinned; expected a tag other than latest, or a digest such as NAME@sha256:<64 hex digits>", image)
+		return fmt.Errorf("%s is not pinned; expected a tag other than latest, or a digest such as NAME@sha256:<64 hex digits>", xray.Quote(image))
 	}
 	return nil
 }
@@ -536,12 +548,18 @@ func (r *contextReader) integer(key string, def, min, max int) int {
 	return n
 }
 
-// unknownKeys refuses keys with this app's prefix that it does not read:
-// most likely a typo that would otherwise be ignored.
+// unknownKeys refuses keys with this app's prefix that it does not read, and
+// keys whose prefix is nearly this app's (another case, or a letter or two
+// off: Cruddur:stage, crudur:desiredCount): most likely typos that would
+// otherwise be ignored. Each is named with the key it most likely meant.
 func (r *contextReader) unknownKeys() error {
 	var unknown []string
 	for k := range r.ctx {
-		if strings.HasPrefix(k, prefix) && !slices.Contains(r.known, k) {
+		if slices.Contains(r.known, k) {
+			continue
+		}
+		p, _, ok := strings.Cut(k, ":")
+		if strings.HasPrefix(k, prefix) || ok && editDistance(strings.ToLower(p+":"), prefix) <= 2 {
 			unknown = append(unknown, k)
 		}
 	}
@@ -550,14 +568,44 @@ func (r *contextReader) unknownKeys() error {
 	}
 	slices.Sort(unknown)
 	known := slices.Sorted(slices.Values(r.known))
-	return fmt.Errorf("context %s: unknown key; expected one of %s", strings.Join(unknown, ", "), strings.Join(known, ", "))
+	first := unknown[0]
+	_, rest, _ := strings.Cut(first, ":")
+	meant := known[0]
+	for _, k := range known {
+		if editDistance(strings.ToLower(prefix+rest), strings.ToLower(k)) < editDistance(strings.ToLower(prefix+rest), strings.ToLower(meant)) {
+			meant = k
+		}
+	}
+	return fmt.Errorf("context %s: unknown key (did you mean %s?); expected one of %s", strings.Join(unknown, ", "), meant, strings.Join(known, ", "))
+}
+
+// editDistance is the Levenshtein distance between a and b, by runes.
+func editDistance(a, b string) int {
+	x, y := []rune(a), []rune(b)
+	prev := make([]int, len(y)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(x); i++ {
+		cur := make([]int, len(y)+1)
+		cur[0] = i
+		for j := 1; j <= len(y); j++ {
+			cost := 1
+			if x[i-1] == y[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(y)]
 }
 
 // describe renders a context value as the user wrote it.
 func describe(v any) string {
 	switch x := v.(type) {
 	case string:
-		return strconv.Quote(x)
+		return xray.Quote(x)
 	case float64:
 		return strconv.FormatFloat(x, 'g', -1, 64)
 	case bool:

@@ -250,6 +250,9 @@ func TestImagesPinByTagOrDigest(t *testing.T) {
 	}
 }
 
+// knownKeys are the keys LoadConfig reads, as its errors list them.
+const knownKeys = "cruddur:account, cruddur:alarmEmail, cruddur:appImage, cruddur:appPort, cruddur:certificateArn, cruddur:collector, cruddur:collectorImage, cruddur:daemonImage, cruddur:deletionProtection, cruddur:desiredCount, cruddur:ecsExec, cruddur:faultTracesThreshold, cruddur:groupFilterExpression, cruddur:groupName, cruddur:insightsEnabled, cruddur:insightsNotificationsEnabled, cruddur:latencyP99Seconds, cruddur:loadBalancer, cruddur:logRetentionDays, cruddur:maxCount, cruddur:natGateways, cruddur:noTracesRequestsThreshold, cruddur:region, cruddur:samplingRuleFile, cruddur:samplingRuleFiles, cruddur:serverErrorsThreshold, cruddur:serviceName, cruddur:slowRequestSeconds, cruddur:slowTracesThreshold, cruddur:taskCpu, cruddur:taskMemoryMiB, cruddur:transactionSearch, cruddur:transactionSearchIndexingPercent, cruddur:vpcId"
+
 // TestLoadConfigRejectsBadInput covers every context value: each error
 // names the key, the bad value and what is expected.
 func TestLoadConfigRejectsBadInput(t *testing.T) {
@@ -271,7 +274,23 @@ func TestLoadConfigRejectsBadInput(t *testing.T) {
 		{"bad region", map[string]any{KeyRegion: "mars-1"},
 			`context cruddur:region: "mars-1" is not an AWS region; expected a name such as us-east-1`},
 		{"unknown key", map[string]any{"cruddur:sevriceName": "x"},
-			`context cruddur:sevriceName: unknown key; expected one of cruddur:account, cruddur:alarmEmail, cruddur:appImage, cruddur:appPort, cruddur:certificateArn, cruddur:collector, cruddur:collectorImage, cruddur:daemonImage, cruddur:deletionProtection, cruddur:desiredCount, cruddur:ecsExec, cruddur:faultTracesThreshold, cruddur:groupFilterExpression, cruddur:groupName, cruddur:insightsEnabled, cruddur:insightsNotificationsEnabled, cruddur:latencyP99Seconds, cruddur:loadBalancer, cruddur:logRetentionDays, cruddur:maxCount, cruddur:natGateways, cruddur:noTracesRequestsThreshold, cruddur:region, cruddur:samplingRuleFile, cruddur:samplingRuleFiles, cruddur:serverErrorsThreshold, cruddur:serviceName, cruddur:slowRequestSeconds, cruddur:slowTracesThreshold, cruddur:taskCpu, cruddur:taskMemoryMiB, cruddur:transactionSearch, cruddur:transactionSearchIndexingPercent, cruddur:vpcId`},
+			`context cruddur:sevriceName: unknown key (did you mean cruddur:serviceName?); expected one of cruddur:account, cruddur:alarmEmail, cruddur:appImage, cruddur:appPort, cruddur:certificateArn, cruddur:collector, cruddur:collectorImage, cruddur:daemonImage, cruddur:deletionProtection, cruddur:desiredCount, cruddur:ecsExec, cruddur:faultTracesThreshold, cruddur:groupFilterExpression, cruddur:groupName, cruddur:insightsEnabled, cruddur:insightsNotificationsEnabled, cruddur:latencyP99Seconds, cruddur:loadBalancer, cruddur:logRetentionDays, cruddur:maxCount, cruddur:natGateways, cruddur:noTracesRequestsThreshold, cruddur:region, cruddur:samplingRuleFile, cruddur:samplingRuleFiles, cruddur:serverErrorsThreshold, cruddur:serviceName, cruddur:slowRequestSeconds, cruddur:slowTracesThreshold, cruddur:taskCpu, cruddur:taskMemoryMiB, cruddur:transactionSearch, cruddur:transactionSearchIndexingPercent, cruddur:vpcId`},
+		{"the stage as context, the prefix in another case", map[string]any{"Cruddur:stage": "production"},
+			`context Cruddur:stage: unknown key: each stage is a stack of its own now; expected no cruddur:stage, and the stack of the stage, one of Cruddur-Dev (development), Cruddur (production) (stack/stages/stages.go)`},
+		{"the prefix in another case", map[string]any{"Cruddur:natGateways": "2"},
+			`context Cruddur:natGateways: unknown key (did you mean cruddur:natGateways?); expected one of ` + knownKeys},
+		{"the prefix a letter off", map[string]any{"crudur:desiredCount": "500"},
+			`context crudur:desiredCount: unknown key (did you mean cruddur:desiredCount?); expected one of ` + knownKeys},
+		{"X-Ray's own group name", map[string]any{KeyGroupName: "Default"},
+			`context cruddur:groupName: GroupName: "Default" is the group X-Ray keeps for itself; expected another name`},
+		{"a filter expression left open", map[string]any{KeyGroupFilterExpression: `service("orders"`},
+			`context cruddur:groupFilterExpression: FilterExpression: "service(\"orders\"" leaves '(' open; expected an X-Ray filter expression such as service("orders") { fault = true }`},
+		{"a filter expression calling what X-Ray lacks", map[string]any{KeyGroupFilterExpression: `servce("orders")`},
+			`context cruddur:groupFilterExpression: FilterExpression: "servce(\"orders\")" calls servce(), which X-Ray does not have (its functions: service, edge, id); expected an X-Ray filter expression such as service("orders") { fault = true }`},
+		{"a control character in the e-mail", map[string]any{KeyAlarmEmail: "a\x01b@c.d"},
+			`context cruddur:alarmEmail: "a\x01b@c.d" is not an e-mail address; expected one such as oncall@example.com`},
+		{"a 10,000-character service name, shortened", map[string]any{KeyServiceName: strings.Repeat("a", 10000)},
+			`context cruddur:serviceName: "` + strings.Repeat("a", 200) + `"... (10000 characters) has 10000 characters; expected 1..64`},
 		{"VPC lookup without an environment", map[string]any{KeyVpcID: "vpc-0123456789abcdef0"},
 			`context cruddur:vpcId: looking up vpc-0123456789abcdef0 needs the stack's account and region; expected cruddur:account and cruddur:region too (or AWS credentials for the CLI)`},
 		{"group name with no room for -faults", map[string]any{KeyGroupName: "abcdefghijklmnopqrstuvwxyz"},
@@ -304,6 +323,8 @@ func TestLoadConfigRejectsBadInput(t *testing.T) {
 			`context cruddur:deletionProtection: false: production's load balancer is protected from deletion (stage production); expected true`},
 		{"production without the load balancer", map[string]any{stageKey: "production", KeyCertificateArn: testCertificate, KeyLoadBalancer: false},
 			`context cruddur:certificateArn: a certificate needs the load balancer; expected cruddur:loadBalancer true or no certificate`},
+		{"ECS Exec in production", map[string]any{stageKey: "production", KeyCertificateArn: testCertificate, KeyEcsExec: "true"},
+			`context cruddur:ecsExec: true: production's tasks take no shell (stage production) (cdk-nag's NIST 800-53 pack refuses ECS Exec's grant there); expected false`},
 		{"ECS Exec not a boolean", map[string]any{KeyEcsExec: "on"},
 			`context cruddur:ecsExec: "on"; expected true or false`},
 		{"certificate ARN", map[string]any{KeyCertificateArn: "arn:aws:iam::111122223333:server-certificate/x"},
@@ -348,6 +369,25 @@ func TestLoadConfigRejectsBadInput(t *testing.T) {
 				t.Fatalf("error:\n got %v\nwant %s", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestXRaysLimitsInARuleFile: what the X-Ray API refuses and aws-cdk-lib's
+// validator does not check is refused in the file, naming file and field.
+func TestXRaysLimitsInARuleFile(t *testing.T) {
+	for _, tc := range []struct{ file, want string }{
+		{`{"SamplingRule": {"RuleName": "r", "Priority": 1, "Attributes": {"a": "1", "b": "2", "c": "3", "d": "4", "e": "5", "f": "6"}}}`,
+			`SamplingRule.Attributes: 6 of them; expected at most 5 (the X-Ray API's limit)`},
+		{`{"SamplingRule": {"RuleName": "r", "Priority": 1}, "Tags": [{"Key": "aws:team", "Value": "web"}]}`,
+			`Tags[0].Key: "aws:team" starts with aws:, which AWS keeps for its own tags; expected another key`},
+		{`{"SamplingRule": {"RuleName": "r\u0007", "Priority": 1}}`,
+			`SamplingRule.RuleName: "r\a" contains the control character '\a'; expected none`},
+	} {
+		path := writeFile(t, tc.file)
+		_, err := load(context(map[string]any{KeySamplingRuleFile: path}), noEnv)
+		if want := "context cruddur:samplingRuleFile: " + path + ": " + tc.want; err == nil || err.Error() != want {
+			t.Errorf("error:\n got %v\nwant %s", err, want)
+		}
 	}
 }
 

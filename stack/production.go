@@ -38,6 +38,11 @@ func stackKey(stack awscdk.Stack, logs bool) awskms.Key {
 		},
 		Actions:   jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
 		Resources: jsii.Strings("*"),
+		// Only through SNS, for this account's topics: SNS names the topic
+		// in the encryption context of every key it asks for.
+		Conditions: &map[string]any{"StringLike": map[string]any{
+			"kms:EncryptionContext:aws:sns:topicArn": stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("sns"), Resource: jsii.String("*"), ArnFormat: awscdk.ArnFormat_NO_RESOURCE_NAME}),
+		}},
 	}), nil)
 	// Grants only for AWS resources, made by AWS services (CT.KMS.PR.3).
 	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

@@ -173,12 +173,22 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 			TaskDefinition: task,
 			AppContainer:   app,
 			ServiceName:    &cfg.ServiceName,
-			Collector:      collector(cfg, rule),
+			Collector:      collector(cfg),
 			// The log group's id predates the ADOT choice; ids are API.
 			LogGroup: logs(task, "DaemonLogs", nil),
 		})
 	})
 
+	// Only ECS, for this account's tasks, may assume the task's roles: the
+	// confused-deputy conditions the Amazon ECS Developer Guide gives for
+	// the task role and the task execution role (aws:SourceAccount, and
+	// aws:SourceArn of ECS in this account and region).
+	for _, role := range []awsiam.IRole{task.TaskRole(), task.ExecutionRole()} {
+		role.Node().DefaultChild().(awsiam.CfnRole).AddPropertyOverride(jsii.String("AssumeRolePolicyDocument.Statement.0.Condition"), map[string]any{
+			"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
+			"ArnLike":      map[string]any{"aws:SourceArn": stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ecs"), Resource: jsii.String("*")})},
+		})
+	}
 	service, lb := newService(stack, cfg, task, network(stack, cfg, logs))
 	// No task starts before its collector may call X-Ray (the service's
 	// own resource: its scaling needs no wait).
@@ -218,13 +228,15 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 
 // collector is the tracing sidecar cruddur:collector chooses. With the ADOT
 // collector or the CloudWatch agent the backend traces with OpenTelemetry,
-// whose SDK reads no X-Ray rules, so it samples at the rule's FixedRate.
-func collector(cfg *Config, rule *xray.SamplingRule) tracing.Collector {
+// and samples as in X-Ray mode: by the account's X-Ray rules, which it reads
+// through the collector's sampling proxy (backend/otelsampler.go), so no
+// rate is copied into the task.
+func collector(cfg *Config) tracing.Collector {
 	switch cfg.Collector {
 	case CollectorADOT:
-		return tracing.ADOTCollector(&tracing.ADOTCollectorOptions{Image: registryImage(cfg.CollectorImage), SampleRate: rule.FixedRate()})
+		return tracing.ADOTCollector(&tracing.ADOTCollectorOptions{Image: registryImage(cfg.CollectorImage)})
 	case CollectorCloudWatchAgent:
-		return tracing.CloudWatchAgent(&tracing.CloudWatchAgentOptions{Image: registryImage(cfg.CollectorImage), SampleRate: rule.FixedRate()})
+		return tracing.CloudWatchAgent(&tracing.CloudWatchAgentOptions{Image: registryImage(cfg.CollectorImage)})
 	}
 	return tracing.XRayDaemon(&tracing.XRayDaemonOptions{Image: registryImage(cfg.DaemonImage)})
 }

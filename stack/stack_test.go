@@ -676,7 +676,6 @@ func TestADOTCollector(t *testing.T) {
 	app := c["app"]
 	want := map[string]string{
 		"CRUDDUR_TRACING": "otel", "OTEL_SERVICE_NAME": "Cruddur", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318",
-		"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1",
 		"AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000", "AWS_XRAY_TRACING_NAME": "Cruddur", "PORT": "4567",
 	}
 	for k, v := range want {
@@ -696,11 +695,20 @@ func TestADOTCollector(t *testing.T) {
 	}
 }
 
-// TestADOTSampleRateFollowsTheRule: OpenTelemetry samples at the rule's
-// FixedRate, whatever it is.
-func TestADOTSampleRateFollowsTheRule(t *testing.T) {
-	if got := containers(t, "ADOTFixedRate")["app"].env("OTEL_TRACES_SAMPLER_ARG"); got != "0.25" {
-		t.Fatalf("OTEL_TRACES_SAMPLER_ARG=%q with the rule's FixedRate 0.25", got)
+// TestNoRateIsCopiedIntoTheTask: in OpenTelemetry mode the backend reads
+// the X-Ray rules at run time, as in X-Ray mode; the rule file stays the only
+// place a rate is written, whatever the rule's FixedRate.
+func TestNoRateIsCopiedIntoTheTask(t *testing.T) {
+	for _, id := range []string{"ADOT", "ADOTFixedRate", "CloudWatchAgent"} {
+		app := containers(t, id)["app"]
+		for _, name := range []string{"OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG"} {
+			if got := app.env(name); got != "" {
+				t.Errorf("%s: the app's %s=%q", id, name, got)
+			}
+		}
+		if app.env("AWS_XRAY_DAEMON_ADDRESS") != "127.0.0.1:2000" || app.env("CRUDDUR_TRACING") != "otel" {
+			t.Errorf("%s: the app is not told where the collector's sampling proxy is: %+v", id, app.Environment)
+		}
 	}
 }
 
@@ -1020,7 +1028,7 @@ func TestCloudWatchAgent(t *testing.T) {
 	if !ok || len(c) != 2 || agent.User != "0" || agent.Essential {
 		t.Fatalf("containers %v", c)
 	}
-	for k, v := range map[string]string{"CRUDDUR_TRACING": "otel", "OTEL_TRACES_SAMPLER_ARG": "0.25", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"} {
+	for k, v := range map[string]string{"CRUDDUR_TRACING": "otel", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"} {
 		if got := c["app"].env(k); got != v {
 			t.Errorf("app %s=%q, want %q", k, got, v)
 		}
@@ -1415,4 +1423,35 @@ func TestTheLoadBalancerRecoveryNamesItsResource(t *testing.T) {
 			"LoadBalancerAttributes": assertions.Match_ArrayWith(&[]any{map[string]any{"Key": "deletion_protection.enabled", "Value": "true"}}),
 		})
 	})
+}
+
+// TestOnlyThisAccountsServicesMayUseTheRolesAndKey: the task's roles trust
+// ECS only for this account's tasks, and the alarm key's publishers may use
+// it only through SNS for this account's topics (the confused-deputy
+// conditions).
+func TestOnlyThisAccountsServicesMayUseTheRolesAndKey(t *testing.T) {
+	for _, id := range []string{"Default", "Production"} {
+		ecsRoles := 0
+		for rid, r := range resources(t, id, "AWS::IAM::Role") {
+			doc, _ := json.Marshal(r["AssumeRolePolicyDocument"])
+			if !strings.Contains(string(doc), "ecs-tasks.amazonaws.com") {
+				continue
+			}
+			ecsRoles++
+			for _, want := range []string{`"StringEquals":{"aws:SourceAccount":{"Ref":"AWS::AccountId"}}`, `"ArnLike":{"aws:SourceArn":{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":ecs:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":*"]]}}`} {
+				if !strings.Contains(string(doc), want) {
+					t.Errorf("%s: role %s trusts ECS without %s: %s", id, rid, want, doc)
+				}
+			}
+		}
+		if ecsRoles != 2 {
+			t.Errorf("%s: %d roles ECS assumes, want the task role and the execution role", id, ecsRoles)
+		}
+		for kid, k := range resources(t, id, "AWS::KMS::Key") {
+			doc, _ := json.Marshal(k["KeyPolicy"])
+			if !strings.Contains(string(doc), `"Condition":{"StringLike":{"kms:EncryptionContext:aws:sns:topicArn":{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":sns:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":*"]]}}}`) {
+				t.Errorf("%s: key %s lets CloudWatch and EventBridge use it beyond SNS for this account's topics: %s", id, kid, doc)
+			}
+		}
+	}
 }

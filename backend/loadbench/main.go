@@ -8,13 +8,16 @@
 //	            makes the SDK's sampling decision and records no request
 //	xray        the X-Ray SDK, a daemon stand-in taking the UDP segments
 //	xray-down   the X-Ray SDK, nothing listening for segments
+//	otel-floor  OpenTelemetry whose rule samples nothing: the sampling
+//	            decision alone
 //	otel        OpenTelemetry, an OTLP/HTTP stand-in taking the spans
-//	otel-down   OpenTelemetry, nothing listening
+//	otel-down   OpenTelemetry, no collector: no OTLP, no sampling proxy
+//	            (the SDK's fallback samples)
 //
 // Every traced mode samples at the template's rules, the seed's among them:
-// the stand-in's sampling proxy serves them to the X-Ray SDK (for this path,
-// 5 a second, then 10%), and OpenTelemetry samples at the rate of the rule
-// that applies (OTEL_TRACES_SAMPLER_ARG, as the stack sets it). It prints
+// the stand-in's sampling proxy serves them (for this path, 5 a second, then
+// 10%), to the X-Ray SDK and to the OpenTelemetry mode's sampler alike, as a
+// collector does on the task's loopback. It prints
 // requests/s and p50/p99 per mode, each traced mode against untraced, and the
 // CPU time per request of the backend and of the stand-in: on Fargate the
 // collector shares the task's CPU.
@@ -114,11 +117,10 @@ func main() {
 	if *pin {
 		fmt.Printf("pinned: backend and stand-in on core 0 (the task's CPU), hey on 1-%d\n", cores-1)
 	}
-	rate := t.rateFor(benchPath)
-	fmt.Printf("from %s: app environment %s; %d sampling rules, %s at %g (OpenTelemetry samples at that)\n",
-		*template, strings.Join(t.env, " "), len(t.rules), benchPath, rate)
+	fmt.Printf("from %s: app environment %s; %d sampling rules, %s at %g (both tracing modes sample by them)\n",
+		*template, strings.Join(t.env, " "), len(t.rules), benchPath, t.rateFor(benchPath))
 	b := bench{backend: backend, hey: hey, self: self, template: templatePath, task: task, load: load, env: t.env,
-		otelRate: strconv.FormatFloat(rate, 'g', -1, 64), d: *duration, conns: *conns}
+		d: *duration, conns: *conns}
 
 	results := map[string][]run{}
 	for r := range *rounds {
@@ -164,8 +166,9 @@ var modes = []mode{
 	{"xray-floor", []string{"CRUDDUR_TRACING=xray"}, "xray-rate0"},
 	{"xray", []string{"CRUDDUR_TRACING=xray"}, "xray"},
 	{"xray-down", []string{"CRUDDUR_TRACING=xray"}, "xray-proxy-only"},
-	{"otel", []string{"CRUDDUR_TRACING=otel", "OTEL_TRACES_SAMPLER=parentbased_traceidratio"}, "otlp"},
-	{"otel-down", []string{"CRUDDUR_TRACING=otel", "OTEL_TRACES_SAMPLER=parentbased_traceidratio"}, "otlp-down"},
+	{"otel-floor", []string{"CRUDDUR_TRACING=otel"}, "otlp-rate0"},
+	{"otel", []string{"CRUDDUR_TRACING=otel"}, "otlp"},
+	{"otel-down", []string{"CRUDDUR_TRACING=otel"}, "otlp-down"},
 }
 
 // run is what one run measured.
@@ -180,7 +183,6 @@ type run struct {
 type bench struct {
 	backend, hey, self string
 	template           string   // the stand-in reads the sampling rules from it
-	otelRate           string   // OTEL_TRACES_SAMPLER_ARG
 	task, load         []string // command prefixes that pin the task's processes and hey
 	env                []string // the app container's environment
 	d                  time.Duration
@@ -201,8 +203,11 @@ func (b bench) run(m mode) (res run, err error) {
 	switch m.standin {
 	case "xray", "xray-proxy-only", "xray-rate0":
 		env = append(env, fmt.Sprintf("AWS_XRAY_DAEMON_ADDRESS=tcp:127.0.0.1:%d udp:127.0.0.1:%d", sport, sport))
-	case "otlp", "otlp-down":
-		env = append(env, fmt.Sprintf("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", sport), "OTEL_TRACES_SAMPLER_ARG="+b.otelRate)
+	case "otlp", "otlp-rate0", "otlp-down":
+		// A collector serves OTLP and the X-Ray sampling proxy; the bench's
+		// stand-in, both on one port.
+		env = append(env, fmt.Sprintf("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", sport),
+			fmt.Sprintf("AWS_XRAY_DAEMON_ADDRESS=tcp:127.0.0.1:%d udp:127.0.0.1:%d", sport, sport))
 	}
 	if m.standin != "" && m.standin != "otlp-down" {
 		stand = command(b.task, self, "standin", m.standin, strconv.Itoa(sport), b.template)
@@ -312,7 +317,7 @@ func report(results map[string][]run) {
 		if m.standin != "" && m.standin != "otlp-down" {
 			collector = fmt.Sprintf("%.2f", med(m.name, func(r run) float64 { return perRequest(r.standinCPU, r) }))
 		}
-		if m.standin == "xray" || m.standin == "otlp" || m.standin == "xray-rate0" {
+		if m.standin == "xray" || m.standin == "otlp" || m.standin == "xray-rate0" || m.standin == "otlp-rate0" {
 			rec = fmt.Sprintf("%.1f%%", 100*med(m.name, func(r run) float64 { return float64(r.received) / float64(max(r.total, 1)) }))
 		}
 		taskCPU := med(m.name, func(r run) float64 { return perRequest(r.backendCPU+r.standinCPU, r) })
@@ -321,13 +326,24 @@ func report(results map[string][]run) {
 			med(m.name, func(r run) float64 { return perRequest(r.backendCPU, r) }), collector, 100*baseCPU/taskCPU, rec)
 	}
 	fmt.Println("\nmedians of the rounds; µs/req is CPU time per request served; capacity is untraced's CPU per request over the mode's, app and collector together (what a CPU-bound task serves); 'recorded' is segments (X-Ray) or server spans (OpenTelemetry) the stand-in got per request served")
-	if results["xray"] == nil {
-		return
+	capacity := func(name string) float64 {
+		return baseCPU / med(name, func(r run) float64 { return perRequest(r.backendCPU+r.standinCPU, r) })
 	}
-	rps := med("xray", func(r run) float64 { return r.rps })
-	p99 := med("xray", func(r run) float64 { return r.p99 })
-	fmt.Printf("target, default mode (xray): throughput %.1f%% of untraced (at least 85%%: %s), p99 %.2f× untraced (at most 1.2×: %s)\n",
-		100*rps/base, verdict(rps/base >= 0.85), p99/baseP99, verdict(p99/baseP99 <= 1.2))
+	if results["xray"] != nil {
+		rps := med("xray", func(r run) float64 { return r.rps })
+		p99 := med("xray", func(r run) float64 { return r.p99 })
+		fmt.Printf("target, default mode (xray): throughput %.1f%% of untraced (at least 85%%: %s), p99 %.2f× untraced (at most 1.2×: %s)\n",
+			100*rps/base, verdict(rps/base >= 0.85), p99/baseP99, verdict(p99/baseP99 <= 1.2))
+	}
+	if results["otel"] != nil && results["xray"] != nil {
+		p99 := med("otel", func(r run) float64 { return r.p99 })
+		fmt.Printf("target, OpenTelemetry: capacity %.1f%% against X-Ray's %.1f%% (at least X-Ray's: %s), p99 %.2f× untraced (at most 1.2×: %s)\n",
+			100*capacity("otel"), 100*capacity("xray"), verdict(capacity("otel") >= capacity("xray")), p99/baseP99, verdict(p99/baseP99 <= 1.2))
+	}
+	if results["otel-floor"] != nil {
+		fmt.Printf("target, OpenTelemetry floor: capacity %.1f%% of untraced (at least 90%%: %s)\n",
+			100*capacity("otel-floor"), verdict(capacity("otel-floor") >= 0.9))
+	}
 }
 
 func verdict(ok bool) string {
@@ -382,26 +398,29 @@ func (t taskSpec) rateFor(path string) float64 {
 // the sampling proxy over TCP, serving the template's rules and X-Ray's
 // Default; "xray-rate0": the same with every rate and reservoir 0;
 // "xray-proxy-only": the proxy alone, so segments find nothing listening;
-// "otlp": OTLP/HTTP.
+// "otlp": OTLP/HTTP and the same sampling proxy; "otlp-rate0": with every
+// rate and reservoir 0.
 func serveStandin(args []string) {
 	kind, port, template := args[0], args[1], args[2]
 	var received atomic.Int64
+	t, err := readTemplate(template)
+	if err != nil {
+		fail(err)
+	}
+	rules := append(t.rules, standin.DefaultRule())
+	if kind == "xray-rate0" || kind == "otlp-rate0" {
+		for _, r := range rules {
+			zero, none := 0.0, int64(0)
+			r.FixedRate, r.ReservoirSize = &zero, &none
+		}
+	}
+	proxy := standin.SamplingProxy(rules, nil)
 	mux := http.NewServeMux()
+	mux.Handle("/", proxy)
 	var handler http.Handler = mux
 	switch kind {
 	case "xray", "xray-proxy-only", "xray-rate0":
-		t, err := readTemplate(template)
-		if err != nil {
-			fail(err)
-		}
-		rules := append(t.rules, standin.DefaultRule())
-		if kind == "xray-rate0" {
-			for _, r := range rules {
-				zero, none := 0.0, int64(0)
-				r.FixedRate, r.ReservoirSize = &zero, &none
-			}
-		}
-		handler = standin.SamplingProxy(rules, nil)
+		handler = proxy
 		if kind != "xray-proxy-only" {
 			_, err := standin.Daemon("127.0.0.1:"+port, func(doc []byte) {
 				// Segments, not subsegments sent on their own.
@@ -413,7 +432,7 @@ func serveStandin(args []string) {
 				fail(err)
 			}
 		}
-	case "otlp":
+	case "otlp", "otlp-rate0":
 		mux.HandleFunc("POST /v1/traces", func(w http.ResponseWriter, r *http.Request) {
 			body, _ := io.ReadAll(r.Body)
 			var req coltracepb.ExportTraceServiceRequest

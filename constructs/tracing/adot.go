@@ -26,10 +26,13 @@ type ADOTCollectorOptions struct {
 	// /healthcheck, as the ECR Public image does.
 	// Default: DefaultADOTImage.
 	Image awsecs.ContainerImage
-	// SampleRate is the share of requests the app's OpenTelemetry SDK
-	// traces when no caller decided (OTEL_TRACES_SAMPLER_ARG), 0..1: pass
-	// the sampling rule's FixedRate.
-	// Default: 0.05, as X-Ray's default rule.
+	// SampleRate, when set, has the app's OpenTelemetry SDK trace this share
+	// of requests, 0..1, when no caller decided (OTEL_TRACES_SAMPLER
+	// parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG): for an app that
+	// does not read X-Ray's sampling rules itself.
+	// Default: no sampler variables; the app decides, for example with
+	// X-Ray's centralized rules through the collector's sampling proxy
+	// (XRayPort on the task's loopback, as AWS_XRAY_DAEMON_ADDRESS says).
 	SampleRate *float64
 }
 
@@ -87,16 +90,14 @@ func otlpPorts() []port {
 // otelAppEnvironment points an app at a collector that takes OTLP, with
 // OpenTelemetry's standard variables, beside the X-Ray SDK's.
 func otelAppEnvironment(sampleRate *float64) func(string) map[string]string {
-	rate := 0.05
-	if sampleRate != nil {
-		rate = *sampleRate
-	}
 	return func(serviceName string) map[string]string {
 		env := xrayAppEnvironment(serviceName)
 		env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://" + loopback(OTLPHTTPPort)
 		env["OTEL_SERVICE_NAME"] = serviceName
-		env["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio"
-		env["OTEL_TRACES_SAMPLER_ARG"] = strconv.FormatFloat(rate, 'g', -1, 64)
+		if sampleRate != nil {
+			env["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio"
+			env["OTEL_TRACES_SAMPLER_ARG"] = strconv.FormatFloat(*sampleRate, 'g', -1, 64)
+		}
 		return env
 	}
 }

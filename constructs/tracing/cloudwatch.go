@@ -18,10 +18,13 @@ type CloudWatchAgentOptions struct {
 	// Public image under /opt/aws/amazon-cloudwatch-agent.
 	// Default: DefaultCloudWatchAgentImage.
 	Image awsecs.ContainerImage
-	// SampleRate is the share of requests the app's OpenTelemetry SDK traces
-	// when no caller decided (OTEL_TRACES_SAMPLER_ARG), 0..1: pass the
-	// sampling rule's FixedRate.
-	// Default: 0.05, as X-Ray's default rule.
+	// SampleRate, when set, has the app's OpenTelemetry SDK trace this share
+	// of requests, 0..1, when no caller decided (OTEL_TRACES_SAMPLER
+	// parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG): for an app that
+	// does not read X-Ray's sampling rules itself.
+	// Default: no sampler variables; the app decides, for example with
+	// X-Ray's centralized rules through the collector's sampling proxy
+	// (XRayPort on the task's loopback, as AWS_XRAY_DAEMON_ADDRESS says).
 	SampleRate *float64
 }
 

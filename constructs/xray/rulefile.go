@@ -136,6 +136,14 @@ func ParseSamplingRule(data []byte) (*SamplingRuleProps, error) {
 		}
 		p.Tags = &tags
 	}
+	// X-Ray's own limits, as NewSamplingRule checks them, named in the
+	// file's shape.
+	if err := checkRule(p); err != nil {
+		if strings.HasPrefix(err.Error(), "Tags") {
+			return nil, err
+		}
+		return nil, fmt.Errorf("SamplingRule.%w", err)
+	}
 	return p, nil
 }
 

@@ -11,7 +11,6 @@ package xray
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"unicode"
 
@@ -51,6 +50,11 @@ type Group struct {
 func NewGroup(scope constructs.Construct, id string, props *GroupProps) *Group {
 	if props == nil || props.GroupName == nil || props.FilterExpression == nil {
 		panic(fmt.Errorf("xray.NewGroup %s: GroupName and FilterExpression are required", id))
+	}
+	if !*awscdk.Token_IsUnresolved(props.GroupName) && !*awscdk.Token_IsUnresolved(props.FilterExpression) {
+		if err := checkGroup(*props.GroupName, *props.FilterExpression); err != nil {
+			panic(fmt.Errorf("xray.NewGroup %s: %w", id, err))
+		}
 	}
 	if isTrue(props.NotificationsEnabled) && !isTrue(props.InsightsEnabled) {
 		panic(fmt.Errorf("xray.NewGroup %s: NotificationsEnabled: true needs InsightsEnabled true; expected InsightsEnabled true or NotificationsEnabled false", id))
@@ -153,6 +157,9 @@ func NewSamplingRule(scope constructs.Construct, id string, props *SamplingRuleP
 		panic(fmt.Errorf("xray.NewSamplingRule %s: RuleName and Priority are required", id))
 	}
 	p := props
+	if err := checkRule(p); err != nil {
+		panic(fmt.Errorf("xray.NewSamplingRule %s: %w", id, err))
+	}
 	r := &SamplingRule{fixedRate: orNumber(p.FixedRate, defaultFixedRate)}
 	constructs.NewConstruct_Override(r, scope, &id)
 	var attributes any
@@ -197,14 +204,14 @@ func (r *SamplingRule) FixedRate() *float64 { return r.fixedRate }
 // character. Length is the rule's limit (64), the smaller of the two.
 func ValidateServiceName(name string) error {
 	if n := len([]rune(name)); n < 1 || n > 64 {
-		return fmt.Errorf("%s has %d characters; expected 1..64", strconv.Quote(name), n)
+		return fmt.Errorf("%s has %d characters; expected 1..64", Quote(name), n)
 	}
 	if strings.TrimSpace(name) != name {
-		return fmt.Errorf("%s starts or ends with white space; expected a name without it", strconv.Quote(name))
+		return fmt.Errorf("%s starts or ends with white space; expected a name without it", Quote(name))
 	}
 	for _, r := range name {
 		if !unicode.IsLetter(r) && !unicode.IsNumber(r) && !strings.ContainsRune(" _.:/%&#=+-@", r) {
-			return fmt.Errorf("%s contains %q; expected letters, numbers, spaces and _ . : / %% & # = + - @", strconv.Quote(name), r)
+			return fmt.Errorf("%s contains %q; expected letters, numbers, spaces and _ . : / %% & # = + - @", Quote(name), r)
 		}
 	}
 	return nil

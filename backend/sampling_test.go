@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// runAsBackendEnv makes this test binary run the backend's main instead of
+// the tests, so a test can start the backend as ECS does, from its
+// environment, without building another binary.
+const runAsBackendEnv = "CRUDDUR_BACKEND_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runAsBackendEnv) == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// startBackend starts the backend, as its own process, with env (and PORT),
+// and returns its port, its stdout's lines so far (read on demand) and the
+// process. It is stopped when the test ends.
+func startBackend(t *testing.T, env ...string) (port int, lines func() []string, proc *os.Process) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port = ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(append(os.Environ(), runAsBackendEnv+"=1", "PORT="+strconv.Itoa(port)), env...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []string
+	go func() {
+		s := bufio.NewScanner(out)
+		for s.Scan() {
+			mu.Lock()
+			got = append(got, s.Text())
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the backend is not listening after 10 s")
+		}
+	}
+	return port, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string{}, got...) }, cmd.Process
+}
+
+// rssKiB is a process's resident memory, from /proc.
+func rssKiB(t *testing.T, p *os.Process) int {
+	t.Helper()
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(p.Pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			n, _ := strconv.Atoi(f[1])
+			return n
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
+
+// badProxy serves h on loopback until the test ends; unlike httptest's
+// server, closing it does not wait for h to return.
+func badProxy(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+// TestTheBackendIsBoundedAgainstItsSamplingProxy starts the backend as ECS
+// does, in both tracing modes, against a sampling proxy that answers
+// GetSamplingRules with 200 MB or never answers: its resident memory stays
+// within twice its idle size, every request is served, and each fault is one
+// log line (the fault log's limit), however often the SDK asks.
+func TestTheBackendIsBoundedAgainstItsSamplingProxy(t *testing.T) {
+	// 200 MB of rules, streamed: the stand-in holds one chunk.
+	huge := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"SamplingRuleRecords": [`))
+		chunk := []byte(strings.Repeat(`{"SamplingRule": {"RuleName": "x", "Priority": 1, "FixedRate": 1}},`, 1000))
+		for sent := 0; sent < 200<<20; sent += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	hang := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(time.Minute):
+		}
+	})
+	for _, tc := range []struct {
+		proxy string
+		h     http.Handler
+		want  string
+	}{
+		{"200 MB", huge, "reply to /GetSamplingRules is over 1048576 bytes"},
+		{"hanging", hang, "the sampling proxy did not answer"},
+	} {
+		for _, mode := range []string{"xray", "otel"} {
+			t.Run(tc.proxy+", "+mode, func(t *testing.T) {
+				t.Parallel()
+				addr := badProxy(t, tc.h)
+				port, lines, proc := startBackend(t, "CRUDDUR_TRACING="+mode, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:9",
+					"AWS_XRAY_DAEMON_ADDRESS=tcp:"+addr+" udp:127.0.0.1:9")
+				url := "http://127.0.0.1:" + strconv.Itoa(port) + "/api/activities/home"
+				get := func() {
+					resp, err := http.Get(url)
+					if err != nil || resp.StatusCode != 200 {
+						t.Fatalf("a request failed while the proxy misbehaved: %v %v", resp, err)
+					}
+					resp.Body.Close()
+				}
+				get()
+				idle := rssKiB(t, proc)
+				// The first request started the SDK's pollers, which ask the
+				// proxy at once; the relay gives up within samplingTimeout.
+				peak := idle
+				for stop := time.Now().Add(samplingTimeout + 2*time.Second); time.Now().Before(stop); time.Sleep(20 * time.Millisecond) {
+					get()
+					peak = max(peak, rssKiB(t, proc))
+				}
+				t.Logf("resident memory: idle %d KiB, peak %d KiB", idle, peak)
+				if peak > 2*idle {
+					t.Errorf("resident memory peaked at %d KiB, over twice its idle %d KiB", peak, idle)
+				}
+				var faults []string
+				for _, l := range lines() {
+					var line struct{ Msg string }
+					if json.Unmarshal([]byte(l), &line) == nil && strings.Contains(line.Msg, tc.want) {
+						faults = append(faults, l)
+					}
+				}
+				if len(faults) != 1 {
+					t.Errorf("%d log lines saying %q; want 1:\n%s", len(faults), tc.want, strings.Join(lines(), "\n"))
+				}
+			})
+		}
+	}
+}
+
+// TestABadDaemonAddressIsOneLine starts the backend as ECS does with a
+// malformed AWS_XRAY_DAEMON_ADDRESS, which the X-Ray SDK's package
+// initialization would panic on: in every tracing mode, one line naming the
+// variable, and exit 2.
+func TestABadDaemonAddressIsOneLine(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range []string{"garbage", "127.0.0.1:99999", strings.Repeat("a", 300)} {
+		for _, mode := range []string{"xray", "otel", "off"} {
+			cmd := exec.Command(self)
+			cmd.Env = append(os.Environ(), runAsBackendEnv+"=1", "PORT=1", "CRUDDUR_TRACING="+mode, "AWS_XRAY_DAEMON_ADDRESS="+addr)
+			out, err := cmd.CombinedOutput()
+			exit, _ := err.(*exec.ExitError)
+			text := string(out)
+			if exit == nil || exit.ExitCode() != 2 || strings.Count(text, "\n") != 1 || strings.Contains(text, "goroutine") ||
+				!strings.HasPrefix(text, "cruddur-backend: AWS_XRAY_DAEMON_ADDRESS: ") || len(text) > 400 {
+				t.Errorf("%s, %.40q: exit %v, output %q; want exit 2 and one line naming the variable", mode, addr, err, text)
+			}
+		}
+	}
+}

@@ -1,0 +1,79 @@
+package xray
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// TestFilterExpressionsXRayTakesPass: expressions of every shape the X-Ray
+// developer guide documents are taken, quotes and parentheses inside strings
+// included.
+func TestFilterExpressionsXRayTakesPass(t *testing.T) {
+	for _, expr := range []string{
+		`service("Cruddur")`,
+		`service("Cruddur") { fault = true }`,
+		`service("Cruddur") AND responsetime > 1`,
+		`edge("api", "db") { error }`,
+		`id(name: "orders", type: "AWS::ECS::Container")`,
+		`annotation.user = "a(b\"c{"`,
+		`http.url CONTAINS "/api" AND NOT http.status = 404`,
+		`(fault OR error) AND duration >= 5`,
+		`rootcause.fault.service { name = "db" }`,
+	} {
+		if err := CheckFilterExpression(expr); err != nil {
+			t.Errorf("%s: %v", expr, err)
+		}
+	}
+}
+
+// TestFilterExpressionsXRayRefusesFail: unbalanced quotes, parentheses and
+// braces, functions X-Ray lacks and control characters, each named.
+func TestFilterExpressionsXRayRefusesFail(t *testing.T) {
+	for expr, want := range map[string]string{
+		`service("x"`:                  `leaves '(' open`,
+		`service("x)`:                  `leaves a double quote open`,
+		`service("x") { fault = true`:  `leaves '{' open`,
+		`service("x") }`:               `closes '}' with nothing open to match it`,
+		`service("x"})`:                `closes '}' with nothing open`,
+		`servce("x")`:                  `calls servce(), which X-Ray does not have`,
+		"service(\"x\")\n":             `contains the control character '\n'`,
+		strings.Repeat("(", 300) + "x": `"... (301 characters) leaves '(' open`,
+	} {
+		if err := CheckFilterExpression(expr); err == nil || !strings.Contains(err.Error(), want) || strings.Count(err.Error(), "(") > 240 {
+			t.Errorf("%.40q: %v; want an error with %q, the value shortened", expr, err, want)
+		}
+	}
+}
+
+// TestTheConstructsRefuseWhatXRayRefuses: the reserved group name, more
+// than five Attributes, an attribute too long, a reserved tag key.
+func TestTheConstructsRefuseWhatXRayRefuses(t *testing.T) {
+	rule := func(change func(*SamplingRuleProps)) *SamplingRuleProps {
+		p := &SamplingRuleProps{RuleName: jsii.String("r"), Priority: jsii.Number(1)}
+		change(p)
+		return p
+	}
+	for name, tc := range map[string]struct {
+		err  error
+		want string
+	}{
+		"Default": {checkGroup("Default", `service("x")`), `GroupName: "Default" is the group X-Ray keeps for itself`},
+		"six attributes": {checkRule(rule(func(p *SamplingRuleProps) {
+			p.Attributes = map[string]string{"a": "1", "b": "2", "c": "3", "d": "4", "e": "5", "f": "6"}
+		})), "Attributes: 6 of them; expected at most 5"},
+		"a long value": {checkRule(rule(func(p *SamplingRuleProps) { p.Attributes = map[string]string{"a": strings.Repeat("v", 33)} })), "has 33 characters; expected 1..32"},
+		"an aws: tag key": {checkRule(rule(func(p *SamplingRuleProps) {
+			p.Tags = &[]*awscdk.CfnTag{{Key: jsii.String("AWS:x"), Value: jsii.String("y")}}
+		})), `Tags[0].Key: "AWS:x" starts with aws:`},
+	} {
+		if tc.err == nil || !strings.Contains(tc.err.Error(), tc.want) {
+			t.Errorf("%s: %v; want %q", name, tc.err, tc.want)
+		}
+	}
+	if err := checkRule(rule(func(p *SamplingRuleProps) { p.Attributes = map[string]string{"a": "1"} })); err != nil {
+		t.Errorf("one attribute: %v", err)
+	}
+}
