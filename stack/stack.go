@@ -189,6 +189,11 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 			"ArnLike":      map[string]any{"aws:SourceArn": stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ecs"), Resource: jsii.String("*")})},
 		})
 	}
+	if cfg.Collector == CollectorCloudWatchAgent {
+		exempt(task.Node().DefaultChild().(awscdk.CfnResource),
+			"The CloudWatch agent's container runs as uid 0 with every Linux capability dropped and a read-only root filesystem: it must write its configuration into empty task volumes, which Fargate creates owned by root (mode 0755) when the image declares no VOLUME, as the agent's does not; the app's container runs as 65532.",
+			"ecs_task_definition_nonroot_user_check")
+	}
 	service, lb := newService(stack, cfg, task, network(stack, cfg, logs))
 	// No task starts before its collector may call X-Ray (the service's
 	// own resource: its scaling needs no wait).

@@ -59,10 +59,17 @@ function unexempted(text, failures) {
   return left;
 }
 
+// The ECS family: every golden passes, but for one exemption, on the
+// CloudWatch agent's task: the agent runs as uid 0 (without capabilities),
+// since Fargate's empty task volumes are root's (docs/operations.md).
+const ecsExemptions = { 'Cruddur-cloudwatch-agent.template.json': ['ecs_task_definition_nonroot_user_check: Task79114B6B'] };
 for (const file of ['Cruddur.template.json', 'Cruddur-Dev.template.json', 'Cruddur-adot.template.json', 'Cruddur-cloudwatch-agent.template.json']) {
   test(`${file} passes every ECS control`, () => {
-    const r = guard(golden(file), join(allRules, 'ecs'));
-    assert.equal(r.code, 0, [...r.failures.keys()].join(', '));
+    const text = golden(file);
+    const r = guard(text, join(allRules, 'ecs'));
+    assert.deepEqual(unexempted(text, r.failures), []);
+    const exempted = [...r.failures].map(([rule, ids]) => `${rule}: ${[...ids].join(', ')}`).sort();
+    assert.deepEqual(exempted, ecsExemptions[file] ?? []);
   });
 }
 
