@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 BASE ?= origin/main
 HEAD ?=
 
-.PHONY: synth test golden diff-golden diff deployable deploy destroy bench bench-backend bench-load
+.PHONY: synth test golden diff-golden diff deployable deploy destroy bench bench-backend bench-load fuzz
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -28,6 +28,11 @@ synth: node_modules/.installed
 	cdk synth --quiet $(CDK_ARGS)
 	@echo "synthesized $$(ls cdk.out/*.template.json | tr '\n' ' ')"
 
+## CloudFormation's own linter on every golden: no errors, and no warning but these, each
+## explained in docs/guardrails.md: W3005 (aws-cdk-lib's ecs-patterns and custom-resource
+## provider write a DependsOn their Ref already implies), W8003 (StageIsFilledIn's assertion
+## is false on purpose while a stage is not filled in).
+CFN_LINT := cfn-lint --ignore-checks W3005 W8003 --
 ## test: format check, vet, actionlint, every Go test of both modules, the tools' Node tests
 ##       (template diff, Control Tower controls), and the CLI's synth equal to the golden template
 test: node_modules/.installed
@@ -38,6 +43,7 @@ test: node_modules/.installed
 	go test ./...
 	cd backend && go vet ./... && go test ./...
 	node --test tools/templatediff/diff.test.mjs tools/controltower/controls.test.mjs tools/importseed/mapping.test.mjs
+	$(CFN_LINT) testdata/*.template.json
 	$(MAKE) --no-print-directory synth
 	cdk list --app cdk.out | sort | diff - <(ls cdk.out/*.template.json | sed 's|cdk.out/||; s|.template.json||' | sort)
 	for t in cdk.out/*.template.json; do \
@@ -92,3 +98,10 @@ DURATION ?= 5s
 LOADBENCH_ARGS ?=
 bench-load:
 	cd backend && go run ./loadbench -rounds $(ROUNDS) -duration $(DURATION) $(LOADBENCH_ARGS)
+
+## fuzz: each fuzz target for FUZZTIME (default 30s): the rule-file reader and the trace-header
+##       parser, the two parsers that take outside input (their seeds run in make test)
+FUZZTIME ?= 30s
+fuzz:
+	go test ./constructs/xray -run '^$$' -fuzz '^FuzzParseSamplingRule$$' -fuzztime $(FUZZTIME)
+	cd backend && go test . -run '^$$' -fuzz '^FuzzParseTraceHeader$$' -fuzztime $(FUZZTIME)

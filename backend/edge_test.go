@@ -43,6 +43,7 @@ type segmentCounter struct {
 	mu       sync.Mutex
 	segments int
 	traceIDs []string
+	names    []string
 }
 
 func newSegmentCounter(t *testing.T) *segmentCounter {
@@ -52,11 +53,13 @@ func newSegmentCounter(t *testing.T) *segmentCounter {
 		var seg struct {
 			Type    string `json:"type"`
 			TraceID string `json:"trace_id"`
+			Name    string `json:"name"`
 		}
 		if json.Unmarshal(doc, &seg) == nil && seg.Type == "" {
 			c.mu.Lock()
 			c.segments++
 			c.traceIDs = append(c.traceIDs, seg.TraceID)
+			c.names = append(c.names, seg.Name)
 			c.mu.Unlock()
 		}
 	})
@@ -236,6 +239,29 @@ func BenchmarkNewTraceID(b *testing.B) {
 	b.Run("xray.NewTraceID", func(b *testing.B) {
 		for b.Loop() {
 			xray.NewTraceID()
+		}
+	})
+}
+
+// FuzzParseTraceHeader: whatever a caller sends, the parser never panics,
+// and what it accepts is a header of at most 256 bytes whose Root is in
+// X-Ray's form and appears in it. The seeds are TestParseTraceHeader's cases.
+func FuzzParseTraceHeader(f *testing.F) {
+	for _, seed := range []string{
+		"Root=1-5759e988-bd862e3fe1be46a994272793",
+		"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+		"Self=1-67891234-123456789abcdef012345678;Root=1-5759e988-bd862e3fe1be46a994272793",
+		"Sampled=1", "Root=junk;Sampled=1", "Root=1-5759e988-bd862e3fe1be46a994272793;X=1", "", ";;", "Root=",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		root, ok := parseTraceHeader(v)
+		if !ok {
+			return
+		}
+		if len(v) > maxTraceHeaderBytes || !traceHeaderFields["Root"].MatchString(root) || !strings.Contains(v, root) {
+			t.Errorf("%q accepted with root %q", v, root)
 		}
 	})
 }

@@ -2,6 +2,11 @@ package main
 
 import (
 	"context"
+	"net/http/httptest"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-xray-sdk-go/v2/xray"
 	"testing"
 
 	"github.com/aws/aws-xray-sdk-go/v2/daemoncfg"
@@ -54,5 +59,50 @@ func TestTheStacksEnvironment(t *testing.T) {
 				t.Errorf("the stack sets a sampler in the environment: %q %q", getenv("OTEL_TRACES_SAMPLER"), getenv("OTEL_TRACES_SAMPLER_ARG"))
 			}
 		})
+	}
+}
+
+// TestTheShutdownGraceFitsTheStopTimeout: the backend lets in-flight
+// requests finish for shutdownGrace after SIGTERM, which must end before
+// ECS kills the container (its StopTimeout, 30 s by default), with room for
+// flushing traces after it.
+func TestTheShutdownGraceFitsTheStopTimeout(t *testing.T) {
+	const flush = 5 * time.Second // tracedHandler's flush bound
+	for _, golden := range []string{"Cruddur.template.json", "Cruddur-Dev.template.json", "Cruddur-adot.template.json", "Cruddur-cloudwatch-agent.template.json"} {
+		task, err := standin.ReadTemplate("../testdata/" + golden)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if shutdownGrace+flush >= task.StopTimeout {
+			t.Errorf("%s: the shutdown grace %v and the trace flush %v outlast the app container's stop timeout %v", golden, shutdownGrace, flush, task.StopTimeout)
+		}
+	}
+}
+
+// TestDynamicNamingFromTheEnvironment: with AWS_XRAY_URL set, as the seed
+// configures dynamic_naming, a request whose Host matches is a segment named
+// after that host; another is named after the service.
+func TestDynamicNamingFromTheEnvironment(t *testing.T) {
+	daemon := newSegmentCounter(t)
+	env := map[string]string{"AWS_XRAY_URL": "*.cruddur.example", "AWS_XRAY_DAEMON_ADDRESS": daemon.conn.LocalAddr().String()}
+	opts, err := optionsFromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := traced(routes(time.Now, xraySteps{metadataKey: "home-activities"}), opts, xray.Config{SamplingStrategy: sampleAll(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	for _, host := range []string{"api.cruddur.example", "elsewhere.example"} {
+		get(t, srv.URL+"/api/activities/home", host)
+	}
+	daemon.settle(2)
+	daemon.mu.Lock()
+	names := slices.Sorted(slices.Values(daemon.names))
+	daemon.mu.Unlock()
+	if want := []string{"Cruddur", "api.cruddur.example"}; !slices.Equal(names, want) {
+		t.Errorf("segment names %v; want %v", names, want)
 	}
 }

@@ -129,11 +129,13 @@ func ExampleADOTCollector() {
 	//   AOT_CONFIG_CONTENT=map[extensions:[health_check] pipelines:map[traces:map[exporters:[awsxray] processors:[memory_limiter batch] receivers:[awsxray otlp]]]]
 }
 
-// Any task definition whose containers share the task's loopback: an EC2
-// task in awsvpc mode works, one in bridge mode is refused.
+// Any task definition in awsvpc mode, whose containers share a loopback of
+// the task's own: an EC2 task in awsvpc mode works; bridge (a network per
+// container) and host (the instance's network, where the collector's port
+// would be the instance's) are refused, each saying why.
 func TestSidecarOnEC2TaskDefinitions(t *testing.T) {
 	stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("Ec2"), nil)
-	for _, mode := range []awsecs.NetworkMode{awsecs.NetworkMode_AWS_VPC, awsecs.NetworkMode_BRIDGE} {
+	for _, mode := range []awsecs.NetworkMode{awsecs.NetworkMode_AWS_VPC, awsecs.NetworkMode_BRIDGE, awsecs.NetworkMode_HOST} {
 		task := awsecs.NewEc2TaskDefinition(stack, jsii.String("Task"+string(mode)), &awsecs.Ec2TaskDefinitionProps{NetworkMode: mode})
 		app := task.AddContainer(jsii.String("app"), &awsecs.ContainerDefinitionOptions{
 			Image:          awsecs.ContainerImage_FromRegistry(jsii.String("public.ecr.aws/example/orders:1.4.2"), nil),
@@ -142,10 +144,10 @@ func TestSidecarOnEC2TaskDefinitions(t *testing.T) {
 		err := panicked(func() {
 			tracing.NewSidecar(stack, "Tracing"+string(mode), &tracing.SidecarProps{TaskDefinition: task, AppContainer: app, ServiceName: jsii.String("orders")})
 		})
-		want := ""
-		if mode == awsecs.NetworkMode_BRIDGE {
-			want = "tracing.NewSidecar TracingBRIDGE: TaskDefinition: network mode bridge gives each container a network of its own; expected awsvpc or host, where the app reaches the X-Ray daemon on the task's loopback"
-		}
+		want := map[awsecs.NetworkMode]string{
+			awsecs.NetworkMode_BRIDGE: "tracing.NewSidecar TracingBRIDGE: TaskDefinition: network mode bridge gives each container a network of its own; expected awsvpc, where the app reaches the X-Ray daemon on the task's loopback",
+			awsecs.NetworkMode_HOST:   "tracing.NewSidecar TracingHOST: TaskDefinition: network mode host binds the X-Ray daemon's port 2000 on the instance itself, where two such tasks clash and every process on the instance can send to it; expected awsvpc, where it is the task's own loopback",
+		}[mode]
 		if err != want {
 			t.Errorf("%s: panic %q, want %q", mode, err, want)
 		}

@@ -19,13 +19,12 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
 // XRayPort is where a collector takes X-Ray segments (UDP) and proxies the
 // SDKs' sampling-rule calls (TCP), on the task's loopback: containers of an
-// awsvpc task share one network namespace, so nothing outside the task can
-// reach it.
+// awsvpc task share one network namespace of their own, so nothing outside
+// the task can reach it (NewSidecar refuses other network modes).
 const XRayPort = 2000
 
 // SidecarMemoryMiB is the sidecar's memory, reserved and its hard limit,
@@ -68,8 +67,9 @@ type Sidecar struct {
 
 // NewSidecar adds the collector's container to the task definition, grants
 // the task role what the collector calls, and points the app container at
-// it. It panics on missing props, or when the app container maps a port the
-// collector listens on.
+// it. It panics on missing props, on a task definition whose network mode is
+// not awsvpc, or when the app container maps a port the collector listens
+// on.
 func NewSidecar(scope constructs.Construct, id string, props *SidecarProps) *Sidecar {
 	if props == nil || props.TaskDefinition == nil || props.AppContainer == nil || props.ServiceName == nil {
 		panic(fmt.Errorf("tracing.NewSidecar %s: TaskDefinition, AppContainer and ServiceName are required", id))
@@ -80,8 +80,12 @@ func NewSidecar(scope constructs.Construct, id string, props *SidecarProps) *Sid
 	}
 	spec := collector.spec()
 	s := &Sidecar{name: spec.name, logGroup: props.LogGroup}
-	if mode := props.TaskDefinition.NetworkMode(); mode != awsecs.NetworkMode_AWS_VPC && mode != awsecs.NetworkMode_HOST {
-		panic(fmt.Errorf("tracing.NewSidecar %s: TaskDefinition: network mode %s gives each container a network of its own; expected awsvpc or host, where the app reaches the %s on the task's loopback", id, strings.ToLower(string(mode)), spec.name))
+	switch mode := props.TaskDefinition.NetworkMode(); mode {
+	case awsecs.NetworkMode_AWS_VPC:
+	case awsecs.NetworkMode_HOST:
+		panic(fmt.Errorf("tracing.NewSidecar %s: TaskDefinition: network mode host binds the %s's port %d on the instance itself, where two such tasks clash and every process on the instance can send to it; expected awsvpc, where it is the task's own loopback", id, spec.name, XRayPort))
+	default:
+		panic(fmt.Errorf("tracing.NewSidecar %s: TaskDefinition: network mode %s gives each container a network of its own; expected awsvpc, where the app reaches the %s on the task's loopback", id, strings.ToLower(string(mode)), spec.name))
 	}
 	if props.AppContainer.PortMappings() != nil {
 		for _, m := range *props.AppContainer.PortMappings() {
@@ -156,11 +160,15 @@ func NewSidecar(scope constructs.Construct, id string, props *SidecarProps) *Sid
 			Resources: jsii.Strings("*"),
 		})},
 	})
-	cdknag.NagSuppressions_AddResourceSuppressions(s.policy, &[]*cdknag.NagPackSuppression{{
-		Id:        jsii.String("AwsSolutions-IAM5"),
-		AppliesTo: &[]any{"Resource::*"},
-		Reason:    jsii.String("The X-Ray actions PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets and GetSamplingStatisticSummaries support no resource-level permissions: \"*\" is the only resource they take."),
-	}}, jsii.Bool(false))
+	// cdk-nag's suppression, as the metadata cdk-nag reads (what its
+	// NagSuppressions writes), so this package needs no cdk-nag.
+	s.policy.Node().DefaultChild().(awscdk.CfnResource).AddMetadata(jsii.String("cdk_nag"), map[string]any{
+		"rules_to_suppress": []any{map[string]any{
+			"id":         "AwsSolutions-IAM5",
+			"applies_to": []any{"Resource::*"},
+			"reason":     "The X-Ray actions PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets and GetSamplingStatisticSummaries support no resource-level permissions: \"*\" is the only resource they take.",
+		}},
+	})
 
 	// The app's side: where to send, what to call its traces, and to start
 	// only once the sidecar has, since segments sent earlier are lost.

@@ -77,3 +77,30 @@ func TestTheConstructsRefuseWhatXRayRefuses(t *testing.T) {
 		t.Errorf("one attribute: %v", err)
 	}
 }
+
+// FuzzParseSamplingRule: whatever a rule file holds, the reader never
+// panics, every error is one line, and a rule it accepts meets X-Ray's
+// limits. The seeds are the shapes the reader's tests use.
+func FuzzParseSamplingRule(f *testing.F) {
+	for _, seed := range []string{
+		`{"SamplingRule": {"RuleName": "Cruddur", "ResourceARN": "*", "Priority": 9000, "FixedRate": 0.1, "ReservoirSize": 5, "ServiceName": "Cruddur", "ServiceType": "*", "Host": "*", "HTTPMethod": "*", "URLPath": "*", "Version": 1}}`,
+		`{"SamplingRule": {"RuleName": "orders", "Priority": 10}, "Tags": [{"Key": "team", "Value": "web"}]}`,
+		`{"SamplingRule": {"Priority": 100, "FixedRate": 0, "ReservoirSize": 0, "URLPath": "/api/health-check"}}`,
+		`{"SamplingRule": {"ReservoirSize": "5"}}`, `{"SamplingRule": {"RuleName": "r", "Priority": 1, "Attributes": {"a": "1"}}}`,
+		`{"SamplingRule": {"Version": 2}}`, `{}`, `[]`, `{"SamplingRule": {"RuleName": "a", "RuleName": "b"}}`, "\xef\xbb\xbf{}",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := ParseSamplingRule(data)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("%q: a multi-line error %q", data, err)
+			}
+			return
+		}
+		if err := checkRule(p); err != nil {
+			t.Errorf("%q accepted, yet %v", data, err)
+		}
+	})
+}

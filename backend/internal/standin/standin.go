@@ -32,6 +32,9 @@ type Task struct {
 	Port int
 	// Rules are the template's sampling rules, by priority.
 	Rules []*sampling.SamplingRule
+	// StopTimeout is how long ECS waits, after SIGTERM, before it kills the
+	// app container: its StopTimeout, or ECS's default of 30 s.
+	StopTimeout time.Duration
 }
 
 // ReadTemplate reads the task from a synthesized template: an error names
@@ -54,6 +57,7 @@ func ReadTemplate(path string) (Task, error) {
 						Value any
 					}
 					PortMappings []struct{ ContainerPort int }
+					StopTimeout  *int
 				}
 				SamplingRule *sampling.SamplingRule
 			}
@@ -76,6 +80,10 @@ func ReadTemplate(path string) (Task, error) {
 				}
 				if len(c.PortMappings) > 0 {
 					task.Port = c.PortMappings[0].ContainerPort
+				}
+				task.StopTimeout = 30 * time.Second // ECS's default
+				if c.StopTimeout != nil {
+					task.StopTimeout = time.Duration(*c.StopTimeout) * time.Second
 				}
 			}
 		case "AWS::XRay::SamplingRule":
