@@ -154,6 +154,7 @@ func recordedShare(t *testing.T, trust bool, n int, header func(i int) string) f
 // sampled, asks not to be, or says nothing: at a public edge the three are
 // alike; a trusted upstream decides.
 func TestCallersCannotSteerSampling(t *testing.T) {
+	t.Parallel()
 	const n = 1000
 	root := func(i int) string { return fmt.Sprintf("Root=1-%08x-%024x", 0x5759e988, i) }
 	none := recordedShare(t, false, n, func(int) string { return "" })
@@ -176,6 +177,7 @@ func TestCallersCannotSteerSampling(t *testing.T) {
 // TestMalformedTraceHeaderIsNeitherSentNorEchoed: a junk or oversized Root
 // reaches neither the daemon nor the response.
 func TestMalformedTraceHeaderIsNeitherSentNorEchoed(t *testing.T) {
+	t.Parallel()
 	for _, trust := range []bool{false, true} {
 		for _, junk := range []string{"Root=junk;Sampled=1", "Root=1-5759e988-" + strings.Repeat("a", 6000) + ";Sampled=1"} {
 			daemon := newSegmentCounter(t)

@@ -47,15 +47,13 @@ func samplingProxy(t *testing.T, rules []*sampling.SamplingRule) (addr string, s
 // sampling against the rules the template declares, served over loopback:
 // health checks are recorded never, other requests at the seed's rule.
 func TestHealthChecksAreNeverRecorded(t *testing.T) {
+	t.Parallel()
 	daemon := newSegmentCounter(t)
 	proxy, served := samplingProxy(t, templateRules(t))
-	t.Setenv("AWS_XRAY_DAEMON_ADDRESS", "tcp:"+proxy+" udp:"+daemon.conn.LocalAddr().String())
-	strategy, err := sampling.NewCentralizedStrategy()
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The strategy as main makes it: through the bounded relay.
+	addr := "tcp:" + proxy + " udp:" + daemon.conn.LocalAddr().String()
 	h, err := traced(routes(time.Now, xraySteps{metadataKey: "home-activities"}), tracingOptions{ServiceName: "Cruddur"},
-		xray.Config{DaemonAddr: daemon.conn.LocalAddr().String(), SamplingStrategy: strategy})
+		xray.Config{DaemonAddr: addr})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"flag"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -25,7 +26,18 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
+	// The parallel tests mostly wait (on the clock, on loopback): more of
+	// them than there are cores may wait at once. -parallel still wins.
+	flag.Parse()
+	if !flagSet("test.parallel") {
+		flag.Set("test.parallel", "8")
+	}
 	os.Exit(m.Run())
+}
+
+func flagSet(name string) (set bool) {
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // startBackend starts the backend, as its own process, with env (and PORT),
@@ -113,6 +125,7 @@ func badProxy(t *testing.T, h http.Handler) string {
 // within twice its idle size, every request is served, and each fault is one
 // log line (the fault log's limit), however often the SDK asks.
 func TestTheBackendIsBoundedAgainstItsSamplingProxy(t *testing.T) {
+	t.Parallel() // its backends are processes of their own
 	// 200 MB of rules, streamed: the stand-in holds one chunk.
 	huge := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"SamplingRuleRecords": [`))
