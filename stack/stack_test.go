@@ -162,20 +162,28 @@ func check(t *testing.T, what string, assertion func()) {
 	assertion()
 }
 
+// cfnResource is the part of a template's resource these tests read.
+type cfnResource struct {
+	Type           string
+	Properties     map[string]any
+	DeletionPolicy string
+}
+
+// templateResources reads a template's resources, by logical id.
+func templateResources(t *testing.T, template []byte) map[string]cfnResource {
+	t.Helper()
+	var doc struct{ Resources map[string]cfnResource }
+	if err := json.Unmarshal(template, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc.Resources
+}
+
 // resources returns a variant's resources of one type, by logical id.
 func resources(t *testing.T, id, resourceType string) map[string]map[string]any {
 	t.Helper()
-	var doc struct {
-		Resources map[string]struct {
-			Type       string
-			Properties map[string]any
-		}
-	}
-	if err := json.Unmarshal(synthesized[id].json, &doc); err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]map[string]any{}
-	for logicalID, r := range doc.Resources {
+	for logicalID, r := range templateResources(t, synthesized[id].json) {
 		if r.Type == resourceType {
 			out[logicalID] = r.Properties
 		}
@@ -1098,17 +1106,8 @@ var accountSingletons = []string{"AWS::XRay::TransactionSearchConfig"}
 // resource, as "type property=value", with the stack's own name resolved.
 func physicalNames(t *testing.T, stackName string, template []byte) []string {
 	t.Helper()
-	var doc struct {
-		Resources map[string]struct {
-			Type       string
-			Properties map[string]any
-		}
-	}
-	if err := json.Unmarshal(template, &doc); err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for id, r := range doc.Resources {
+	for id, r := range templateResources(t, template) {
 		if slices.Contains(accountSingletons, r.Type) {
 			out = append(out, r.Type+" (one per account and region)")
 		}
@@ -1255,16 +1254,7 @@ func TestEveryPolicyDocumentIsWellFormed(t *testing.T) {
 		return false
 	}
 	for name, data := range templates {
-		var doc struct {
-			Resources map[string]struct {
-				Type       string
-				Properties map[string]any
-			}
-		}
-		if err := json.Unmarshal(data, &doc); err != nil {
-			t.Fatal(err)
-		}
-		for id, r := range doc.Resources {
+		for id, r := range templateResources(t, data) {
 			prop, ok := policyProperties[r.Type]
 			if !ok || r.Properties[prop] == nil {
 				continue
@@ -1361,17 +1351,7 @@ func TestEveryPublisherMayPublishAndNoOneElse(t *testing.T) {
 func TestAFixedNameIsNotKeptWhenACreateFails(t *testing.T) {
 	checked := 0
 	for id, v := range synthesized {
-		var doc struct {
-			Resources map[string]struct {
-				Type           string
-				Properties     map[string]any
-				DeletionPolicy string
-			}
-		}
-		if err := json.Unmarshal(v.json, &doc); err != nil {
-			t.Fatal(err)
-		}
-		for lid, r := range doc.Resources {
+		for lid, r := range templateResources(t, v.json) {
 			for _, prop := range accountNames[r.Type] {
 				if _, named := r.Properties[prop]; !named || r.DeletionPolicy == "" || r.DeletionPolicy == "Delete" {
 					continue
