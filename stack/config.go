@@ -21,39 +21,39 @@ import (
 const (
 	prefix                   = "cruddur:"
 	KeyServiceName           = prefix + "serviceName"
-	KeyGroupName             = prefix + "groupName"
-	KeyGroupFilterExpression = prefix + "groupFilterExpression"
-	KeyInsightsEnabled       = prefix + "insightsEnabled"
-	KeyInsightsNotifications = prefix + "insightsNotificationsEnabled"
+	keyGroupName             = prefix + "groupName"
+	keyGroupFilterExpression = prefix + "groupFilterExpression"
+	keyInsightsEnabled       = prefix + "insightsEnabled"
+	keyInsightsNotifications = prefix + "insightsNotificationsEnabled"
 	KeySamplingRuleFile      = prefix + "samplingRuleFile"
-	KeySamplingRuleFiles     = prefix + "samplingRuleFiles"
-	KeyAccount               = prefix + "account"
-	KeyRegion                = prefix + "region"
-	KeyAppImage              = prefix + "appImage"
+	keySamplingRuleFiles     = prefix + "samplingRuleFiles"
+	keyAccount               = prefix + "account"
+	keyRegion                = prefix + "region"
+	keyAppImage              = prefix + "appImage"
 	KeyAppPort               = prefix + "appPort"
-	KeyTaskCPU               = prefix + "taskCpu"
+	keyTaskCPU               = prefix + "taskCpu"
 	KeyTaskMemoryMiB         = prefix + "taskMemoryMiB"
 	KeyCollector             = prefix + "collector"
-	KeyDaemonImage           = prefix + "daemonImage"
-	KeyCollectorImage        = prefix + "collectorImage"
-	KeyLogRetentionDays      = prefix + "logRetentionDays"
-	KeyVpcID                 = prefix + "vpcId"
-	KeyNatGateways           = prefix + "natGateways"
-	KeyDesiredCount          = prefix + "desiredCount"
-	KeyMaxCount              = prefix + "maxCount"
-	KeyEcsExec               = prefix + "ecsExec"
-	KeyLoadBalancer          = prefix + "loadBalancer"
-	KeyCertificateArn        = prefix + "certificateArn"
-	KeyDeletionProtection    = prefix + "deletionProtection"
-	KeyAlarmEmail            = prefix + "alarmEmail"
-	KeySlowRequestSeconds    = prefix + "slowRequestSeconds"
-	KeyFaultTracesThreshold  = prefix + "faultTracesThreshold"
-	KeySlowTracesThreshold   = prefix + "slowTracesThreshold"
-	KeyServerErrorsThreshold = prefix + "serverErrorsThreshold"
-	KeyLatencyP99Seconds     = prefix + "latencyP99Seconds"
-	KeyNoTracesRequests      = prefix + "noTracesRequestsThreshold"
-	KeyTransactionSearch     = prefix + "transactionSearch"
-	KeyTransactionSearchPct  = prefix + "transactionSearchIndexingPercent"
+	keyDaemonImage           = prefix + "daemonImage"
+	keyCollectorImage        = prefix + "collectorImage"
+	keyLogRetentionDays      = prefix + "logRetentionDays"
+	keyVpcID                 = prefix + "vpcId"
+	keyNatGateways           = prefix + "natGateways"
+	keyDesiredCount          = prefix + "desiredCount"
+	keyMaxCount              = prefix + "maxCount"
+	keyEcsExec               = prefix + "ecsExec"
+	keyLoadBalancer          = prefix + "loadBalancer"
+	keyCertificateArn        = prefix + "certificateArn"
+	keyDeletionProtection    = prefix + "deletionProtection"
+	keyAlarmEmail            = prefix + "alarmEmail"
+	keySlowRequestSeconds    = prefix + "slowRequestSeconds"
+	keyFaultTracesThreshold  = prefix + "faultTracesThreshold"
+	keySlowTracesThreshold   = prefix + "slowTracesThreshold"
+	keyServerErrorsThreshold = prefix + "serverErrorsThreshold"
+	keyLatencyP99Seconds     = prefix + "latencyP99Seconds"
+	keyNoTracesRequests      = prefix + "noTracesRequestsThreshold"
+	keyTransactionSearch     = prefix + "transactionSearch"
+	keyTransactionSearchPct  = prefix + "transactionSearchIndexingPercent"
 )
 
 // retiredStageKey chose the stage before stages were stacks (package
@@ -80,8 +80,9 @@ type Config struct {
 	Stage stages.Stage
 	// ServiceName is the one name the group's filter, the sampling rule's
 	// ServiceName and the backend's traces share: cruddur:serviceName and
-	// the stage's NameSuffix.
-	ServiceName string
+	// the stage's NameSuffix. ServiceFilter selects its traces, and starts
+	// every group's filter.
+	ServiceName, ServiceFilter string
 	// GroupName names the X-Ray group; GroupFilterExpression, when set,
 	// replaces service("ServiceName") as its filter.
 	GroupName, GroupFilterExpression string
@@ -150,8 +151,15 @@ type Config struct {
 }
 
 // maxGroupNameLen leaves room in X-Ray's 32 characters for the
-// "-faults" of the faults group.
-const maxGroupNameLen = 32 - len("-faults")
+// faultsSuffix of the faults group.
+const maxGroupNameLen = 32 - len(faultsSuffix)
+
+// faultsSuffix and slowSuffix name the service's faults and slow-request
+// groups after its group.
+const (
+	faultsSuffix = "-faults"
+	slowSuffix   = "-slow"
+)
 
 var (
 	emailPattern   = regexp.MustCompile(`^[^@\s\p{Cc}]+@[^@\s\p{Cc}]+\.[^@\s\p{Cc}]+$`)
@@ -172,41 +180,41 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 	c := &Config{
 		Stage:                            stage,
 		ServiceName:                      service + stage.NameSuffix,
-		GroupFilterExpression:            r.str(KeyGroupFilterExpression, ""),
-		InsightsEnabled:                  r.boolean(KeyInsightsEnabled, false),
+		GroupFilterExpression:            r.str(keyGroupFilterExpression, ""),
+		InsightsEnabled:                  r.boolean(keyInsightsEnabled, false),
 		InsightsNotificationsEnabled:     false, // below: it follows Insights
 		SamplingRuleFile:                 r.str(KeySamplingRuleFile, "aws/json/xray.json"),
-		SamplingRuleFiles:                r.list(KeySamplingRuleFiles, []string{"aws/json/health-check.json"}),
-		Account:                          r.str(KeyAccount, stage.Account),
-		Region:                           r.str(KeyRegion, stage.Region),
-		AppImage:                         r.str(KeyAppImage, ""),
+		SamplingRuleFiles:                r.list(keySamplingRuleFiles, []string{"aws/json/health-check.json"}),
+		Account:                          r.str(keyAccount, stage.Account),
+		Region:                           r.str(keyRegion, stage.Region),
+		AppImage:                         r.str(keyAppImage, ""),
 		AppPort:                          r.integer(KeyAppPort, 4567, 1, 65535),
-		TaskCPU:                          r.integer(KeyTaskCPU, 256, 256, 16384),
+		TaskCPU:                          r.integer(keyTaskCPU, 256, 256, 16384),
 		TaskMemoryMiB:                    r.integer(KeyTaskMemoryMiB, 512, 512, 122880),
 		Collector:                        r.str(KeyCollector, CollectorXRayDaemon),
-		DaemonImage:                      r.str(KeyDaemonImage, ""),
-		CollectorImage:                   r.str(KeyCollectorImage, ""),
-		LogRetentionDays:                 r.integer(KeyLogRetentionDays, pick(prod, productionRetentionDays, 30), 1, 3653),
-		VpcID:                            r.str(KeyVpcID, ""),
-		NatGateways:                      r.integer(KeyNatGateways, pick(prod, 2, 1), 1, 2),
-		DesiredCount:                     r.integer(KeyDesiredCount, 2, 0, 100),
-		MaxCount:                         r.integer(KeyMaxCount, 10, 1, 100),
-		EcsExec:                          r.boolean(KeyEcsExec, false),
-		LoadBalancer:                     r.boolean(KeyLoadBalancer, true),
-		CertificateArn:                   r.str(KeyCertificateArn, stage.CertificateArn),
-		DeletionProtection:               r.boolean(KeyDeletionProtection, prod),
-		AlarmEmail:                       r.str(KeyAlarmEmail, stage.AlarmEmail),
-		SlowRequestSeconds:               r.number(KeySlowRequestSeconds, 1, 0.001, 3600),
-		FaultTracesThreshold:             r.integer(KeyFaultTracesThreshold, 5, 1, 1000000),
-		SlowTracesThreshold:              r.integer(KeySlowTracesThreshold, 10, 1, 1000000),
-		ServerErrorsThreshold:            r.integer(KeyServerErrorsThreshold, 10, 1, 1000000),
-		LatencyP99Seconds:                r.number(KeyLatencyP99Seconds, 1, 0.001, 3600),
-		NoTracesRequestsThreshold:        r.integer(KeyNoTracesRequests, 20, 1, 1000000),
-		TransactionSearch:                r.boolean(KeyTransactionSearch, false),
-		TransactionSearchIndexingPercent: r.integer(KeyTransactionSearchPct, 1, 0, 100),
+		DaemonImage:                      r.str(keyDaemonImage, ""),
+		CollectorImage:                   r.str(keyCollectorImage, ""),
+		LogRetentionDays:                 r.integer(keyLogRetentionDays, pick(prod, productionRetentionDays, 30), 1, 3653),
+		VpcID:                            r.str(keyVpcID, ""),
+		NatGateways:                      r.integer(keyNatGateways, pick(prod, 2, 1), 1, 2),
+		DesiredCount:                     r.integer(keyDesiredCount, 2, 0, 100),
+		MaxCount:                         r.integer(keyMaxCount, 10, 1, 100),
+		EcsExec:                          r.boolean(keyEcsExec, false),
+		LoadBalancer:                     r.boolean(keyLoadBalancer, true),
+		CertificateArn:                   r.str(keyCertificateArn, stage.CertificateArn),
+		DeletionProtection:               r.boolean(keyDeletionProtection, prod),
+		AlarmEmail:                       r.str(keyAlarmEmail, stage.AlarmEmail),
+		SlowRequestSeconds:               r.number(keySlowRequestSeconds, 1, 0.001, 3600),
+		FaultTracesThreshold:             r.integer(keyFaultTracesThreshold, 5, 1, 1000000),
+		SlowTracesThreshold:              r.integer(keySlowTracesThreshold, 10, 1, 1000000),
+		ServerErrorsThreshold:            r.integer(keyServerErrorsThreshold, 10, 1, 1000000),
+		LatencyP99Seconds:                r.number(keyLatencyP99Seconds, 1, 0.001, 3600),
+		NoTracesRequestsThreshold:        r.integer(keyNoTracesRequests, 20, 1, 1000000),
+		TransactionSearch:                r.boolean(keyTransactionSearch, false),
+		TransactionSearchIndexingPercent: r.integer(keyTransactionSearchPct, 1, 0, 100),
 	}
-	c.GroupName = r.str(KeyGroupName, service) + stage.NameSuffix
-	c.InsightsNotificationsEnabled = r.boolean(KeyInsightsNotifications, c.InsightsEnabled)
+	c.GroupName = r.str(keyGroupName, service) + stage.NameSuffix
+	c.InsightsNotificationsEnabled = r.boolean(keyInsightsNotifications, c.InsightsEnabled)
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -239,48 +247,50 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 		}
 	}
 	check(KeyServiceName, xray.ValidateServiceName(service))
-	check(KeyServiceName, xray.ValidateServiceName(c.ServiceName)) // with the stage's suffix
+	filter, err := xray.ServiceFilter(c.ServiceName) // with the stage's suffix
+	check(KeyServiceName, err)
+	c.ServiceFilter = filter
 	if c.Account != "" && !accountPattern.MatchString(c.Account) {
-		check(KeyAccount, fmt.Errorf("%s is not an AWS account id; expected 12 digits", xray.Quote(c.Account)))
+		check(keyAccount, fmt.Errorf("%s is not an AWS account id; expected 12 digits", xray.Quote(c.Account)))
 	}
 	if c.Region != "" && !regionPattern.MatchString(c.Region) {
-		check(KeyRegion, fmt.Errorf("%s is not an AWS region; expected a name such as us-east-1", xray.Quote(c.Region)))
+		check(keyRegion, fmt.Errorf("%s is not an AWS region; expected a name such as us-east-1", xray.Quote(c.Region)))
 	}
 	if c.Collector != CollectorXRayDaemon && c.Collector != CollectorADOT && c.Collector != CollectorCloudWatchAgent {
 		check(KeyCollector, fmt.Errorf("%s is not a collector; expected %q (the default), %q or %q", xray.Quote(c.Collector), CollectorXRayDaemon, CollectorADOT, CollectorCloudWatchAgent))
 	}
-	for _, image := range [][2]string{{KeyAppImage, c.AppImage}, {KeyDaemonImage, c.DaemonImage}, {KeyCollectorImage, c.CollectorImage}} {
+	for _, image := range [][2]string{{keyAppImage, c.AppImage}, {keyDaemonImage, c.DaemonImage}, {keyCollectorImage, c.CollectorImage}} {
 		if image[1] != "" {
 			check(image[0], pinnedImage(image[1]))
 		}
 	}
 	if err := fargateSize(c.TaskCPU, c.TaskMemoryMiB); err != nil {
-		check(KeyTaskCPU+"/"+KeyTaskMemoryMiB, err)
+		check(keyTaskCPU+"/"+KeyTaskMemoryMiB, err)
 	}
 	if _, ok := retentionDays[c.LogRetentionDays]; !ok {
-		check(KeyLogRetentionDays, fmt.Errorf("%d days is not a CloudWatch Logs retention period; expected one of %s", c.LogRetentionDays, retentionChoices()))
+		check(keyLogRetentionDays, fmt.Errorf("%d days is not a CloudWatch Logs retention period; expected one of %s", c.LogRetentionDays, retentionChoices()))
 	}
 	if c.VpcID != "" && (c.Account == "" || c.Region == "") {
-		check(KeyVpcID, fmt.Errorf("looking up %s needs the stack's account and region; expected %s and %s too (or AWS credentials for the CLI)", c.VpcID, KeyAccount, KeyRegion))
+		check(keyVpcID, fmt.Errorf("looking up %s needs the stack's account and region; expected %s and %s too (or AWS credentials for the CLI)", c.VpcID, keyAccount, keyRegion))
 	}
 	if c.CertificateArn != "" && !certificateArnPattern.MatchString(c.CertificateArn) {
-		check(KeyCertificateArn, fmt.Errorf("%s is not an ACM certificate ARN; expected arn:aws:acm:REGION:ACCOUNT:certificate/ID", xray.Quote(c.CertificateArn)))
+		check(keyCertificateArn, fmt.Errorf("%s is not an ACM certificate ARN; expected arn:aws:acm:REGION:ACCOUNT:certificate/ID", xray.Quote(c.CertificateArn)))
 	}
 	if c.CertificateArn != "" && !c.LoadBalancer {
-		check(KeyCertificateArn, fmt.Errorf("a certificate needs the load balancer; expected %s true or no certificate", KeyLoadBalancer))
+		check(keyCertificateArn, fmt.Errorf("a certificate needs the load balancer; expected %s true or no certificate", keyLoadBalancer))
 	}
-	check(KeyGroupName, xray.CheckGroupName(c.GroupName))
+	check(keyGroupName, xray.CheckGroupName(c.GroupName))
 	if c.GroupFilterExpression != "" {
-		check(KeyGroupFilterExpression, xray.CheckFilterExpression(c.GroupFilterExpression))
+		check(keyGroupFilterExpression, xray.CheckFilterExpression(c.GroupFilterExpression))
 	}
 	if n := len([]rune(c.GroupName)); n > maxGroupNameLen {
-		check(KeyGroupName, fmt.Errorf("%s has %d characters; expected at most %d, so that %s fits X-Ray's 32", xray.Quote(c.GroupName), n, maxGroupNameLen, xray.Quote(c.GroupName+"-faults")))
+		check(keyGroupName, fmt.Errorf("%s has %d characters; expected at most %d, so that %s fits X-Ray's 32", xray.Quote(c.GroupName), n, maxGroupNameLen, xray.Quote(c.GroupName+faultsSuffix)))
 	}
 	if c.AlarmEmail != "" && !emailPattern.MatchString(c.AlarmEmail) {
-		check(KeyAlarmEmail, fmt.Errorf("%s is not an e-mail address; expected one such as oncall@example.com", xray.Quote(c.AlarmEmail)))
+		check(keyAlarmEmail, fmt.Errorf("%s is not an e-mail address; expected one such as oncall@example.com", xray.Quote(c.AlarmEmail)))
 	}
 	if c.MaxCount < c.DesiredCount {
-		check(KeyMaxCount, fmt.Errorf("%d is below %s %d; expected at least that", c.MaxCount, KeyDesiredCount, c.DesiredCount))
+		check(keyMaxCount, fmt.Errorf("%d is below %s %d; expected at least that", c.MaxCount, keyDesiredCount, c.DesiredCount))
 	}
 	if prod {
 		productionChecks(c, check)
@@ -293,7 +303,7 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 	for i, file := range append([]string{c.SamplingRuleFile}, c.SamplingRuleFiles...) {
 		key := KeySamplingRuleFile
 		if i > 0 {
-			key = KeySamplingRuleFiles
+			key = keySamplingRuleFiles
 		}
 		rule, err := c.loadRule(key, file, service)
 		if err != nil {
@@ -349,25 +359,25 @@ func (c *Config) loadRule(key, file, service string) (*xray.SamplingRuleProps, e
 func productionChecks(c *Config, check func(string, error)) {
 	why := fmt.Sprintf("(stage %s)", c.Stage.Name)
 	if !c.LoadBalancer {
-		check(KeyLoadBalancer, fmt.Errorf("false: production serves through the load balancer and AWS WAF %s; expected true", why))
+		check(keyLoadBalancer, fmt.Errorf("false: production serves through the load balancer and AWS WAF %s; expected true", why))
 	}
 	if c.CertificateArn == "" {
-		check(KeyCertificateArn, fmt.Errorf("not set: production serves HTTPS only %s; expected an ACM certificate ARN", why))
+		check(keyCertificateArn, fmt.Errorf("not set: production serves HTTPS only %s; expected an ACM certificate ARN", why))
 	}
 	if c.LogRetentionDays < productionRetentionDays {
-		check(KeyLogRetentionDays, fmt.Errorf("%d days is less than production keeps logs %s; expected %d or more", c.LogRetentionDays, why, productionRetentionDays))
+		check(keyLogRetentionDays, fmt.Errorf("%d days is less than production keeps logs %s; expected %d or more", c.LogRetentionDays, why, productionRetentionDays))
 	}
 	if c.NatGateways < 2 && c.VpcID == "" {
-		check(KeyNatGateways, fmt.Errorf("%d: production survives the loss of an Availability Zone %s; expected 2", c.NatGateways, why))
+		check(keyNatGateways, fmt.Errorf("%d: production survives the loss of an Availability Zone %s; expected 2", c.NatGateways, why))
 	}
 	if c.EcsExec {
 		// cdk-nag's NIST 800-53 pack refuses ECS Exec's grant
 		// in production, and a shell into production's tasks is not
 		// production's way in.
-		check(KeyEcsExec, fmt.Errorf("true: production's tasks take no shell %s (cdk-nag's NIST 800-53 pack refuses ECS Exec's grant there); expected false", why))
+		check(keyEcsExec, fmt.Errorf("true: production's tasks take no shell %s (cdk-nag's NIST 800-53 pack refuses ECS Exec's grant there); expected false", why))
 	}
 	if !c.DeletionProtection {
-		check(KeyDeletionProtection, fmt.Errorf("false: production's load balancer is protected from deletion %s; expected true", why))
+		check(keyDeletionProtection, fmt.Errorf("false: production's load balancer is protected from deletion %s; expected true", why))
 	}
 }
 

@@ -19,7 +19,7 @@ const (
 // context is the context of a test: the shipped rule files and the
 // overrides.
 func context(overrides map[string]any) map[string]any {
-	ctx := map[string]any{KeySamplingRuleFile: seedFile, KeySamplingRuleFiles: []any{healthCheckFile}}
+	ctx := map[string]any{KeySamplingRuleFile: seedFile, keySamplingRuleFiles: []any{healthCheckFile}}
 	for k, v := range overrides {
 		ctx[k] = v
 	}
@@ -63,14 +63,14 @@ const testCertificate = "arn:aws:acm:us-east-1:111122223333:certificate/12345678
 // TestProductionDefaults: production's stricter defaults, each overridable
 // only upwards.
 func TestProductionDefaults(t *testing.T) {
-	c, err := load(context(map[string]any{stageKey: "production", KeyCertificateArn: testCertificate}), noEnv)
+	c, err := load(context(map[string]any{stageKey: "production", keyCertificateArn: testCertificate}), noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.LogRetentionDays != 365 || c.NatGateways != 2 || !c.DeletionProtection || !c.LoadBalancer {
 		t.Fatalf("production config %+v", c)
 	}
-	if _, err := load(context(map[string]any{stageKey: "production", KeyCertificateArn: testCertificate, KeyLogRetentionDays: 731.0}), noEnv); err != nil {
+	if _, err := load(context(map[string]any{stageKey: "production", keyCertificateArn: testCertificate, keyLogRetentionDays: 731.0}), noEnv); err != nil {
 		t.Fatalf("two years in production: %v", err)
 	}
 }
@@ -81,7 +81,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		ServiceName: "Cruddur", GroupName: "Cruddur", SamplingRuleFile: seedFile, SamplingRule: c.SamplingRule,
+		ServiceName: "Cruddur", ServiceFilter: `service("Cruddur")`, GroupName: "Cruddur", SamplingRuleFile: seedFile, SamplingRule: c.SamplingRule,
 		SamplingRuleFiles: []string{healthCheckFile}, SamplingRules: c.SamplingRules,
 		Stage: development, AppPort: 4567, TaskCPU: 256, TaskMemoryMiB: 512, Collector: CollectorXRayDaemon, LogRetentionDays: 30,
 		NatGateways: 1, DesiredCount: 2, MaxCount: 10, LoadBalancer: true,
@@ -105,9 +105,9 @@ func TestLoadConfigEnvironment(t *testing.T) {
 	}{
 		{"CLI without credentials sets only a region: agnostic", nil, map[string]string{"CDK_DEFAULT_REGION": "us-east-1"}, "", ""},
 		{"CLI with credentials", nil, map[string]string{"CDK_DEFAULT_ACCOUNT": "111122223333", "CDK_DEFAULT_REGION": "eu-west-1"}, "111122223333", "eu-west-1"},
-		{"context wins over the CLI", map[string]any{KeyAccount: "444455556666", KeyRegion: "ap-southeast-2"},
+		{"context wins over the CLI", map[string]any{keyAccount: "444455556666", keyRegion: "ap-southeast-2"},
 			map[string]string{"CDK_DEFAULT_ACCOUNT": "111122223333", "CDK_DEFAULT_REGION": "eu-west-1"}, "444455556666", "ap-southeast-2"},
-		{"context region only", map[string]any{KeyRegion: "us-gov-west-1"}, nil, "", "us-gov-west-1"},
+		{"context region only", map[string]any{keyRegion: "us-gov-west-1"}, nil, "", "us-gov-west-1"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -143,7 +143,7 @@ func TestAStagesNamesTakeItsSuffix(t *testing.T) {
 				*c.SamplingRule.RuleName, *c.SamplingRule.ServiceName, *c.SamplingRules[0].RuleName, *c.SamplingRules[0].ServiceName, tc.service, tc.group, tc.rule, tc.check)
 		}
 	}
-	c, err := LoadConfig(stages.Development, context(map[string]any{KeyGroupName: "traces"}), noEnv)
+	c, err := LoadConfig(stages.Development, context(map[string]any{keyGroupName: "traces"}), noEnv)
 	if err != nil || c.GroupName != "traces-dev" {
 		t.Errorf("cruddur:groupName in development: %v, %v; want traces-dev", c, err)
 	}
@@ -169,7 +169,7 @@ func TestTheTeamsValuesAreTheStagesDefaults(t *testing.T) {
 	if c.Account != filled.Account || c.Region != filled.Region || c.CertificateArn != filled.CertificateArn || c.AlarmEmail != filled.AlarmEmail || c.NotDeployable != nil {
 		t.Errorf("config %+v from %+v", c, filled)
 	}
-	c, err = LoadConfig(filled, context(map[string]any{KeyAlarmEmail: "team@example.com"}), noEnv)
+	c, err = LoadConfig(filled, context(map[string]any{keyAlarmEmail: "team@example.com"}), noEnv)
 	if err != nil || c.AlarmEmail != "team@example.com" {
 		t.Errorf("context over the stage's e-mail: %v, %v", c, err)
 	}
@@ -214,11 +214,11 @@ func TestTheRuleSet(t *testing.T) {
 		t.Fatalf("the health-check rule %+v", c.SamplingRules)
 	}
 	writes := writeFile(t, `{"SamplingRule": {"RuleName": "writes", "Priority": 50, "HTTPMethod": "POST"}}`)
-	c, err = load(context(map[string]any{KeySamplingRuleFiles: healthCheckFile + "," + writes}), noEnv)
+	c, err = load(context(map[string]any{keySamplingRuleFiles: healthCheckFile + "," + writes}), noEnv)
 	if err != nil || len(c.SamplingRules) != 2 || *c.SamplingRules[1].RuleName != "writes" {
 		t.Fatalf("two files from -c: %v, %+v", err, c)
 	}
-	if c, err = load(context(map[string]any{KeySamplingRuleFiles: ""}), noEnv); err != nil || len(c.SamplingRules) != 0 {
+	if c, err = load(context(map[string]any{keySamplingRuleFiles: ""}), noEnv); err != nil || len(c.SamplingRules) != 0 {
 		t.Fatalf("no further files: %v, %+v", err, c)
 	}
 	for _, tc := range []struct {
@@ -230,7 +230,7 @@ func TestTheRuleSet(t *testing.T) {
 		{writeFile(t, `{"SamplingRule": {"Priority": "50"}}`), `SamplingRule.Priority: JSON string "50"`},
 		{[]any{healthCheckFile, 7.0}, `context cruddur:samplingRuleFiles: [`},
 	} {
-		_, err := load(context(map[string]any{KeySamplingRuleFiles: tc.files}), noEnv)
+		_, err := load(context(map[string]any{keySamplingRuleFiles: tc.files}), noEnv)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || (!strings.HasPrefix(err.Error(), "context cruddur:samplingRuleFiles: ") && !strings.Contains(err.Error(), "(context cruddur:samplingRuleFiles)")) {
 			t.Errorf("%v: error %v, want one naming cruddur:samplingRuleFiles with %q", tc.files, err, tc.want)
 		}
@@ -241,7 +241,7 @@ func TestTheRuleSet(t *testing.T) {
 // latest, a digest, or both.
 func TestImagesPinByTagOrDigest(t *testing.T) {
 	digest := "sha256:" + strings.Repeat("0123456789abcdef", 4)
-	for _, key := range []string{KeyAppImage, KeyDaemonImage, KeyCollectorImage} {
+	for _, key := range []string{keyAppImage, keyDaemonImage, keyCollectorImage} {
 		for _, image := range []string{"public.ecr.aws/xray/aws-xray-daemon:3.6.6", "public.ecr.aws/xray/aws-xray-daemon@" + digest, "amazon/aws-xray-daemon:3.6.6@" + digest} {
 			if _, err := load(context(map[string]any{key: image}), noEnv); err != nil {
 				t.Errorf("%s=%s: %v", key, image, err)
@@ -267,11 +267,11 @@ func TestLoadConfigRejectsBadInput(t *testing.T) {
 			`context cruddur:serviceName: "back\"end" contains '"'; expected letters, numbers, spaces and _ . : / % & # = + - @`},
 		{"service name not a string", map[string]any{KeyServiceName: 42.0},
 			`context cruddur:serviceName: 42; expected a string`},
-		{"insights not a boolean", map[string]any{KeyInsightsEnabled: "yes"},
+		{"insights not a boolean", map[string]any{keyInsightsEnabled: "yes"},
 			`context cruddur:insightsEnabled: "yes"; expected true or false`},
-		{"bad account", map[string]any{KeyAccount: "12345"},
+		{"bad account", map[string]any{keyAccount: "12345"},
 			`context cruddur:account: "12345" is not an AWS account id; expected 12 digits`},
-		{"bad region", map[string]any{KeyRegion: "mars-1"},
+		{"bad region", map[string]any{keyRegion: "mars-1"},
 			`context cruddur:region: "mars-1" is not an AWS region; expected a name such as us-east-1`},
 		{"unknown key", map[string]any{"cruddur:sevriceName": "x"},
 			`context cruddur:sevriceName: unknown key (did you mean cruddur:serviceName?); expected one of cruddur:account, cruddur:alarmEmail, cruddur:appImage, cruddur:appPort, cruddur:certificateArn, cruddur:collector, cruddur:collectorImage, cruddur:daemonImage, cruddur:deletionProtection, cruddur:desiredCount, cruddur:ecsExec, cruddur:faultTracesThreshold, cruddur:groupFilterExpression, cruddur:groupName, cruddur:insightsEnabled, cruddur:insightsNotificationsEnabled, cruddur:latencyP99Seconds, cruddur:loadBalancer, cruddur:logRetentionDays, cruddur:maxCount, cruddur:natGateways, cruddur:noTracesRequestsThreshold, cruddur:region, cruddur:samplingRuleFile, cruddur:samplingRuleFiles, cruddur:serverErrorsThreshold, cruddur:serviceName, cruddur:slowRequestSeconds, cruddur:slowTracesThreshold, cruddur:taskCpu, cruddur:taskMemoryMiB, cruddur:transactionSearch, cruddur:transactionSearchIndexingPercent, cruddur:vpcId`},
@@ -281,63 +281,63 @@ func TestLoadConfigRejectsBadInput(t *testing.T) {
 			`context Cruddur:natGateways: unknown key (did you mean cruddur:natGateways?); expected one of ` + knownKeys},
 		{"the prefix a letter off", map[string]any{"crudur:desiredCount": "500"},
 			`context crudur:desiredCount: unknown key (did you mean cruddur:desiredCount?); expected one of ` + knownKeys},
-		{"X-Ray's own group name", map[string]any{KeyGroupName: "Default"},
+		{"X-Ray's own group name", map[string]any{keyGroupName: "Default"},
 			`context cruddur:groupName: GroupName: "Default" is the group X-Ray keeps for itself; expected another name`},
-		{"a filter expression left open", map[string]any{KeyGroupFilterExpression: `service("orders"`},
+		{"a filter expression left open", map[string]any{keyGroupFilterExpression: `service("orders"`},
 			`context cruddur:groupFilterExpression: FilterExpression: "service(\"orders\"" leaves '(' open; expected an X-Ray filter expression such as service("orders") { fault = true }`},
-		{"a filter expression calling what X-Ray lacks", map[string]any{KeyGroupFilterExpression: `servce("orders")`},
+		{"a filter expression calling what X-Ray lacks", map[string]any{keyGroupFilterExpression: `servce("orders")`},
 			`context cruddur:groupFilterExpression: FilterExpression: "servce(\"orders\")" calls servce(), which X-Ray does not have (its functions: service, edge, id); expected an X-Ray filter expression such as service("orders") { fault = true }`},
-		{"a control character in the e-mail", map[string]any{KeyAlarmEmail: "a\x01b@c.d"},
+		{"a control character in the e-mail", map[string]any{keyAlarmEmail: "a\x01b@c.d"},
 			`context cruddur:alarmEmail: "a\x01b@c.d" is not an e-mail address; expected one such as oncall@example.com`},
 		{"a 10,000-character service name, shortened", map[string]any{KeyServiceName: strings.Repeat("a", 10000)},
 			`context cruddur:serviceName: "` + strings.Repeat("a", 200) + `"... (10000 characters) has 10000 characters; expected 1..64`},
-		{"VPC lookup without an environment", map[string]any{KeyVpcID: "vpc-0123456789abcdef0"},
+		{"VPC lookup without an environment", map[string]any{keyVpcID: "vpc-0123456789abcdef0"},
 			`context cruddur:vpcId: looking up vpc-0123456789abcdef0 needs the stack's account and region; expected cruddur:account and cruddur:region too (or AWS credentials for the CLI)`},
-		{"group name with no room for -faults", map[string]any{KeyGroupName: "abcdefghijklmnopqrstuvwxyz"},
+		{"group name with no room for -faults", map[string]any{keyGroupName: "abcdefghijklmnopqrstuvwxyz"},
 			`context cruddur:groupName: "abcdefghijklmnopqrstuvwxyz" has 26 characters; expected at most 25, so that "abcdefghijklmnopqrstuvwxyz-faults" fits X-Ray's 32`},
-		{"alarm e-mail", map[string]any{KeyAlarmEmail: "oncall"},
+		{"alarm e-mail", map[string]any{keyAlarmEmail: "oncall"},
 			`context cruddur:alarmEmail: "oncall" is not an e-mail address; expected one such as oncall@example.com`},
-		{"slow request threshold", map[string]any{KeySlowRequestSeconds: "soon"},
+		{"slow request threshold", map[string]any{keySlowRequestSeconds: "soon"},
 			`context cruddur:slowRequestSeconds: "soon"; expected a number in 0.001..3600`},
-		{"fault traces threshold", map[string]any{KeyFaultTracesThreshold: 0.0},
+		{"fault traces threshold", map[string]any{keyFaultTracesThreshold: 0.0},
 			`context cruddur:faultTracesThreshold: 0; expected a whole number in 1..1000000`},
-		{"no-traces alarm threshold", map[string]any{KeyNoTracesRequests: "0"},
+		{"no-traces alarm threshold", map[string]any{keyNoTracesRequests: "0"},
 			`context cruddur:noTracesRequestsThreshold: "0"; expected a whole number in 1..1000000`},
-		{"indexing percentage", map[string]any{KeyTransactionSearchPct: "101"},
+		{"indexing percentage", map[string]any{keyTransactionSearchPct: "101"},
 			`context cruddur:transactionSearchIndexingPercent: "101"; expected a whole number in 0..100`},
-		{"NAT gateways", map[string]any{KeyNatGateways: "3"},
+		{"NAT gateways", map[string]any{keyNatGateways: "3"},
 			`context cruddur:natGateways: "3"; expected a whole number in 1..2`},
-		{"desired count", map[string]any{KeyDesiredCount: -1.0},
+		{"desired count", map[string]any{keyDesiredCount: -1.0},
 			`context cruddur:desiredCount: -1; expected a whole number in 0..100`},
-		{"maximum below the desired count", map[string]any{KeyDesiredCount: 4.0, KeyMaxCount: "3"},
+		{"maximum below the desired count", map[string]any{keyDesiredCount: 4.0, keyMaxCount: "3"},
 			`context cruddur:maxCount: 3 is below cruddur:desiredCount 4; expected at least that`},
 		{"the stage as context, as before stages were stacks", map[string]any{"cruddur:stage": "production"},
 			`context cruddur:stage: unknown key: each stage is a stack of its own now; expected no cruddur:stage, and the stack of the stage, one of Cruddur-Dev (development), Cruddur (production) (stack/stages/stages.go)`},
 		{"production without a certificate", map[string]any{stageKey: "production"},
 			`context cruddur:certificateArn: not set: production serves HTTPS only (stage production); expected an ACM certificate ARN`},
-		{"production keeping logs a month", map[string]any{stageKey: "production", KeyCertificateArn: testCertificate, KeyLogRetentionDays: 30.0},
+		{"production keeping logs a month", map[string]any{stageKey: "production", keyCertificateArn: testCertificate, keyLogRetentionDays: 30.0},
 			`context cruddur:logRetentionDays: 30 days is less than production keeps logs (stage production); expected 365 or more`},
-		{"production with one NAT gateway", map[string]any{stageKey: "production", KeyCertificateArn: testCertificate, KeyNatGateways: 1.0},
+		{"production with one NAT gateway", map[string]any{stageKey: "production", keyCertificateArn: testCertificate, keyNatGateways: 1.0},
 			`context cruddur:natGateways: 1: production survives the loss of an Availability Zone (stage production); expected 2`},
-		{"production without deletion protection", map[string]any{stageKey: "production", KeyCertificateArn: testCertificate, KeyDeletionProtection: false},
+		{"production without deletion protection", map[string]any{stageKey: "production", keyCertificateArn: testCertificate, keyDeletionProtection: false},
 			`context cruddur:deletionProtection: false: production's load balancer is protected from deletion (stage production); expected true`},
-		{"production without the load balancer", map[string]any{stageKey: "production", KeyCertificateArn: testCertificate, KeyLoadBalancer: false},
+		{"production without the load balancer", map[string]any{stageKey: "production", keyCertificateArn: testCertificate, keyLoadBalancer: false},
 			`context cruddur:certificateArn: a certificate needs the load balancer; expected cruddur:loadBalancer true or no certificate`},
-		{"ECS Exec in production", map[string]any{stageKey: "production", KeyCertificateArn: testCertificate, KeyEcsExec: "true"},
+		{"ECS Exec in production", map[string]any{stageKey: "production", keyCertificateArn: testCertificate, keyEcsExec: "true"},
 			`context cruddur:ecsExec: true: production's tasks take no shell (stage production) (cdk-nag's NIST 800-53 pack refuses ECS Exec's grant there); expected false`},
-		{"ECS Exec not a boolean", map[string]any{KeyEcsExec: "on"},
+		{"ECS Exec not a boolean", map[string]any{keyEcsExec: "on"},
 			`context cruddur:ecsExec: "on"; expected true or false`},
-		{"certificate ARN", map[string]any{KeyCertificateArn: "arn:aws:iam::111122223333:server-certificate/x"},
+		{"certificate ARN", map[string]any{keyCertificateArn: "arn:aws:iam::111122223333:server-certificate/x"},
 			`context cruddur:certificateArn: "arn:aws:iam::111122223333:server-certificate/x" is not an ACM certificate ARN; expected arn:aws:acm:REGION:ACCOUNT:certificate/ID`},
-		{"certificate without a load balancer", map[string]any{KeyLoadBalancer: false, KeyCertificateArn: "arn:aws:acm:us-east-1:111122223333:certificate/12345678-1234-1234-1234-123456789012"},
+		{"certificate without a load balancer", map[string]any{keyLoadBalancer: false, keyCertificateArn: "arn:aws:acm:us-east-1:111122223333:certificate/12345678-1234-1234-1234-123456789012"},
 			`context cruddur:certificateArn: a certificate needs the load balancer; expected cruddur:loadBalancer true or no certificate`},
-		{"invalid app image", map[string]any{KeyAppImage: "Backend:1.0"},
+		{"invalid app image", map[string]any{keyAppImage: "Backend:1.0"},
 			`context cruddur:appImage: "Backend:1.0" is not an image reference (invalid reference format: repository name (library/Backend) must be lowercase); expected a name with a tag or digest, such as public.ecr.aws/xray/aws-xray-daemon:3.6.6`},
-		{"daemon image latest", map[string]any{KeyDaemonImage: "amazon/aws-xray-daemon:latest"},
+		{"daemon image latest", map[string]any{keyDaemonImage: "amazon/aws-xray-daemon:latest"},
 			`context cruddur:daemonImage: "amazon/aws-xray-daemon:latest" is not pinned; expected a tag other than latest, or a digest such as NAME@sha256:<64 hex digits>`},
-		{"unpinned collector image", map[string]any{KeyCollectorImage: "public.ecr.aws/aws-observability/aws-otel-collector"},
+		{"unpinned collector image", map[string]any{keyCollectorImage: "public.ecr.aws/aws-observability/aws-otel-collector"},
 			`context cruddur:collectorImage: "public.ecr.aws/aws-observability/aws-otel-collector" is not pinned; expected a tag other than latest, or a digest such as NAME@sha256:<64 hex digits>`},
-		{"short digest", map[string]any{KeyAppImage: "cruddur@sha256:abc"},
+		{"short digest", map[string]any{keyAppImage: "cruddur@sha256:abc"},
 			`context cruddur:appImage: "cruddur@sha256:abc" is not an image reference (invalid reference format); expected a name with a tag or digest, such as public.ecr.aws/xray/aws-xray-daemon:3.6.6`},
 		{"port not a number", map[string]any{KeyAppPort: "http"},
 			`context cruddur:appPort: "http"; expected a whole number in 1..65535`},
@@ -345,17 +345,17 @@ func TestLoadConfigRejectsBadInput(t *testing.T) {
 			`context cruddur:appPort: 70000; expected a whole number in 1..65535`},
 		{"unknown collector", map[string]any{KeyCollector: "jaeger"},
 			`context cruddur:collector: "jaeger" is not a collector; expected "xray-daemon" (the default), "adot" or "cloudwatch-agent"`},
-		{"CPU Fargate does not have", map[string]any{KeyTaskCPU: 300.0},
+		{"CPU Fargate does not have", map[string]any{keyTaskCPU: 300.0},
 			`context cruddur:taskCpu/cruddur:taskMemoryMiB: 300 CPU units is not a Fargate task size; expected 256, 512, 1024, 2048, 4096, 8192 or 16384`},
 		{"memory that does not go with the CPU", map[string]any{KeyTaskMemoryMiB: "4096"},
 			`context cruddur:taskCpu/cruddur:taskMemoryMiB: 4096 MiB is not a Fargate memory size for 256 CPU units; expected 512, 1024 or 2048 MiB`},
 		{"1536 MiB at 256 units", map[string]any{KeyTaskMemoryMiB: 1536.0},
 			`context cruddur:taskCpu/cruddur:taskMemoryMiB: 1536 MiB is not a Fargate memory size for 256 CPU units; expected 512, 1024 or 2048 MiB`},
-		{"memory off the step", map[string]any{KeyTaskCPU: 1024.0, KeyTaskMemoryMiB: 2500.0},
+		{"memory off the step", map[string]any{keyTaskCPU: 1024.0, KeyTaskMemoryMiB: 2500.0},
 			`context cruddur:taskCpu/cruddur:taskMemoryMiB: 2500 MiB is not a Fargate memory size for 1024 CPU units; expected 2048..8192 MiB in steps of 1024`},
 		{"fractional memory", map[string]any{KeyTaskMemoryMiB: 512.5},
 			`context cruddur:taskMemoryMiB: 512.5; expected a whole number in 512..122880`},
-		{"log retention CloudWatch lacks", map[string]any{KeyLogRetentionDays: 31.0},
+		{"log retention CloudWatch lacks", map[string]any{keyLogRetentionDays: 31.0},
 			`context cruddur:logRetentionDays: 31 days is not a CloudWatch Logs retention period; expected one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653`},
 		{"missing rule file", map[string]any{KeySamplingRuleFile: "aws/json/nope.json"},
 			`context cruddur:samplingRuleFile: aws/json/nope.json: open aws/json/nope.json: no such file or directory`},

@@ -36,13 +36,13 @@ const noTracesPeriods = 3
 
 // operations adds the groups, alarms, topic and dashboard for a service.
 func operations(stack awscdk.Stack, cfg *Config, main *xray.Group, key awskms.IKey, service awsecs.FargateService, lb elbv2.ApplicationLoadBalancer) {
-	serviceFilter, _ := xray.ServiceFilter(cfg.ServiceName) // LoadConfig checked the name
+	serviceFilter := cfg.ServiceFilter
 	faults := xray.NewGroup(stack, "FaultsGroup", &xray.GroupProps{
-		GroupName:        jsii.String(cfg.GroupName + "-faults"),
+		GroupName:        jsii.String(cfg.GroupName + faultsSuffix),
 		FilterExpression: jsii.String(serviceFilter + " { fault = true }"),
 	})
 	slow := xray.NewGroup(stack, "SlowGroup", &xray.GroupProps{
-		GroupName:        jsii.String(cfg.GroupName + "-slow"),
+		GroupName:        jsii.String(cfg.GroupName + slowSuffix),
 		FilterExpression: jsii.String(serviceFilter + " AND responsetime > " + strconv.FormatFloat(cfg.SlowRequestSeconds, 'g', -1, 64)),
 	})
 

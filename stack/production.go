@@ -60,7 +60,7 @@ func stackKey(stack awscdk.Stack, logs bool) awskms.Key {
 		Actions:    jsii.Strings("kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"),
 		Resources:  jsii.Strings("*"),
 		Conditions: &map[string]any{"ArnLike": map[string]any{
-			"kms:EncryptionContext:aws:logs:arn": "arn:" + *stack.Partition() + ":logs:" + *stack.Region() + ":" + *stack.Account() + ":log-group:*",
+			"kms:EncryptionContext:aws:logs:arn": stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("logs"), Resource: jsii.String("log-group"), ResourceName: jsii.String("*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME}),
 		}},
 	}), nil)
 	return key
@@ -115,13 +115,29 @@ func exempt(resource awscdk.CfnResource, reason string, rules ...string) {
 	resource.AddMetadata(jsii.String("guard"), map[string]any{"SuppressedRules": rules, "Reason": reason})
 }
 
-// nagExempt suppresses cdk-nag rules on one construct, each with the reason.
+// nagExempt suppresses cdk-nag rules on one construct and its children, each
+// with the reason.
 func nagExempt(c constructs.IConstruct, reason string, ids ...string) {
 	suppressions := make([]*cdknag.NagPackSuppression, len(ids))
 	for i, id := range ids {
 		suppressions[i] = &cdknag.NagPackSuppression{Id: jsii.String(id), Reason: jsii.String(reason)}
 	}
 	cdknag.NagSuppressions_AddResourceSuppressions(c, &suppressions, jsii.Bool(true))
+}
+
+// nagSuppress suppresses one cdk-nag rule on c, with its reason: on c's
+// children too when children is true, and, when appliesTo is given, for
+// those findings only (such as "Resource::*").
+func nagSuppress(c constructs.IConstruct, children bool, id, reason string, appliesTo ...string) {
+	s := &cdknag.NagPackSuppression{Id: jsii.String(id), Reason: jsii.String(reason)}
+	if len(appliesTo) > 0 {
+		findings := make([]any, len(appliesTo))
+		for i, a := range appliesTo {
+			findings[i] = a
+		}
+		s.AppliesTo = &findings
+	}
+	cdknag.NagSuppressions_AddResourceSuppressions(c, &[]*cdknag.NagPackSuppression{s}, jsii.Bool(children))
 }
 
 // productionExemptions records the Control Tower controls and cdk-nag NIST

@@ -26,7 +26,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/regioninfo"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/cruddur/tracing/constructs/tracing"
 	"github.com/cruddur/tracing/constructs/xray"
@@ -101,7 +100,7 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 
 	filter := cfg.GroupFilterExpression
 	if filter == "" {
-		filter, _ = xray.ServiceFilter(cfg.ServiceName) // LoadConfig checked the name
+		filter = cfg.ServiceFilter
 	}
 	// Insights is left out of the template unless switched on.
 	var insights, notifications *bool
@@ -109,7 +108,7 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 		insights, notifications = jsii.Bool(cfg.InsightsEnabled), jsii.Bool(cfg.InsightsNotificationsEnabled)
 	}
 	var group *xray.Group
-	keyed(KeyInsightsNotifications, func() {
+	keyed(keyInsightsNotifications, func() {
 		group = xray.NewGroup(stack, "Group", &xray.GroupProps{
 			GroupName: &cfg.GroupName, FilterExpression: &filter,
 			InsightsEnabled: insights, NotificationsEnabled: notifications,
@@ -125,7 +124,7 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 	// (tools/importseed); Delete is what it did without one.
 	importable := []constructs.IConstruct{group, rule}
 	for i, props := range cfg.SamplingRules {
-		keyed(KeySamplingRuleFiles+": "+cfg.SamplingRuleFiles[i], func() {
+		keyed(keySamplingRuleFiles+": "+cfg.SamplingRuleFiles[i], func() {
 			importable = append(importable, xray.NewSamplingRule(stack, "SamplingRule-"+*props.RuleName, props))
 		})
 	}
@@ -205,21 +204,10 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 	}
 
 	// cdk-nag findings that stand, each on one resource, with its reason.
-	cdknag.NagSuppressions_AddResourceSuppressions(task.ExecutionRole(), &[]*cdknag.NagPackSuppression{{
-		Id:        jsii.String("AwsSolutions-IAM5"),
-		AppliesTo: &[]any{"Resource::*"},
-		Reason:    jsii.String("ecr:GetAuthorizationToken, which pulling the app's image from ECR needs, supports no resource-level permissions; every other statement of this role names its repository or log group."),
-	}}, jsii.Bool(true))
-	cdknag.NagSuppressions_AddResourceSuppressions(task, &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-ECS2"),
-		Reason: jsii.String("The environments hold no secrets: loopback addresses, the service's name, the port, the tracing mode and the collector's configuration. In the task definition, every change to them shows in cdk diff."),
-	}}, jsii.Bool(false))
+	nagSuppress(task.ExecutionRole(), true, "AwsSolutions-IAM5", "ecr:GetAuthorizationToken, which pulling the app's image from ECR needs, supports no resource-level permissions; every other statement of this role names its repository or log group.", "Resource::*")
+	nagSuppress(task, false, "AwsSolutions-ECS2", "The environments hold no secrets: loopback addresses, the service's name, the port, the tracing mode and the collector's configuration. In the task definition, every change to them shows in cdk diff.")
 	if cfg.EcsExec {
-		cdknag.NagSuppressions_AddResourceSuppressions(task.TaskRole(), &[]*cdknag.NagPackSuppression{{
-			Id:        jsii.String("AwsSolutions-IAM5"),
-			AppliesTo: &[]any{"Resource::*"},
-			Reason:    jsii.String("ECS Exec needs ssmmessages:CreateControlChannel, CreateDataChannel, OpenControlChannel and OpenDataChannel, which support no resource-level permissions."),
-		}}, jsii.Bool(true))
+		nagSuppress(task.TaskRole(), true, "AwsSolutions-IAM5", "ECS Exec needs ssmmessages:CreateControlChannel, CreateDataChannel, OpenControlChannel and OpenDataChannel, which support no resource-level permissions.", "Resource::*")
 	}
 
 	output(stack, "AppLogGroupName", appLogs.LogGroupName(), "The backend's logs")
@@ -294,10 +282,7 @@ func newService(stack awscdk.Stack, cfg *Config, task awsecs.FargateTaskDefiniti
 		Description:      jsii.String("Traced service load balancer: HTTP(S) in from the internet, the app port out to the tasks"),
 		AllowAllOutbound: jsii.Bool(false),
 	})
-	cdknag.NagSuppressions_AddResourceSuppressions(lbSG, &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-EC23"),
-		Reason: jsii.String("The load balancer serves a public API: ports 80 and 443 are open to the internet on purpose, and only those."),
-	}}, jsii.Bool(false))
+	nagSuppress(lbSG, false, "AwsSolutions-EC23", "The load balancer serves a public API: ports 80 and 443 are open to the internet on purpose, and only those.")
 	lb := elbv2.NewApplicationLoadBalancer(stack, jsii.String("LoadBalancer"), &elbv2.ApplicationLoadBalancerProps{
 		Vpc:                     vpc,
 		InternetFacing:          jsii.Bool(true),
@@ -391,10 +376,7 @@ func logAccessLogs(stack awscdk.Stack, lb elbv2.ApplicationLoadBalancer) {
 		}},
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
-	cdknag.NagSuppressions_AddResourceSuppressions(bucket, &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-S1"),
-		Reason: jsii.String("This bucket holds the load balancer's access logs; logging its own accesses to another bucket would only move the question there."),
-	}}, jsii.Bool(false))
+	nagSuppress(bucket, false, "AwsSolutions-S1", "This bucket holds the load balancer's access logs; logging its own accesses to another bucket would only move the question there.")
 	const prefix = "alb"
 	if !*awscdk.Token_IsUnresolved(stack.Region()) {
 		lb.LogAccessLogs(bucket, jsii.String(prefix))

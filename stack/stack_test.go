@@ -27,14 +27,14 @@ var variants = map[string]map[string]any{
 	"ADOT":            {KeyCollector: "adot"},
 	"ADOTFixedRate":   {KeyCollector: "adot", KeySamplingRuleFile: "fixed-rate.json"},
 	"CloudWatchAgent": {KeyCollector: CollectorCloudWatchAgent, KeySamplingRuleFile: "fixed-rate.json"},
-	"Orders":          {KeyServiceName: "orders", KeyInsightsEnabled: "true", KeyInsightsNotifications: true, KeySamplingRuleFile: "orders.json"},
-	"NoLoadBalancer":  {KeyLoadBalancer: "false"},
-	"ServiceOptions":  {KeyCertificateArn: certificateArn, KeyDeletionProtection: true, KeyEcsExec: "true", KeyDesiredCount: 3.0},
-	"ExistingVpc":     {KeyVpcID: "vpc-0123456789abcdef0", KeyAccount: "111122223333", KeyRegion: "eu-west-1"},
-	"Production":      {stageKey: "production", KeyCertificateArn: certificateArn},
-	"Paused":          {KeyDesiredCount: 0.0},
-	"Operations": {KeyInsightsEnabled: true, KeyAlarmEmail: "oncall@example.com", KeyTransactionSearch: "true", KeyTransactionSearchPct: "5",
-		KeySlowRequestSeconds: "0.5", KeyFaultTracesThreshold: 3.0, KeyLatencyP99Seconds: 2.0, KeyNoTracesRequests: "200"},
+	"Orders":          {KeyServiceName: "orders", keyInsightsEnabled: "true", keyInsightsNotifications: true, KeySamplingRuleFile: "orders.json"},
+	"NoLoadBalancer":  {keyLoadBalancer: "false"},
+	"ServiceOptions":  {keyCertificateArn: certificateArn, keyDeletionProtection: true, keyEcsExec: "true", keyDesiredCount: 3.0},
+	"ExistingVpc":     {keyVpcID: "vpc-0123456789abcdef0", keyAccount: "111122223333", keyRegion: "eu-west-1"},
+	"Production":      {stageKey: "production", keyCertificateArn: certificateArn},
+	"Paused":          {keyDesiredCount: 0.0},
+	"Operations": {keyInsightsEnabled: true, keyAlarmEmail: "oncall@example.com", keyTransactionSearch: "true", keyTransactionSearchPct: "5",
+		keySlowRequestSeconds: "0.5", keyFaultTracesThreshold: 3.0, keyLatencyP99Seconds: 2.0, keyNoTracesRequests: "200"},
 }
 
 // ruleFiles are the rule files variants name, written to a temporary folder.
@@ -127,7 +127,7 @@ func synthesizeVariants() (err error) {
 	// The app's own stages, as its stacks, in one account and region.
 	ids := slices.Collect(maps.Keys(variants))
 	for _, stage := range stages.All {
-		cfg, err := LoadConfig(stage, map[string]any{KeyAccount: "111122223333", KeyRegion: "eu-west-1"}, noEnv)
+		cfg, err := LoadConfig(stage, map[string]any{keyAccount: "111122223333", keyRegion: "eu-west-1"}, noEnv)
 		if err != nil {
 			return fmt.Errorf("stage %s: %w", stage.Name, err)
 		}
