@@ -26,6 +26,13 @@ type ADOTCollectorOptions struct {
 	// /healthcheck, as the ECR Public image does.
 	// Default: DefaultADOTImage.
 	Image awsecs.ContainerImage
+	// Config is the collector's own configuration (YAML or JSON), in place
+	// of the one NewSidecar writes; it must still receive on the task's
+	// loopback what the app sends (XRayPort, OTLPGRPCPort, OTLPHTTPPort).
+	// Default: this task's traces only: awsxray and OTLP receivers on the
+	// task's loopback, memory_limiter and batch, the awsxray exporter to the
+	// stack's region, the health_check extension.
+	Config *string
 	// SampleRate, when set, has the app's OpenTelemetry SDK trace this share
 	// of requests, 0..1, when no caller decided (OTEL_TRACES_SAMPLER
 	// parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG): for an app that
@@ -62,9 +69,13 @@ func (o *ADOTCollectorOptions) spec() *collectorSpec {
 		name: "ADOT collector", containerName: "otel-collector",
 		user:    "10001", // not root; replaces the image's own user, aoc (uid 4317)
 		image:   image,
-		command: func(string) []string { return []string{"--config=env:" + adotConfigVar} },
-		environment: func(region string) *map[string]*string {
-			return &map[string]*string{adotConfigVar: jsii.String(adotConfig(region, SidecarMemoryMiB))}
+		command: func(string, int) []string { return []string{"--config=env:" + adotConfigVar} },
+		environment: func(region string, memoryMiB int) *map[string]*string {
+			config := adotConfig(region, memoryMiB)
+			if o.Config != nil {
+				config = *o.Config
+			}
+			return &map[string]*string{adotConfigVar: jsii.String(config)}
 		},
 		ports: otlpPorts(),
 		// /healthcheck asks the health_check extension; it needs no shell.

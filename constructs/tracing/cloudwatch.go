@@ -18,6 +18,13 @@ type CloudWatchAgentOptions struct {
 	// Public image under /opt/aws/amazon-cloudwatch-agent.
 	// Default: DefaultCloudWatchAgentImage.
 	Image awsecs.ContainerImage
+	// Config is the agent's own configuration (its JSON), in place of the
+	// one NewSidecar writes; it must still receive on the task's loopback
+	// what the app sends (XRayPort, OTLPGRPCPort, OTLPHTTPPort).
+	// Default: traces only: X-Ray segments and the sampling proxy, OTLP, on
+	// the task's loopback; local mode; the stack's region; a quarter of the
+	// sidecar's memory as buffer.
+	Config *string
 	// SampleRate, when set, has the app's OpenTelemetry SDK trace this share
 	// of requests, 0..1, when no caller decided (OTEL_TRACES_SAMPLER
 	// parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG): for an app that
@@ -62,9 +69,13 @@ func (o *CloudWatchAgentOptions) spec() *collectorSpec {
 		user:           "0",
 		noCapabilities: true,
 		image:          image,
-		command:        func(string) []string { return nil },
-		environment: func(region string) *map[string]*string {
-			return &map[string]*string{cwAgentConfigVar: jsii.String(cloudWatchAgentConfig(region, SidecarMemoryMiB))}
+		command:        func(string, int) []string { return nil },
+		environment: func(region string, memoryMiB int) *map[string]*string {
+			config := cloudWatchAgentConfig(region, memoryMiB)
+			if o.Config != nil {
+				config = *o.Config
+			}
+			return &map[string]*string{cwAgentConfigVar: jsii.String(config)}
 		},
 		ports: otlpPorts(),
 		// At start the agent writes its configuration (JSON, TOML, YAML)

@@ -42,7 +42,7 @@ func (o *XRayDaemonOptions) spec() *collectorSpec {
 		// The image's ENTRYPOINT binds 0.0.0.0; naming the binary here
 		// replaces it, so that every flag is in the template.
 		entryPoint: jsii.Strings("/xray"),
-		command: func(region string) []string {
+		command: func(region string, memoryMiB int) []string {
 			return []string{
 				"-b", loopback(XRayPort), // UDP: segments from the app
 				"-t", loopback(XRayPort), // TCP: the sampling-rule proxy
@@ -50,7 +50,7 @@ func (o *XRayDaemonOptions) spec() *collectorSpec {
 				"-n", region, // the region to send to, never guessed
 				// A quarter of the container's memory for the segment
 				// buffer; the daemon's default is 1% of the host's.
-				"-m", strconv.Itoa(SidecarMemoryMiB / 4),
+				"-m", strconv.Itoa(memoryMiB / 4),
 				"-l", "info",
 			}
 		},

@@ -233,3 +233,76 @@ func ExampleCloudWatchAgent() {
 	// CW_CONFIG_CONTENT {"traces":{"traces_collected":{"xray":{"bind_address":"127.0.0.1:2000","tcp_proxy":{"bind_address":"127.0.0.1:2000"}},"otlp":{"grpc_endpoint":"127.0.0.1:4317","http_endpoint":"127.0.0.1:4318"}},"local_mode":true,"region_override":"eu-west-1","buffer_size_mb":64}}
 	// volumes 4
 }
+
+// TestTheSidecarsSizeAndConfigurationAreTunable: CPU and memory from the
+// props (the collector's buffers follow the memory, and MemoryLimitMiB reads
+// it back), a collector configuration of the caller's own used as given, and
+// sizes the construct refuses, each naming its prop.
+func TestTheSidecarsSizeAndConfigurationAreTunable(t *testing.T) {
+	type sized struct {
+		Name              string
+		Cpu               float64
+		Memory            float64
+		MemoryReservation float64
+		Command           []string
+		Environment       []struct{ Name, Value string }
+	}
+	read := func(stack awscdk.Stack, name string) sized {
+		found := assertions.Template_FromStack(stack, nil).FindResources(jsii.String("AWS::ECS::TaskDefinition"), nil)
+		for _, r := range *found {
+			var list []sized
+			raw, _ := json.Marshal((*r)["Properties"].(map[string]any)["ContainerDefinitions"])
+			json.Unmarshal(raw, &list)
+			for _, c := range list {
+				if c.Name == name {
+					return c
+				}
+			}
+		}
+		t.Fatalf("no container %s", name)
+		return sized{}
+	}
+	stack, task, app := newTask()
+	sidecar := tracing.NewSidecar(stack, "Tracing", &tracing.SidecarProps{TaskDefinition: task, AppContainer: app, ServiceName: jsii.String("orders"),
+		Cpu: jsii.Number(64), MemoryLimitMiB: jsii.Number(512)})
+	daemon := read(stack, "xray-daemon")
+	if daemon.Cpu != 64 || daemon.Memory != 512 || daemon.MemoryReservation != 512 || !strings.Contains(strings.Join(daemon.Command, " "), "-m 128") || sidecar.MemoryLimitMiB() != 512 {
+		t.Errorf("daemon %+v, MemoryLimitMiB() %d; want 64 units, 512 MiB, a 128 MiB buffer", daemon, sidecar.MemoryLimitMiB())
+	}
+
+	stack, task, app = newTask()
+	tracing.NewSidecar(stack, "Tracing", &tracing.SidecarProps{TaskDefinition: task, AppContainer: app, ServiceName: jsii.String("orders"),
+		MemoryLimitMiB: jsii.Number(1024), Collector: tracing.ADOTCollector(nil)})
+	if env := read(stack, "otel-collector").Environment; len(env) != 1 || !strings.Contains(env[0].Value, `"limit_mib":819`) {
+		t.Errorf("ADOT at 1024 MiB: %v; want memory_limiter at 80%%, 819 MiB", env)
+	}
+	own := `{"receivers": {"otlp": {}}}`
+	for _, c := range []struct {
+		collector tracing.Collector
+		container string
+	}{
+		{tracing.ADOTCollector(&tracing.ADOTCollectorOptions{Config: &own}), "otel-collector"},
+		{tracing.CloudWatchAgent(&tracing.CloudWatchAgentOptions{Config: &own}), "cloudwatch-agent"},
+	} {
+		stack, task, app = newTask()
+		tracing.NewSidecar(stack, "Tracing", &tracing.SidecarProps{TaskDefinition: task, AppContainer: app, ServiceName: jsii.String("orders"), Collector: c.collector})
+		if env := read(stack, c.container).Environment; len(env) != 1 || env[0].Value != own {
+			t.Errorf("%s with a configuration of its own: %v", c.container, env)
+		}
+	}
+
+	for _, tc := range []struct {
+		props func(*tracing.SidecarProps)
+		want  string
+	}{
+		{func(p *tracing.SidecarProps) { p.MemoryLimitMiB = jsii.Number(32) }, "tracing.NewSidecar Tracing: MemoryLimitMiB: 32 is not a sidecar's memory; expected a whole number of MiB, 64 or more (the X-Ray daemon's buffers are a share of it)"},
+		{func(p *tracing.SidecarProps) { p.Cpu = jsii.Number(1.5) }, "tracing.NewSidecar Tracing: Cpu: 1.5 is not a number of CPU units; expected a whole number in 0..10240"},
+	} {
+		stack, task, app = newTask()
+		p := &tracing.SidecarProps{TaskDefinition: task, AppContainer: app, ServiceName: jsii.String("orders")}
+		tc.props(p)
+		if got := panicked(func() { tracing.NewSidecar(stack, "Tracing", p) }); got != tc.want {
+			t.Errorf("panic %q, want %q", got, tc.want)
+		}
+	}
+}

@@ -27,14 +27,17 @@ import (
 // the task can reach it (NewSidecar refuses other network modes).
 const XRayPort = 2000
 
-// SidecarMemoryMiB is the sidecar's memory, reserved and its hard limit,
-// whichever collector it runs: what an app container sharing the task's
-// memory leaves for it.
+// SidecarMemoryMiB is the sidecar's memory by default, reserved and its hard
+// limit, whichever collector it runs: what an app container sharing the
+// task's memory leaves for it (Sidecar.MemoryLimitMiB gives the actual).
 const SidecarMemoryMiB = 256
 
-// The sidecar's CPU units and restart window.
+// The sidecar's CPU units by default, the least memory a collector runs
+// in, and its restart window.
 const (
 	sidecarCPU     = 32
+	minSidecarMiB  = 64
+	maxSidecarCPU  = 10240
 	restartSeconds = 60
 )
 
@@ -54,16 +57,28 @@ type SidecarProps struct {
 	// LogGroup receives the sidecar's logs.
 	// Default: a new log group, kept one month.
 	LogGroup awslogs.ILogGroup
+	// Cpu is the sidecar's CPU units (1024 to a vCPU), 0..10240.
+	// Default: 32.
+	Cpu *float64
+	// MemoryLimitMiB is the sidecar's memory, reserved and its hard limit,
+	// a whole number of MiB, 64 or more; the collector's buffers follow it.
+	// Default: SidecarMemoryMiB (256).
+	MemoryLimitMiB *float64
 }
 
 // Sidecar is a tracing collector running beside an app container.
 type Sidecar struct {
 	constructs.Construct
+	memoryMiB int
 	name      string
 	container awsecs.ContainerDefinition
 	logGroup  awslogs.ILogGroup
 	policy    awsiam.Policy
 }
+
+// MemoryLimitMiB is the sidecar's memory, reserved and its hard limit: what an
+// app container sharing the task's memory must leave for it.
+func (s *Sidecar) MemoryLimitMiB() int { return s.memoryMiB }
 
 // NewSidecar adds the collector's container to the task definition, grants
 // the task role what the collector calls, and points the app container at
@@ -79,7 +94,20 @@ func NewSidecar(scope constructs.Construct, id string, props *SidecarProps) *Sid
 		collector = XRayDaemon(nil)
 	}
 	spec := collector.spec()
-	s := &Sidecar{name: spec.name, logGroup: props.LogGroup}
+	cpu, memory := float64(sidecarCPU), float64(SidecarMemoryMiB)
+	if props.Cpu != nil {
+		cpu = *props.Cpu
+	}
+	if props.MemoryLimitMiB != nil {
+		memory = *props.MemoryLimitMiB
+	}
+	if cpu != float64(int(cpu)) || cpu < 0 || cpu > maxSidecarCPU {
+		panic(fmt.Errorf("tracing.NewSidecar %s: Cpu: %g is not a number of CPU units; expected a whole number in 0..%d", id, cpu, maxSidecarCPU))
+	}
+	if memory != float64(int(memory)) || memory < minSidecarMiB {
+		panic(fmt.Errorf("tracing.NewSidecar %s: MemoryLimitMiB: %g is not a sidecar's memory; expected a whole number of MiB, %d or more (the %s's buffers are a share of it)", id, memory, minSidecarMiB, spec.name))
+	}
+	s := &Sidecar{name: spec.name, logGroup: props.LogGroup, memoryMiB: int(memory)}
 	switch mode := props.TaskDefinition.NetworkMode(); mode {
 	case awsecs.NetworkMode_AWS_VPC:
 	case awsecs.NetworkMode_HOST:
@@ -109,16 +137,16 @@ func NewSidecar(scope constructs.Construct, id string, props *SidecarProps) *Sid
 	opts := &awsecs.ContainerDefinitionOptions{
 		Image:        spec.image,
 		EntryPoint:   spec.entryPoint,
-		Command:      jsii.Strings(spec.command(region)...),
-		Environment:  spec.environment(region),
+		Command:      jsii.Strings(spec.command(region, s.memoryMiB)...),
+		Environment:  spec.environment(region, s.memoryMiB),
 		PortMappings: &ports,
 		HealthCheck:  spec.healthCheck,
-		Cpu:          jsii.Number(sidecarCPU),
+		Cpu:          jsii.Number(cpu),
 		// A hard limit as well as the reservation (Control Tower's
 		// CT.ECS.PR.7): a leaking sidecar is restarted, not left to starve
 		// the app.
-		MemoryReservationMiB: jsii.Number(SidecarMemoryMiB),
-		MemoryLimitMiB:       jsii.Number(SidecarMemoryMiB),
+		MemoryReservationMiB: jsii.Number(s.memoryMiB),
+		MemoryLimitMiB:       jsii.Number(s.memoryMiB),
 		// Not essential, and restarted in place: while it restarts, traces
 		// of those seconds are lost and requests are not.
 		Essential:              jsii.Bool(false),
@@ -211,8 +239,8 @@ type collectorSpec struct {
 	name, containerName, user string
 	image                     awsecs.ContainerImage
 	entryPoint                *[]*string
-	command                   func(region string) []string
-	environment               func(region string) *map[string]*string
+	command                   func(region string, memoryMiB int) []string
+	environment               func(region string, memoryMiB int) *map[string]*string
 	ports                     []port
 	healthCheck               *awsecs.HealthCheck
 	// noCapabilities drops every Linux capability of the container (for one
@@ -244,4 +272,4 @@ func xrayAppEnvironment(serviceName string) map[string]string {
 	}
 }
 
-func noEnvironment(string) *map[string]*string { return nil }
+func noEnvironment(string, int) *map[string]*string { return nil }
