@@ -554,3 +554,51 @@ func TestAFindingLeavesNoAssemblyUnderPlainCdkSynth(t *testing.T) {
 		t.Errorf("the validation report left is %.60q (%v); want this synth's", report, err)
 	}
 }
+
+// TestTheLayoutInTheDesignIsTheTree: docs/design.md's layout lists what the
+// repository holds: every path it names exists, and every folder of the
+// tree (and each folder under constructs/, stack/ and tools/) is named.
+func TestTheLayoutInTheDesignIsTheTree(t *testing.T) {
+	doc, err := os.ReadFile("docs/design.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, _ := strings.Cut(string(doc), "```\n")
+	block, _, _ = strings.Cut(block, "```")
+	listed := map[string]bool{}
+	for _, line := range strings.Split(block, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && !strings.HasPrefix(line, " ") {
+			listed[strings.TrimSuffix(f[0], "/")] = true
+			if _, err := os.Stat(f[0]); err != nil {
+				t.Errorf("docs/design.md lists %s: %v", f[0], err)
+			}
+		}
+	}
+	out, err := exec.Command("git", "ls-files").Output()
+	if err != nil {
+		t.Skipf("git ls-files: %v", err) // not a checkout
+	}
+	covered := func(path string) bool {
+		for l := range listed {
+			if path == l || strings.HasPrefix(path, l+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	reported := map[string]bool{}
+	for _, file := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		parts := strings.Split(file, "/")
+		if len(parts) < 2 || strings.HasPrefix(parts[0], ".") {
+			continue
+		}
+		dir := parts[0]
+		if slices.Contains([]string{"constructs", "stack", "tools"}, dir) && len(parts) > 2 {
+			dir += "/" + parts[1] // each of these folders by name
+		}
+		if (!covered(file) || !listed[dir] && dir != parts[0]) && !reported[dir] {
+			t.Errorf("docs/design.md's layout does not name %s/ (it holds %s)", dir, file)
+			reported[dir] = true
+		}
+	}
+}
