@@ -201,11 +201,7 @@ func tracedHandler(ctx context.Context, getenv func(string) string) (http.Handle
 		if ruleName == "" {
 			ruleName = name
 		}
-		serviceType := ""
-		if opts.OnECS {
-			serviceType = "AWS::ECS::Container"
-		}
-		o, err := newOTelTracing(ctx, name, endpoint, xraySampler{strategy: strategy, service: ruleName, serviceType: serviceType})
+		o, err := newOTelTracing(ctx, name, endpoint, xraySampler{strategy: strategy, service: ruleName, serviceType: opts.serviceType()})
 		if err != nil {
 			return nil, nil, err
 		}

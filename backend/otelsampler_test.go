@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
 	"github.com/cruddur/tracing/backend/internal/standin"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 )
@@ -175,5 +174,3 @@ func TestOpenTelemetryWithoutItsSamplingProxy(t *testing.T) {
 		}
 	}
 }
-
-var _ = sampling.Request{}

@@ -38,6 +38,15 @@ type tracingOptions struct {
 	Faults *faultLog
 }
 
+// serviceType is the origin rules match requests by: what the SDK's ECS
+// plugin sets on ECS, else none.
+func (o tracingOptions) serviceType() string {
+	if o.OnECS {
+		return "AWS::ECS::Container"
+	}
+	return ""
+}
+
 // traced wraps h in the X-Ray middleware. Its recorder configuration lives in
 // the returned handler's context, not in the SDK's globals, so tests can run
 // servers that talk to different daemons.
@@ -84,10 +93,7 @@ func traced(h http.Handler, opts tracingOptions, cfg xray.Config) (http.Handler,
 		namer = xray.NewDynamicSegmentNamer(opts.ServiceName, opts.URLPattern)
 	}
 	sdk := xray.HandlerWithContext(ctx, namer, recordCallerTrace(accessLog(xrayTraceID, h)))
-	origin := ""
-	if opts.OnECS {
-		origin = "AWS::ECS::Container" // what the SDK's ECS plugin sets
-	}
+	origin := opts.serviceType()
 	return edgeTraceHeader(opts.TrustTraceHeader, sampledFirst(cfg.SamplingStrategy, namer, opts.TracingName, origin, sdk, accessLog(unsampledTraceID, h))), nil
 }
 
