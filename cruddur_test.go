@@ -602,3 +602,92 @@ func TestTheLayoutInTheDesignIsTheTree(t *testing.T) {
 		}
 	}
 }
+
+// TestTheImageBuildsFromItsContext builds the backend as its Dockerfile's
+// build stage would, from what `cdk deploy` would send Docker: the image
+// asset as the synth staged it (the folder after .dockerignore), with only
+// what the stage's COPY lines take, and `go build .` there. No Docker
+// engine is needed, and a package the context or a COPY leaves out (an
+// internal package, a new folder) fails here instead of in the first deploy.
+func TestTheImageBuildsFromItsContext(t *testing.T) {
+	outdir := apps["default"].outdir
+	data, err := os.ReadFile(filepath.Join(outdir, production+".assets.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var assets struct {
+		DockerImages map[string]struct{ Source struct{ Directory string } }
+	}
+	if err := json.Unmarshal(data, &assets); err != nil {
+		t.Fatal(err)
+	}
+	if len(assets.DockerImages) != 1 {
+		t.Fatalf("%d image assets; want the backend's only", len(assets.DockerImages))
+	}
+	var context string
+	for _, image := range assets.DockerImages {
+		context = filepath.Join(outdir, image.Source.Directory)
+	}
+	dockerfile, err := os.ReadFile(filepath.Join(context, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	workdir := t.TempDir()
+	stages := 0
+	for _, line := range strings.Split(string(dockerfile), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) > 0 && f[0] == "FROM":
+			stages++
+		case stages == 1 && len(f) >= 3 && f[0] == "COPY" && !strings.HasPrefix(f[1], "--"):
+			if f[len(f)-1] != "./" {
+				t.Fatalf("Dockerfile: %q copies into %s; this test follows COPY into the WORKDIR (./) only", line, f[len(f)-1])
+			}
+			for _, src := range f[1 : len(f)-1] {
+				copyInto(t, context, src, workdir)
+			}
+		}
+	}
+	cmd := exec.Command("go", "build", "-trimpath", "-o", os.DevNull, ".")
+	cmd.Dir = workdir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOWORK=off", "GOFLAGS=-mod=readonly")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("the image's build stage would fail: go build in what its COPY lines take from the staged context: %v\n%s", err, out)
+	}
+}
+
+// copyInto copies what a Dockerfile's `COPY src ./` takes from context
+// into dst: src is a path or a pattern of the context's top level (as
+// Docker matches it), or "." for the whole context.
+func copyInto(t *testing.T, context, src, dst string) {
+	t.Helper()
+	matches, err := filepath.Glob(filepath.Join(context, src))
+	if err != nil || len(matches) == 0 {
+		t.Fatalf("Dockerfile: COPY %s matches nothing in the staged context (%v)", src, err)
+	}
+	for _, m := range matches {
+		// A folder's contents land in dst (Docker's COPY dir ./), a
+		// file as itself; later COPY lines overwrite earlier ones.
+		root := filepath.Dir(m)
+		if info, err := os.Stat(m); err == nil && info.IsDir() {
+			root = m
+		}
+		err := filepath.WalkDir(m, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel(root, path)
+			data, err := os.ReadFile(path)
+			if err == nil {
+				err = os.MkdirAll(filepath.Dir(filepath.Join(dst, rel)), 0o755)
+			}
+			if err == nil {
+				err = os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatalf("COPY %s: %v", src, err)
+		}
+	}
+}
