@@ -329,10 +329,6 @@ func noAssemblyLeft(t *testing.T, outdir string) {
 // construct's panic, aws-cdk-lib's validator), run returns one line that
 // names it, and leaves no assembly over the earlier one.
 func TestBadInputIsOneLine(t *testing.T) {
-	badRule := filepath.Join(t.TempDir(), "rule.json")
-	if err := os.WriteFile(badRule, []byte(`{"SamplingRule": {"RuleName": "Cruddur", "Priority": 0}}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	cases := []struct {
 		name     string
 		override map[string]any
@@ -343,8 +339,6 @@ func TestBadInputIsOneLine(t *testing.T) {
 			`context cruddur:serviceName: "a\"b" contains '"'; expected letters, numbers, spaces and _ . : / % & # = + - @`},
 		{"a construct's panic", map[string]any{stack.KeyAppPort: "2000"}, false,
 			"context cruddur:appPort: tracing.NewSidecar Tracing: AppContainer: port 2000 is the X-Ray daemon's; expected the app on another port"},
-		{"the validator", map[string]any{stack.KeySamplingRuleFile: badRule}, true,
-			"the synth found 2 errors, so no assembly is written; the first: "},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -389,42 +383,47 @@ func TestASignalLeavesNoAssembly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Parallel() // its synths are processes of their own
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
-		dir := t.TempDir()
-		outdir := filepath.Join(dir, "cdk.out")
-		earlierAssembly(t, outdir)
-		cmd := exec.Command(self)
-		cmd.Env = append(os.Environ(), runAsAppEnv+"=1", "CDK_OUTDIR="+outdir, "CDK_CONTEXT_JSON="+string(ctxJSON))
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		// The staging folder appears as the synth starts.
-		deadline := time.Now().Add(20 * time.Second)
-		for staging, _ := filepath.Glob(filepath.Join(dir, ".cdk.out.staging-*")); len(staging) == 0; staging, _ = filepath.Glob(filepath.Join(dir, ".cdk.out.staging-*")) {
-			if time.Now().After(deadline) {
-				cmd.Process.Kill()
-				t.Fatal("the synth did not start")
+		t.Run(sig.String(), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			outdir := filepath.Join(dir, "cdk.out")
+			earlierAssembly(t, outdir)
+			cmd := exec.Command(self)
+			cmd.Env = append(os.Environ(), runAsAppEnv+"=1", "CDK_OUTDIR="+outdir, "CDK_CONTEXT_JSON="+string(ctxJSON))
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
 			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		// Into the synth: jsii has started and aws-cdk-lib is building the
-		// app (the whole run, with the validator, takes seconds).
-		time.Sleep(time.Second)
-		cmd.Process.Signal(sig)
-		err := cmd.Wait()
-		if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 128+int(sig) {
-			t.Errorf("%s: exit %v, want %d", sig, err, 128+int(sig))
-		}
-		noAssemblyLeft(t, outdir)
-		if left, _ := filepath.Glob(filepath.Join(dir, ".cdk.out.staging-*")); len(left) > 0 {
-			t.Errorf("%s: the staging folder %s is left", sig, left)
-		}
+			// The staging folder appears as the synth starts.
+			deadline := time.Now().Add(20 * time.Second)
+			for staging, _ := filepath.Glob(filepath.Join(dir, ".cdk.out.staging-*")); len(staging) == 0; staging, _ = filepath.Glob(filepath.Join(dir, ".cdk.out.staging-*")) {
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					t.Fatal("the synth did not start")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			// Into the synth: jsii has started and aws-cdk-lib is building the
+			// app (the whole run, with the validator, takes seconds).
+			time.Sleep(time.Second)
+			cmd.Process.Signal(sig)
+			err := cmd.Wait()
+			if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 128+int(sig) {
+				t.Errorf("%s: exit %v, want %d", sig, err, 128+int(sig))
+			}
+			noAssemblyLeft(t, outdir)
+			if left, _ := filepath.Glob(filepath.Join(dir, ".cdk.out.staging-*")); len(left) > 0 {
+				t.Errorf("%s: the staging folder %s is left", sig, left)
+			}
+		})
 	}
 }
 
 // TestBadInputEndsTheProcess runs the app as the CLI does, with bad input:
 // exit 1, one line on stderr naming the key, no Go stack trace.
 func TestBadInputEndsTheProcess(t *testing.T) {
+	t.Parallel() // processes of its own; no jsii object
 	ctx, err := cliContext(map[string]any{stack.KeyTaskMemoryMiB: "4096"})
 	if err != nil {
 		t.Fatal(err)
@@ -497,6 +496,7 @@ func TestEveryStageIsAStack(t *testing.T) {
 // does: a stage as shipped (placeholders) is refused with one line naming
 // the stage and what to fill in; an unknown stack and bad usage too.
 func TestTheDeployCheck(t *testing.T) {
+	t.Parallel() // processes of its own; no jsii object
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -525,10 +525,13 @@ func TestTheDeployCheck(t *testing.T) {
 }
 
 // TestAFindingLeavesNoAssemblyUnderPlainCdkSynth runs the app as `cdk synth`
-// does, over an earlier good assembly and its validation report, with a
-// rule that aws-cdk-lib's validator refuses (a finding in its report, not a
-// failed synth): exit 1, one line naming the finding, and no manifest or
-// template left; the report left is this synth's.
+// does (the CLI's context: aws-cdk-lib reports the validator's findings
+// instead of failing the synth), over an earlier good assembly and its
+// validation report, with a rule that aws-cdk-lib's validator refuses: one
+// line naming the finding, no manifest or template left, and the report left
+// is this synth's. It runs in this process, on the synth main runs: a second
+// process would pay jsii's start and the validator's load again (about 5 s),
+// and main's part, exit 1 with that line, is TestBadInputEndsTheProcess's.
 func TestAFindingLeavesNoAssemblyUnderPlainCdkSynth(t *testing.T) {
 	badRule := filepath.Join(t.TempDir(), "rule.json")
 	if err := os.WriteFile(badRule, []byte(`{"SamplingRule": {"RuleName": "Cruddur", "Priority": 0}}`), 0o644); err != nil {
@@ -543,11 +546,11 @@ func TestAFindingLeavesNoAssemblyUnderPlainCdkSynth(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(outdir, "validation-report.json"), []byte(`{"earlier": true}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	stderr, ours, err := runApp(t, ctx, outdir)
-	want := "cruddur: the synth found 2 errors, so no assembly is written; the first: "
-	if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 1 || len(ours) != 1 || !strings.HasPrefix(ours[0], want) ||
-		!strings.Contains(ours[0], "SamplingRule.Priority: 0 is less than the minimum of 1") {
-		t.Errorf("exit %v, stderr %q; want exit 1 and one line starting %q", err, stderr, want)
+	err = run(&awscdk.AppProps{Context: &ctx, Outdir: &outdir, BuiltinCloudFormationValidation: jsii.Bool(true)}, noEnv)
+	want := "the synth found 2 errors, so no assembly is written; the first: "
+	if err == nil || strings.Contains(err.Error(), "\n") || !strings.HasPrefix(err.Error(), want) ||
+		!strings.Contains(err.Error(), "SamplingRule.Priority: 0 is less than the minimum of 1") {
+		t.Errorf("error %q; want one line starting %q naming the rule's priority", err, want)
 	}
 	noAssemblyLeft(t, outdir)
 	if report, err := os.ReadFile(filepath.Join(outdir, "validation-report.json")); err != nil || bytes.Contains(report, []byte("earlier")) {
@@ -610,6 +613,7 @@ func TestTheLayoutInTheDesignIsTheTree(t *testing.T) {
 // engine is needed, and a package the context or a COPY leaves out (an
 // internal package, a new folder) fails here instead of in the first deploy.
 func TestTheImageBuildsFromItsContext(t *testing.T) {
+	t.Parallel() // processes of its own; no jsii object
 	outdir := apps["default"].outdir
 	data, err := os.ReadFile(filepath.Join(outdir, production+".assets.json"))
 	if err != nil {

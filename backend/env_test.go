@@ -83,6 +83,7 @@ func TestTheShutdownGraceFitsTheStopTimeout(t *testing.T) {
 // configures dynamic_naming, a request whose Host matches is a segment named
 // after that host; another is named after the service.
 func TestDynamicNamingFromTheEnvironment(t *testing.T) {
+	t.Parallel() // its daemon stand-in and server are its own
 	daemon := newSegmentCounter(t)
 	env := map[string]string{"AWS_XRAY_URL": "*.cruddur.example", "AWS_XRAY_DAEMON_ADDRESS": daemon.conn.LocalAddr().String()}
 	opts, err := optionsFromEnv(func(k string) string { return env[k] })
