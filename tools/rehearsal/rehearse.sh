@@ -24,16 +24,26 @@ work=$(mktemp -d)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 moto_server -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
 moto=$!
-# The CLI caches moto's lookups (its Availability Zones) in cdk.context.json;
-# they are no one's to keep: the file is put back as it was.
-[ -e cdk.context.json ] && cp cdk.context.json "$work/cdk.context.json"
 cleanup() {
-  if [ -e "$work/cdk.context.json" ]; then cp "$work/cdk.context.json" cdk.context.json; else rm -f cdk.context.json; fi
   kill "$moto" 2>/dev/null || true
   wait "$moto" 2>/dev/null || true
   [ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"
 }
 trap cleanup EXIT
+
+# The CLI runs in a copy of the project (its files, tracked or not, as they
+# are; node_modules linked): what it writes beside cdk.json (cdk.context.json
+# with moto's Availability Zones, the app's binary) stays in the copy, so
+# make test may synthesize and test in the checkout meanwhile.
+mkdir "$work/project"
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  git ls-files -z --cached --others --exclude-standard | xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
+    tar --null -T - -cf - | tar -xf - -C "$work/project"
+else
+  tar --exclude=./node_modules --exclude=./cdk.out --exclude=./.cdk-app -cf - . | tar -xf - -C "$work/project"
+fi
+ln -s "$root/node_modules" "$work/project/node_modules"
+cd "$work/project"
 
 # Only moto: no profile, no real credentials, no other endpoint. localhost,
 # not 127.0.0.1: moto reads an S3 URL on 127.0.0.1 as bucket "127".
