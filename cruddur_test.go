@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -694,4 +697,75 @@ func copyInto(t *testing.T, context, src, dst string) {
 			t.Fatalf("COPY %s: %v", src, err)
 		}
 	}
+}
+
+// TestTheDesignListsEachConstructsExports: docs/design.md's "(exported:
+// ...)" list of each construct package is the package's exported top-level
+// names, read from its source: a name added, renamed or unexported without
+// the doc fails here.
+func TestTheDesignListsEachConstructsExports(t *testing.T) {
+	doc, err := os.ReadFile("docs/design.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs, _ := filepath.Glob("constructs/*")
+	if len(dirs) == 0 {
+		t.Fatal("no construct packages")
+	}
+	for _, dir := range dirs {
+		var listed []string
+		if _, rest, ok := strings.Cut(string(doc), "**`"+dir+"`** (exported: "); ok {
+			list, _, _ := strings.Cut(rest, ")")
+			for _, name := range strings.Split(list, ",") {
+				listed = append(listed, strings.Trim(strings.TrimSpace(name), "`"))
+			}
+		}
+		got := exportedNames(t, dir)
+		slices.Sort(listed)
+		if !slices.Equal(got, listed) {
+			t.Errorf("docs/design.md lists %s's exports as %v; the package exports %v", dir, listed, got)
+		}
+	}
+}
+
+// exportedNames are the exported top-level names (functions, types,
+// constants, variables; not methods) of the non-test Go files in dir, sorted.
+func exportedNames(t *testing.T, dir string) []string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	var names []string
+	for _, path := range files {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range f.Decls {
+			switch d := decl.(type) {
+			case *ast.FuncDecl:
+				if d.Recv == nil && d.Name.IsExported() {
+					names = append(names, d.Name.Name)
+				}
+			case *ast.GenDecl:
+				for _, spec := range d.Specs {
+					switch s := spec.(type) {
+					case *ast.TypeSpec:
+						if s.Name.IsExported() {
+							names = append(names, s.Name.Name)
+						}
+					case *ast.ValueSpec:
+						for _, n := range s.Names {
+							if n.IsExported() {
+								names = append(names, n.Name)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
 }

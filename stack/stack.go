@@ -142,20 +142,22 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 		},
 	})
 	appLogs := logs(task, "AppLogs", nil)
+	var sidecar *tracing.Sidecar
 	app := task.AddContainer(jsii.String("app"), &awsecs.ContainerDefinitionOptions{
 		Image:        appImage(cfg),
 		Environment:  appEnvironment(cfg),
 		PortMappings: &[]*awsecs.PortMapping{{Name: jsii.String("http"), ContainerPort: jsii.Number(cfg.AppPort), Protocol: awsecs.Protocol_TCP}},
 		Essential:    jsii.Bool(true),
-		// What the sidecar leaves of the task's memory, as a hard limit:
-		// every Fargate size has at least 512 MiB, twice the sidecar's.
-		MemoryLimitMiB: jsii.Number(cfg.TaskMemoryMiB - tracing.SidecarMemoryMiB),
+		// What the sidecar leaves of the task's memory, as a hard limit,
+		// read back from the sidecar once it is made (it needs this
+		// container first): every Fargate size has at least 512 MiB,
+		// twice the sidecar's default.
+		MemoryLimitMiB: awscdk.Lazy_Number(&leftOver{cfg.TaskMemoryMiB, &sidecar}),
 		// The image has no shell or curl: the binary checks itself.
 		HealthCheck: &awsecs.HealthCheck{
-			Command:     jsii.Strings("CMD", "/cruddur-backend", "-healthcheck"),
-			Interval:    awscdk.Duration_Seconds(jsii.Number(30)),
-			Timeout:     awscdk.Duration_Seconds(jsii.Number(5)),
-			Retries:     jsii.Number(3),
+			Command: jsii.Strings("CMD", "/cruddur-backend", "-healthcheck"),
+			// ECS's interval, timeout and retries (30 s, 5 s, 3), which
+			// aws-cdk-lib writes when none is given; 10 s to start.
 			StartPeriod: awscdk.Duration_Seconds(jsii.Number(10)),
 		},
 		User: jsii.String(appUser),
@@ -166,7 +168,6 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 			StreamPrefix: jsii.String("app"),
 		}),
 	})
-	var sidecar *tracing.Sidecar
 	keyed(KeyAppPort, func() {
 		sidecar = tracing.NewSidecar(stack, "Tracing", &tracing.SidecarProps{
 			TaskDefinition: task,
@@ -217,6 +218,18 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 		"https://%[1]s.console.aws.amazon.com/cloudwatch/home?region=%[1]s#xray:traces/query", *stack.Region())),
 		"X-Ray traces in the CloudWatch console: choose the group named in XRayGroupName")
 	return stack
+}
+
+// leftOver is the memory a task leaves its app container: the task's less
+// its tracing sidecar's, as the sidecar reports it at synth.
+type leftOver struct {
+	taskMiB int
+	sidecar **tracing.Sidecar
+}
+
+// Produce gives aws-cdk-lib the app container's memory.
+func (l *leftOver) Produce() *float64 {
+	return jsii.Number(l.taskMiB - (*l.sidecar).MemoryLimitMiB())
 }
 
 // collector is the tracing sidecar cruddur:collector chooses. With the ADOT

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -29,7 +30,7 @@ var variants = map[string]map[string]any{
 	"CloudWatchAgent": {KeyCollector: CollectorCloudWatchAgent, KeySamplingRuleFile: "fixed-rate.json"},
 	"Orders":          {KeyServiceName: "orders", keyInsightsEnabled: "true", keyInsightsNotifications: true, KeySamplingRuleFile: "orders.json"},
 	"NoLoadBalancer":  {keyLoadBalancer: "false"},
-	"ServiceOptions":  {keyCertificateArn: certificateArn, keyDeletionProtection: true, keyEcsExec: "true", keyDesiredCount: 3.0},
+	"ServiceOptions":  {keyCertificateArn: certificateArn, keyDeletionProtection: true, keyEcsExec: "true", keyDesiredCount: 3.0, KeyTaskMemoryMiB: "1024"},
 	"ExistingVpc":     {keyVpcID: "vpc-0123456789abcdef0", keyAccount: "111122223333", keyRegion: "eu-west-1"},
 	"Production":      {stageKey: "production", keyCertificateArn: certificateArn},
 	"Paused":          {keyDesiredCount: 0.0},
@@ -201,6 +202,7 @@ type container struct {
 	}
 	DependsOn []struct{ Condition, ContainerName string }
 	Secrets   []any
+	Memory    int
 }
 
 // containers returns a variant's containers, by name.
@@ -354,6 +356,26 @@ func TestTaskDefinition(t *testing.T) {
 			"RuntimePlatform": map[string]any{"CpuArchitecture": "X86_64", "OperatingSystemFamily": "LINUX"},
 		})
 	})
+}
+
+// TestTheAppHasWhatTheSidecarLeaves: in every variant and stage, whatever
+// the collector and the task's size, the app container's hard memory limit
+// is the task's memory less the sidecar's, as the sidecar sized itself.
+func TestTheAppHasWhatTheSidecarLeaves(t *testing.T) {
+	for id := range synthesized {
+		var sizes []string
+		for _, task := range resources(t, id, "AWS::ECS::TaskDefinition") {
+			memory, _ := strconv.Atoi(fmt.Sprint(task["Memory"]))
+			sum := 0
+			for _, c := range containers(t, id) {
+				sum += c.Memory
+				sizes = append(sizes, fmt.Sprintf("%s %d MiB", c.Name, c.Memory))
+			}
+			if c := containers(t, id); len(c) != 2 || c["app"].Memory == 0 || sum != memory {
+				t.Errorf("%s: a task of %d MiB, containers %v; want the app and its sidecar, summing to the task's", id, memory, sizes)
+			}
+		}
+	}
 }
 
 func TestDaemonContainer(t *testing.T) {

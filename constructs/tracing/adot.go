@@ -80,10 +80,9 @@ func (o *ADOTCollectorOptions) spec() *collectorSpec {
 		ports: otlpPorts(),
 		// /healthcheck asks the health_check extension; it needs no shell.
 		healthCheck: &awsecs.HealthCheck{
-			Command:     jsii.Strings("CMD", "/healthcheck"),
-			Interval:    awscdk.Duration_Seconds(jsii.Number(30)),
-			Timeout:     awscdk.Duration_Seconds(jsii.Number(5)),
-			Retries:     jsii.Number(3),
+			Command: jsii.Strings("CMD", "/healthcheck"),
+			// ECS's interval, timeout and retries (30 s, 5 s, 3), which
+			// aws-cdk-lib writes when none is given; 10 s to start.
 			StartPeriod: awscdk.Duration_Seconds(jsii.Number(10)),
 		},
 		appEnvironment: otelAppEnvironment(o.SampleRate),

@@ -27,10 +27,10 @@ import (
 // the task can reach it (NewSidecar refuses other network modes).
 const XRayPort = 2000
 
-// SidecarMemoryMiB is the sidecar's memory by default, reserved and its hard
-// limit, whichever collector it runs: what an app container sharing the
-// task's memory leaves for it (Sidecar.MemoryLimitMiB gives the actual).
-const SidecarMemoryMiB = 256
+// defaultSidecarMiB is the sidecar's memory by default, reserved and its
+// hard limit, whichever collector it runs (Sidecar.MemoryLimitMiB gives the
+// actual, for an app container that shares the task's memory).
+const defaultSidecarMiB = 256
 
 // The sidecar's CPU units by default, the least memory a collector runs
 // in, and its restart window.
@@ -62,7 +62,7 @@ type SidecarProps struct {
 	Cpu *float64
 	// MemoryLimitMiB is the sidecar's memory, reserved and its hard limit,
 	// a whole number of MiB, 64 or more; the collector's buffers follow it.
-	// Default: SidecarMemoryMiB (256).
+	// Default: 256.
 	MemoryLimitMiB *float64
 }
 
@@ -94,7 +94,7 @@ func NewSidecar(scope constructs.Construct, id string, props *SidecarProps) *Sid
 		collector = XRayDaemon(nil)
 	}
 	spec := collector.spec()
-	cpu, memory := float64(sidecarCPU), float64(SidecarMemoryMiB)
+	cpu, memory := float64(sidecarCPU), float64(defaultSidecarMiB)
 	if props.Cpu != nil {
 		cpu = *props.Cpu
 	}
