@@ -80,10 +80,7 @@ func homeActivities(ctx context.Context, now time.Time, steps stepTracer) []Acti
 			"results-size": len(activities),
 		}
 	})
-	if activities == nil {
-		activities = mockHomeActivities(now)
-	}
-	return activities
+	return activities // every stepTracer runs work, recorded or not
 }
 
 func mockHomeActivities(now time.Time) []Activity {

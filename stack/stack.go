@@ -7,6 +7,7 @@ package stack
 import (
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -276,16 +277,21 @@ func newService(stack awscdk.Stack, cfg *Config, task awsecs.FargateTaskDefiniti
 	})
 	tasksSG.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)),
 		jsii.String("HTTPS to X-Ray, CloudWatch Logs and ECR through the NAT gateway"), nil)
-	breaker := &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)}
+	// How the tasks run, whichever way they are reached: ecs-patterns'
+	// props take the same fields by the same names (copyFields), but for
+	// the subnets.
 	private := &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS}
+	base := &awsecs.FargateServiceProps{
+		Cluster: cluster, TaskDefinition: task,
+		MinHealthyPercent: jsii.Number(100), MaxHealthyPercent: jsii.Number(200),
+		CircuitBreaker:       &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)},
+		EnableExecuteCommand: jsii.Bool(cfg.EcsExec), PlatformVersion: awsecs.FargatePlatformVersion_LATEST,
+		AssignPublicIp: jsii.Bool(false), SecurityGroups: &[]awsec2.ISecurityGroup{tasksSG},
+	}
 
 	if !cfg.LoadBalancer {
-		service := awsecs.NewFargateService(stack, jsii.String("Service"), &awsecs.FargateServiceProps{
-			Cluster: cluster, TaskDefinition: task,
-			MinHealthyPercent: jsii.Number(100), MaxHealthyPercent: jsii.Number(200), CircuitBreaker: breaker,
-			EnableExecuteCommand: jsii.Bool(cfg.EcsExec), PlatformVersion: awsecs.FargatePlatformVersion_LATEST,
-			AssignPublicIp: jsii.Bool(false), VpcSubnets: private, SecurityGroups: &[]awsec2.ISecurityGroup{tasksSG},
-		})
+		base.VpcSubnets = private
+		service := awsecs.NewFargateService(stack, jsii.String("Service"), base)
 		scale(cfg, service, nil)
 		return service, nil
 	}
@@ -307,13 +313,10 @@ func newService(stack awscdk.Stack, cfg *Config, task awsecs.FargateTaskDefiniti
 	logAccessLogs(stack, lb)
 
 	props := &awsecspatterns.ApplicationLoadBalancedFargateServiceProps{
-		Cluster: cluster, TaskDefinition: task,
-		MinHealthyPercent: jsii.Number(100), MaxHealthyPercent: jsii.Number(200), CircuitBreaker: breaker,
-		EnableExecuteCommand: jsii.Bool(cfg.EcsExec), PlatformVersion: awsecs.FargatePlatformVersion_LATEST,
-		AssignPublicIp: jsii.Bool(false), TaskSubnets: private, SecurityGroups: &[]awsec2.ISecurityGroup{tasksSG},
-		LoadBalancer: lb, OpenListener: jsii.Bool(true),
+		TaskSubnets: private, LoadBalancer: lb, OpenListener: jsii.Bool(true),
 		HealthCheckGracePeriod: awscdk.Duration_Seconds(jsii.Number(60)),
 	}
+	copyFields(props, base)
 	if cfg.CertificateArn != "" {
 		props.Certificate = awscertificatemanager.Certificate_FromCertificateArn(stack, jsii.String("Certificate"), &cfg.CertificateArn)
 		props.Protocol = elbv2.ApplicationProtocol_HTTPS
@@ -334,6 +337,29 @@ func newService(stack awscdk.Stack, cfg *Config, task awsecs.FargateTaskDefiniti
 	svc.TargetGroup().SetAttribute(jsii.String("deregistration_delay.timeout_seconds"), jsii.String("30"))
 	scale(cfg, svc.Service(), svc.TargetGroup())
 	return svc.Service(), lb
+}
+
+// copyFields sets each field of *dst from the field of *src with the same
+// name, where src's is set: both are props structs, and a field src sets
+// that dst lacks, or cannot hold, is a programming error. (A field may be
+// narrower in dst, such as FargateTaskDefinition for TaskDefinition: the
+// value itself must fit.)
+func copyFields(dst, src any) {
+	d, s := reflect.ValueOf(dst).Elem(), reflect.ValueOf(src).Elem()
+	for i := range s.NumField() {
+		name, v := s.Type().Field(i).Name, s.Field(i)
+		if v.IsZero() {
+			continue
+		}
+		f := d.FieldByName(name)
+		if f.IsValid() && !v.Type().AssignableTo(f.Type()) && v.Kind() == reflect.Interface {
+			v = v.Elem()
+		}
+		if !f.IsValid() || !v.Type().AssignableTo(f.Type()) {
+			panic(fmt.Sprintf("copyFields: %s has no field %s that holds a %s", d.Type(), name, v.Type()))
+		}
+		f.Set(v)
+	}
 }
 
 // Target tracking: tasks are added when their average CPU passes

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -632,6 +633,37 @@ func TestSecurityGroupRules(t *testing.T) {
 		if got := securityGroupRules(t, id); got != strings.Join(want, "\n") {
 			t.Errorf("%s: security group rules:\n%s\nwant exactly:\n%s", id, got, strings.Join(want, "\n"))
 		}
+	}
+}
+
+// TestBothServicePathsRunTheTasksAlike: with a load balancer (ecs-patterns)
+// or without (a plain FargateService), the service runs its tasks the same
+// way: deployments, circuit breaker, ECS Exec, platform, launch type and
+// network; only the load balancer's own properties differ.
+func TestBothServicePathsRunTheTasksAlike(t *testing.T) {
+	service := func(id string) map[string]any {
+		found := resources(t, id, "AWS::ECS::Service")
+		if len(found) != 1 {
+			t.Fatalf("%s: %d services", id, len(found))
+		}
+		for _, props := range found {
+			return props
+		}
+		return nil
+	}
+	behind, alone := service("Default"), service("NoLoadBalancer")
+	for _, key := range []string{"LoadBalancers", "HealthCheckGracePeriodSeconds"} {
+		if behind[key] == nil || alone[key] != nil {
+			t.Errorf("%s: %v behind the load balancer, %v without; want it only behind one", key, behind[key], alone[key])
+		}
+		delete(behind, key)
+	}
+	delete(behind, "DesiredCount") // the scaler's, in both (TestTheScalerOwnsTheTaskCount)
+	delete(alone, "DesiredCount")
+	x, _ := json.Marshal(behind)
+	y, _ := json.Marshal(alone)
+	if !bytes.Equal(x, y) {
+		t.Errorf("the service differs between the paths:\nbehind a load balancer %s\nwithout %s", x, y)
 	}
 }
 
@@ -1456,4 +1488,22 @@ func TestOnlyThisAccountsServicesMayUseTheRolesAndKey(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestCopyFieldsRefusesWhatItCannotCopy: a set field the destination lacks
+// is a panic naming it, not a setting silently lost.
+func TestCopyFieldsRefusesWhatItCannotCopy(t *testing.T) {
+	type narrow struct{ A *string }
+	type wide struct{ A, B *string }
+	var got narrow
+	copyFields(&got, &wide{A: jsii.String("a")})
+	if got.A == nil || *got.A != "a" {
+		t.Errorf("A not copied: %+v", got)
+	}
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "no field B") {
+			t.Errorf("panic %v; want one naming B", r)
+		}
+	}()
+	copyFields(&got, &wide{B: jsii.String("b")})
 }
