@@ -118,11 +118,9 @@ func exempt(resource awscdk.CfnResource, reason string, rules ...string) {
 // nagExempt suppresses cdk-nag rules on one construct and its children, each
 // with the reason.
 func nagExempt(c constructs.IConstruct, reason string, ids ...string) {
-	suppressions := make([]*cdknag.NagPackSuppression, len(ids))
-	for i, id := range ids {
-		suppressions[i] = &cdknag.NagPackSuppression{Id: jsii.String(id), Reason: jsii.String(reason)}
+	for _, id := range ids {
+		nagSuppress(c, true, id, reason)
 	}
-	cdknag.NagSuppressions_AddResourceSuppressions(c, &suppressions, jsii.Bool(true))
 }
 
 // nagSuppress suppresses one cdk-nag rule on c, with its reason: on c's
