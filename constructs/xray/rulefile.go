@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -155,6 +156,26 @@ func number(v *int32) *float64 {
 	return &f
 }
 
+// dottedPath writes a JSON pointer as a dotted path (SamplingRule.Priority),
+// each name that is not a plain one quoted: a key is the file's, and may
+// hold a newline, a dot or a thousand characters.
+func dottedPath(pointer jsontext.Pointer) string {
+	if len(pointer) == 0 {
+		return "the file" // its top level
+	}
+	var names []string
+	for name := range pointer.Tokens() {
+		if !plainName.MatchString(name) {
+			name = Quote(name)
+		}
+		names = append(names, name)
+	}
+	return strings.Join(names, ".")
+}
+
+// plainName is a field name that needs no quotes in a dotted path.
+var plainName = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
+
 // decodeError says what the decoder refused, with the field as a dotted path
 // (SamplingRule.Priority) rather than a JSON pointer.
 func decodeError(data []byte, err error) error {
@@ -163,7 +184,7 @@ func decodeError(data []byte, err error) error {
 		// A syntax error: jsontext says where, as a byte offset.
 		return fmt.Errorf("not valid JSON: %s", strings.TrimPrefix(err.Error(), "jsontext: "))
 	}
-	field := strings.ReplaceAll(strings.TrimPrefix(string(se.JSONPointer), "/"), "/", ".")
+	field := dottedPath(se.JSONPointer)
 	if errors.Is(se.Err, json.ErrUnknownName) {
 		return fmt.Errorf("%s: unknown field; expected the fields of aws xray create-sampling-rule --cli-input-json, spelled as it spells them (names are case-sensitive)", field)
 	}
@@ -172,7 +193,9 @@ func decodeError(data []byte, err error) error {
 	if len(value) == 0 && se.ByteOffset >= 0 && se.ByteOffset < int64(len(data)) {
 		value, _ = jsontext.NewDecoder(bytes.NewReader(data[se.ByteOffset:])).ReadValue()
 	}
-	if len(value) > 0 && len(value) <= 40 {
+	// As one line: the file's whitespace goes (a JSON string holds none
+	// unescaped).
+	if value = value.Clone(); value.Compact() == nil && len(value) > 0 && len(value) <= 40 {
 		got += " " + string(value)
 	}
 	return fmt.Errorf("%s: %s; expected %s", field, got, goTypeName(se.GoType))
