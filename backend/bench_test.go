@@ -72,6 +72,7 @@ func BenchmarkHomeActivities(b *testing.B) {
 		}},
 		// OpenTelemetry at the seed's rule, spans batched to an exporter
 		// that drops them, and its floor: a rule that records nothing.
+		{"otel-every-request-sampled", func() http.Handler { return otelHandler(all) }},
 		{"otel-seed-rule", func() http.Handler { return otelHandler(seed) }},
 		{"otel-floor", func() http.Handler { return otelHandler(none) }},
 	}

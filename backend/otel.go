@@ -3,14 +3,17 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"go.opentelemetry.io/contrib/detectors/aws/ecs"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	awsxray "go.opentelemetry.io/contrib/propagators/aws/xray"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
@@ -75,14 +78,86 @@ func newOTelTracingWith(res *resource.Resource, sampler xraySampler, export sdkt
 // (a public endpoint: the rules decide), unless trust; a malformed one is
 // dropped.
 func (o *otelTracing) wrap(h http.Handler, serviceName string, trust bool) http.Handler {
-	traced := otelhttp.NewHandler(accessLog(otelTraceID, h), serviceName,
-		otelhttp.WithTracerProvider(o.provider),
-		otelhttp.WithPropagators(awsxray.Propagator{}),
-		otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return !trust }),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
-	)
+	traced := o.serverSpans(accessLog(otelTraceID, h), trust)
 	plain := accessLog(unsampledTraceID, h)
 	return edgeTraceHeader(true, sampledFirstOTel(o.sampler.strategy, o.sampler.service, o.sampler.serviceType, trust, traced, plain))
+}
+
+// serverSpans gives each request it serves a server span, as otelhttp's
+// handler would, with what X-Ray shows of a request (the collector's awsxray
+// exporter reads these semantic-convention attributes: method, URL, client,
+// user agent, status, response size) and a 5xx as an error. A caller's
+// trace context is followed when trust, else linked (otelhttp's public
+// endpoint). What otelhttp adds besides, which X-Ray never shows (its HTTP
+// metrics, network and protocol attributes, a wrapper of the request
+// body), cost OpenTelemetry mode's recorded requests most of their
+// difference from X-Ray mode's (docs/performance.md).
+func (o *otelTracing) serverSpans(h http.Handler, trust bool) http.Handler {
+	propagator := awsxray.Propagator{}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		attrs := make([]attribute.KeyValue, 0, 10)
+		// No query string: otelhttp records none either.
+		attrs = append(attrs, semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path))
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		attrs = append(attrs, semconv.URLScheme(scheme))
+		if host, port, err := net.SplitHostPort(r.Host); err == nil {
+			attrs = append(attrs, semconv.ServerAddress(host))
+			if n, err := strconv.Atoi(port); err == nil {
+				attrs = append(attrs, semconv.ServerPort(n))
+			}
+		} else if r.Host != "" {
+			attrs = append(attrs, semconv.ServerAddress(r.Host))
+		}
+		if client := clientAddress(r); client != "" {
+			attrs = append(attrs, semconv.ClientAddress(client))
+		}
+		if ua := r.UserAgent(); ua != "" {
+			attrs = append(attrs, semconv.UserAgentOriginal(ua))
+		}
+		opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...)}
+		if remote := propagator.Extract(ctx, propagation.HeaderCarrier(r.Header)); trace.SpanContextFromContext(remote).IsValid() {
+			if trust {
+				ctx = remote
+			} else {
+				opts = append(opts, trace.WithLinks(trace.LinkFromContext(remote)))
+			}
+		}
+		ctx, span := o.tracer.Start(ctx, r.Method+" "+r.URL.Path, opts...)
+		defer span.End()
+		sw := &sizeWriter{statusWriter: statusWriter{ResponseWriter: w, status: http.StatusOK}}
+		h.ServeHTTP(sw, r.WithContext(ctx))
+		span.SetAttributes(semconv.HTTPResponseStatusCode(sw.status), semconv.HTTPResponseBodySize(sw.size))
+		if sw.status >= 500 {
+			span.SetStatus(codes.Error, "")
+		}
+	})
+}
+
+// clientAddress is who sent the request: the first address of
+// X-Forwarded-For, which the load balancer sets, else the peer.
+func clientAddress(r *http.Request) string {
+	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+		first, _, _ := strings.Cut(xff, ",")
+		return strings.TrimSpace(first)
+	}
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	return host
+}
+
+// sizeWriter keeps the status and counts the body a handler wrote.
+type sizeWriter struct {
+	statusWriter
+	size int
+}
+
+func (w *sizeWriter) Write(b []byte) (int, error) {
+	n, err := w.statusWriter.Write(b)
+	w.size += n
+	return n, err
 }
 
 // step runs work in a child span, with describe's attributes added after it

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
 	"github.com/cruddur/tracing/backend/internal/standin"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -53,7 +59,7 @@ func (c *fakeCollector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveAndWait serves h and reports each request once h has returned, which
-// is when otelhttp has ended the request's span.
+// is when serverSpans has ended the request's span.
 func serveAndWait(h http.Handler) (*httptest.Server, chan struct{}) {
 	served := make(chan struct{}, 8)
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -278,5 +284,47 @@ func TestOpenTelemetryTracesCarryTheECSTask(t *testing.T) {
 		if got := attr(collector.resource, k); got.GetStringValue() != v {
 			t.Errorf("resource %s = %q, want %q", k, got.GetStringValue(), v)
 		}
+	}
+}
+
+// TestServerSpansCarryWhatXRayShows: the server span of a recorded request
+// has the attributes the collector's awsxray exporter turns into a
+// segment's http block (method, URL, client, user agent, status, response
+// size), and a 5xx is an error.
+func TestServerSpansCarryWhatXRayShows(t *testing.T) {
+	exporter := tracetest.NewInMemoryExporter()
+	all, err := sampling.NewLocalizedStrategyFromJSONBytes([]byte(`{"version": 2, "default": {"fixed_target": 0, "rate": 1.0}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := newOTelTracingWith(resource.Empty(), xraySampler{strategy: all, service: "Cruddur"}, sdktrace.WithSyncer(exporter))
+	h := o.serverSpans(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("busy\n"))
+	}), false)
+	req := httptest.NewRequest("POST", "http://api.cruddur.example:8080/api/messages?secret=1", nil)
+	req.Header.Set("X-Forwarded-For", "203.0.113.7, 10.0.0.1")
+	req.Header.Set("User-Agent", "cruddur-web/1.0")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+
+	spans := exporter.GetSpans()
+	if len(spans) != 1 {
+		t.Fatalf("%d spans; want the server span", len(spans))
+	}
+	s := spans[0]
+	got := map[string]string{}
+	for _, kv := range s.Attributes {
+		got[string(kv.Key)] = kv.Value.Emit()
+	}
+	want := map[string]string{
+		"http.request.method": "POST", "url.scheme": "http", "server.address": "api.cruddur.example", "server.port": "8080",
+		"url.path": "/api/messages", "client.address": "203.0.113.7", "user_agent.original": "cruddur-web/1.0",
+		"http.response.status_code": "503", "http.response.body.size": "5",
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("attributes %v; want exactly %v (no query string)", got, want)
+	}
+	if s.Name != "POST /api/messages" || s.SpanKind != trace.SpanKindServer || s.Status.Code != codes.Error {
+		t.Errorf("span %q, kind %v, status %v; want a server span named for the route, an error", s.Name, s.SpanKind, s.Status)
 	}
 }
