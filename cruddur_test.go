@@ -42,7 +42,7 @@ var apps = map[string]*struct {
 }{
 	"default":          {overrides: nil},
 	"adot":             {overrides: map[string]any{stack.KeyCollector: "adot"}},
-	"cloudwatch-agent": {overrides: map[string]any{stack.KeyCollector: stack.CollectorCloudWatchAgent}},
+	"cloudwatch-agent": {overrides: map[string]any{stack.KeyCollector: "cloudwatch-agent"}},
 	// A name X-Ray takes that is not ASCII: every place it reaches must
 	// hold it (an IAM role's description once could not).
 	"unicode": {overrides: map[string]any{stack.KeyServiceName: "Crüddür服务", stack.KeySamplingRuleFile: "testdata/unicode-rule.json"}},

@@ -66,9 +66,9 @@ const productionRetentionDays = 365
 
 // The collectors cruddur:collector names.
 const (
-	CollectorXRayDaemon      = "xray-daemon"
-	CollectorADOT            = "adot"
-	CollectorCloudWatchAgent = "cloudwatch-agent"
+	collectorXRayDaemon      = "xray-daemon"
+	collectorADOT            = "adot"
+	collectorCloudWatchAgent = "cloudwatch-agent"
 )
 
 // Config is what the Cruddur stack is built from: CDK context, read and
@@ -103,8 +103,8 @@ type Config struct {
 	// AppPort is the port the backend serves on; TaskCPU and TaskMemoryMiB
 	// size the Fargate task.
 	AppPort, TaskCPU, TaskMemoryMiB int
-	// Collector is CollectorXRayDaemon, CollectorADOT or
-	// CollectorCloudWatchAgent; DaemonImage replaces the daemon's image,
+	// Collector is "xray-daemon", "adot" or "cloudwatch-agent"
+	// (cruddur:collector); DaemonImage replaces the daemon's image,
 	// CollectorImage the others' (empty: the construct's pin).
 	Collector, DaemonImage, CollectorImage string
 	// LogRetentionDays is how long every log group keeps its logs.
@@ -191,7 +191,7 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 		AppPort:                          r.integer(KeyAppPort, 4567, 1, 65535),
 		TaskCPU:                          r.integer(keyTaskCPU, 256, 256, 16384),
 		TaskMemoryMiB:                    r.integer(KeyTaskMemoryMiB, 512, 512, 122880),
-		Collector:                        r.str(KeyCollector, CollectorXRayDaemon),
+		Collector:                        r.str(KeyCollector, collectorXRayDaemon),
 		DaemonImage:                      r.str(keyDaemonImage, ""),
 		CollectorImage:                   r.str(keyCollectorImage, ""),
 		LogRetentionDays:                 r.integer(keyLogRetentionDays, pick(prod, productionRetentionDays, 30), 1, 3653),
@@ -256,8 +256,8 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 	if c.Region != "" && !regionPattern.MatchString(c.Region) {
 		check(keyRegion, fmt.Errorf("%s is not an AWS region; expected a name such as us-east-1", xray.Quote(c.Region)))
 	}
-	if c.Collector != CollectorXRayDaemon && c.Collector != CollectorADOT && c.Collector != CollectorCloudWatchAgent {
-		check(KeyCollector, fmt.Errorf("%s is not a collector; expected %q (the default), %q or %q", xray.Quote(c.Collector), CollectorXRayDaemon, CollectorADOT, CollectorCloudWatchAgent))
+	if c.Collector != collectorXRayDaemon && c.Collector != collectorADOT && c.Collector != collectorCloudWatchAgent {
+		check(KeyCollector, fmt.Errorf("%s is not a collector; expected %q (the default), %q or %q", xray.Quote(c.Collector), collectorXRayDaemon, collectorADOT, collectorCloudWatchAgent))
 	}
 	for _, image := range [][2]string{{keyAppImage, c.AppImage}, {keyDaemonImage, c.DaemonImage}, {keyCollectorImage, c.CollectorImage}} {
 		if image[1] != "" {

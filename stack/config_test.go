@@ -83,7 +83,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want := Config{
 		ServiceName: "Cruddur", ServiceFilter: `service("Cruddur")`, GroupName: "Cruddur", SamplingRuleFile: seedFile, SamplingRule: c.SamplingRule,
 		SamplingRuleFiles: []string{healthCheckFile}, SamplingRules: c.SamplingRules,
-		Stage: development, AppPort: 4567, TaskCPU: 256, TaskMemoryMiB: 512, Collector: CollectorXRayDaemon, LogRetentionDays: 30,
+		Stage: development, AppPort: 4567, TaskCPU: 256, TaskMemoryMiB: 512, Collector: collectorXRayDaemon, LogRetentionDays: 30,
 		NatGateways: 1, DesiredCount: 2, MaxCount: 10, LoadBalancer: true,
 		SlowRequestSeconds: 1, FaultTracesThreshold: 5, SlowTracesThreshold: 10, ServerErrorsThreshold: 10, LatencyP99Seconds: 1, NoTracesRequestsThreshold: 20,
 		TransactionSearchIndexingPercent: 1, NotDeployable: c.NotDeployable,

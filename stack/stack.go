@@ -34,10 +34,10 @@ import (
 
 // Cruddur's choices for its backend (see backend/).
 const (
-	// BackendDir holds the backend's Dockerfile, the app image's default.
-	BackendDir = "backend"
-	// HealthCheckPath is where the load balancer asks the backend if it is up.
-	HealthCheckPath = "/api/health-check"
+	// backendDir holds the backend's Dockerfile, the app image's default.
+	backendDir = "backend"
+	// healthCheckPath is where the load balancer asks the backend if it is up.
+	healthCheckPath = "/api/health-check"
 	// appUser is the Dockerfile's USER: distroless's nonroot.
 	appUser = "65532:65532"
 )
@@ -190,7 +190,7 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 			"ArnLike":      map[string]any{"aws:SourceArn": stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ecs"), Resource: jsii.String("*")})},
 		})
 	}
-	if cfg.Collector == CollectorCloudWatchAgent {
+	if cfg.Collector == collectorCloudWatchAgent {
 		exempt(task.Node().DefaultChild().(awscdk.CfnResource),
 			"The CloudWatch agent's container runs as uid 0 with every Linux capability dropped and a read-only root filesystem: it must write its configuration into empty task volumes, which Fargate creates owned by root (mode 0755) when the image declares no VOLUME, as the agent's does not; the app's container runs as 65532.",
 			"ecs_task_definition_nonroot_user_check")
@@ -240,9 +240,9 @@ func (l *leftOver) Produce() *float64 {
 // rate is copied into the task.
 func collector(cfg *Config) tracing.Collector {
 	switch cfg.Collector {
-	case CollectorADOT:
+	case collectorADOT:
 		return tracing.ADOTCollector(&tracing.ADOTCollectorOptions{Image: registryImage(cfg.CollectorImage)})
-	case CollectorCloudWatchAgent:
+	case collectorCloudWatchAgent:
 		return tracing.CloudWatchAgent(&tracing.CloudWatchAgentOptions{Image: registryImage(cfg.CollectorImage)})
 	}
 	return tracing.XRayDaemon(&tracing.XRayDaemonOptions{Image: registryImage(cfg.DaemonImage)})
@@ -252,7 +252,7 @@ func collector(cfg *Config) tracing.Collector {
 // where to send traces. CRUDDUR_TRACING picks the backend's SDK.
 func appEnvironment(cfg *Config) *map[string]*string {
 	env := map[string]*string{"PORT": jsii.String(strconv.Itoa(cfg.AppPort))}
-	if cfg.Collector != CollectorXRayDaemon { // both other collectors take OTLP
+	if cfg.Collector != collectorXRayDaemon { // both other collectors take OTLP
 		env["CRUDDUR_TRACING"] = jsii.String("otel")
 	}
 	return &env
@@ -326,7 +326,7 @@ func newService(stack awscdk.Stack, cfg *Config, task awsecs.FargateTaskDefiniti
 	}
 	svc := awsecspatterns.NewApplicationLoadBalancedFargateService(stack, jsii.String("Service"), props)
 	svc.TargetGroup().ConfigureHealthCheck(&elbv2.HealthCheck{
-		Path:                    jsii.String(HealthCheckPath),
+		Path:                    jsii.String(healthCheckPath),
 		HealthyHttpCodes:        jsii.String("200"),
 		Interval:                awscdk.Duration_Seconds(jsii.Number(15)),
 		Timeout:                 awscdk.Duration_Seconds(jsii.Number(5)),
@@ -488,7 +488,7 @@ func appImage(cfg *Config) awsecs.ContainerImage {
 	if cfg.AppImage != "" {
 		return registryImage(cfg.AppImage)
 	}
-	return awsecs.ContainerImage_FromAsset(jsii.String(BackendDir), &awsecs.AssetImageProps{
+	return awsecs.ContainerImage_FromAsset(jsii.String(backendDir), &awsecs.AssetImageProps{
 		Platform: awsecrassets.Platform_LINUX_AMD64(),
 	})
 }

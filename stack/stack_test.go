@@ -28,7 +28,7 @@ var variants = map[string]map[string]any{
 	"Default":         nil,
 	"ADOT":            {KeyCollector: "adot"},
 	"ADOTFixedRate":   {KeyCollector: "adot", KeySamplingRuleFile: "fixed-rate.json"},
-	"CloudWatchAgent": {KeyCollector: CollectorCloudWatchAgent, KeySamplingRuleFile: "fixed-rate.json"},
+	"CloudWatchAgent": {KeyCollector: collectorCloudWatchAgent, KeySamplingRuleFile: "fixed-rate.json"},
 	"Orders":          {KeyServiceName: "orders", keyInsightsEnabled: "true", keyInsightsNotifications: true, KeySamplingRuleFile: "orders.json"},
 	"NoLoadBalancer":  {keyLoadBalancer: "false"},
 	"ServiceOptions":  {keyCertificateArn: certificateArn, keyDeletionProtection: true, keyEcsExec: "true", keyDesiredCount: 3.0, KeyTaskMemoryMiB: "1024"},
@@ -277,7 +277,7 @@ func TestHealthChecksAreNeverSampled(t *testing.T) {
 	if health == nil || seed == nil {
 		t.Fatal("no health-check rule beside the seed's")
 	}
-	if health["URLPath"] != HealthCheckPath || health["FixedRate"] != 0.0 || health["ReservoirSize"] != 0.0 ||
+	if health["URLPath"] != healthCheckPath || health["FixedRate"] != 0.0 || health["ReservoirSize"] != 0.0 ||
 		health["ServiceName"] != "Cruddur" || health["HTTPMethod"] != "*" || health["Priority"].(float64) >= seed["Priority"].(float64) {
 		t.Fatalf("health-check rule %v, seed's %v", health, seed)
 	}
@@ -427,7 +427,7 @@ func TestAppContainer(t *testing.T) {
 // TestAppUserIsTheImageUser: the task runs the backend as the user its
 // image declares, never root.
 func TestAppUserIsTheImageUser(t *testing.T) {
-	dockerfile, err := os.ReadFile("../" + BackendDir + "/Dockerfile")
+	dockerfile, err := os.ReadFile("../" + backendDir + "/Dockerfile")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -536,7 +536,7 @@ func TestLoadBalancer(t *testing.T) {
 	})
 	check(t, "health check on /api/health-check; old tasks drain in 30 s", func() {
 		tmpl("Default").HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::TargetGroup"), map[string]any{
-			"Protocol": "HTTP", "TargetType": "ip", "HealthCheckPath": HealthCheckPath, "Matcher": map[string]any{"HttpCode": "200"},
+			"Protocol": "HTTP", "TargetType": "ip", "healthCheckPath": healthCheckPath, "Matcher": map[string]any{"HttpCode": "200"},
 			"HealthCheckIntervalSeconds": 15, "HealthCheckTimeoutSeconds": 5, "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 3,
 			"TargetGroupAttributes": assertions.Match_ArrayWith(&[]any{map[string]any{"Key": "deregistration_delay.timeout_seconds", "Value": "30"}}),
 		})
