@@ -536,7 +536,7 @@ func TestLoadBalancer(t *testing.T) {
 	})
 	check(t, "health check on /api/health-check; old tasks drain in 30 s", func() {
 		tmpl("Default").HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::TargetGroup"), map[string]any{
-			"Protocol": "HTTP", "TargetType": "ip", "healthCheckPath": healthCheckPath, "Matcher": map[string]any{"HttpCode": "200"},
+			"Protocol": "HTTP", "TargetType": "ip", "HealthCheckPath": healthCheckPath, "Matcher": map[string]any{"HttpCode": "200"},
 			"HealthCheckIntervalSeconds": 15, "HealthCheckTimeoutSeconds": 5, "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 3,
 			"TargetGroupAttributes": assertions.Match_ArrayWith(&[]any{map[string]any{"Key": "deregistration_delay.timeout_seconds", "Value": "30"}}),
 		})
