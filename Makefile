@@ -33,28 +33,32 @@ synth: node_modules/.installed
 ## provider write a DependsOn their Ref already implies), W8003 (StageIsFilledIn's assertion
 ## is false on purpose while a stage is not filled in).
 CFN_LINT := cfn-lint --ignore-checks W3005 W8003 --
-## test: format check, vet, actionlint, then side by side (their outputs one after another):
-##       every Go test of both modules, the tools' Node tests (template diff, Control Tower
-##       controls, seed import), cfn-lint on every golden, the CLI's synth of every stage equal to
-##       its golden, and the deploy rehearsal (in a copy of the project, so nothing collides)
+## test: every check, side by side (make -j; each check's output shown whole when it ends):
+##       gofmt, go vet and actionlint; every Go test of both modules; the tools' Node tests
+##       (template diff, Control Tower controls, seed import) and cfn-lint on every golden; the
+##       CLI's synth of every stage equal to its golden; and the deploy rehearsal, in a copy of the
+##       project so nothing collides. The rehearsal is the longest: the checks that only burn CPU
+##       run at a lower priority (nice), the backend's tests, which time things, do not.
 test: node_modules/.installed
+	@$(MAKE) --no-print-directory -j6 --output-sync=target test-rehearsal test-root test-backend test-synth test-tools test-lint
+
+NICE := nice -n 10
+.PHONY: test-lint test-root test-backend test-tools test-synth test-rehearsal
+test-lint:
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
-	go vet ./...
-	cd backend && go vet ./...
+	$(NICE) go vet ./...
+	cd backend && $(NICE) go vet ./...
 	go tool actionlint
-	@$(MAKE) --no-print-directory -j5 --output-sync=target test-rehearsal test-root test-backend test-synth test-tools
-
-.PHONY: test-root test-backend test-tools test-synth test-rehearsal
 test-root:
-	go test ./...
+	$(NICE) go test ./...
 test-backend:
 	cd backend && go test ./...
 test-tools:
 	node --test tools/templatediff/diff.test.mjs tools/controltower/controls.test.mjs tools/importseed/mapping.test.mjs
-	$(CFN_LINT) testdata/*.template.json
+	$(NICE) $(CFN_LINT) testdata/*.template.json
 test-synth: node_modules/.installed
-	@$(MAKE) --no-print-directory synth
+	@$(NICE) $(MAKE) --no-print-directory synth
 	cdk list --app cdk.out | sort | diff - <(ls cdk.out/*.template.json | sed 's|cdk.out/||; s|.template.json||' | sort)
 	for t in cdk.out/*.template.json; do \
 	  cmp "$$t" "testdata/$${t#cdk.out/}" || { echo "cdk synth's $$t differs from testdata/: see make diff-golden"; exit 1; }; \
