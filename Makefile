@@ -40,6 +40,9 @@ CFN_LINT := cfn-lint --ignore-checks W3005 W8003 --
 ##       project so nothing collides. The rehearsal is the longest: the checks that only burn CPU
 ##       run at a lower priority (nice), the backend's tests, which time things, do not.
 test: node_modules/.installed
+	@# Both modules compiled once first: on a cold build cache, the checks
+	@# side by side would each compile aws-cdk-go at the same time.
+	go build ./... && cd backend && go build ./...
 	@$(MAKE) --no-print-directory -j6 --output-sync=target test-rehearsal test-root test-backend test-synth test-tools test-lint
 
 NICE := nice -n 10
