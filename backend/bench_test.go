@@ -47,7 +47,7 @@ func BenchmarkHomeActivities(b *testing.B) {
 	otelHandler := func(s sampling.Strategy) http.Handler {
 		o := newOTelTracingWith(resource.Empty(), xraySampler{strategy: s, service: "Cruddur"}, sdktrace.WithBatcher(tracetest.NewNoopExporter()))
 		b.Cleanup(func() { o.shutdown(context.Background()) })
-		return o.wrap(routes(time.Now, o), "Cruddur", false)
+		return o.wrap(routes(time.Now, o), false)
 	}
 	// The access log's lines go nowhere here; they cost what slog costs.
 	old := slog.Default()

@@ -216,7 +216,7 @@ func tracedHandler(ctx context.Context, getenv func(string) string) (http.Handle
 				slog.Warn("flushing traces", "err", err)
 			}
 		}
-		return o.wrap(routes(time.Now, o), name, opts.TrustTraceHeader), flush, nil
+		return o.wrap(routes(time.Now, o), opts.TrustTraceHeader), flush, nil
 	case "off":
 		return accessLog(func(context.Context) string { return "" }, routes(time.Now, noSteps{})), func() {}, nil
 	default:

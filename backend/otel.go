@@ -77,7 +77,7 @@ func newOTelTracingWith(res *resource.Resource, sampler xraySampler, export sdkt
 // path". A well-formed X-Amzn-Trace-Id from a caller is linked, not followed
 // (a public endpoint: the rules decide), unless trust; a malformed one is
 // dropped.
-func (o *otelTracing) wrap(h http.Handler, serviceName string, trust bool) http.Handler {
+func (o *otelTracing) wrap(h http.Handler, trust bool) http.Handler {
 	traced := o.serverSpans(accessLog(otelTraceID, h), trust)
 	plain := accessLog(unsampledTraceID, h)
 	return edgeTraceHeader(true, sampledFirstOTel(o.sampler.strategy, o.sampler.service, o.sampler.serviceType, trust, traced, plain))
