@@ -219,7 +219,7 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 		return nil, r.err
 	}
 	for k := range ctx {
-		if p, rest, _ := strings.Cut(k, ":"); strings.EqualFold(rest, "stage") && editDistance(strings.ToLower(p+":"), prefix) <= 2 {
+		if rest, ours := nearlyOurs(k); ours && strings.EqualFold(rest, "stage") {
 			var stacks []string
 			for _, s := range stages.All {
 				stacks = append(stacks, s.StackName+" ("+s.Name+")")
@@ -565,11 +565,7 @@ func (r *contextReader) integer(key string, def, min, max int) int {
 func (r *contextReader) unknownKeys() error {
 	var unknown []string
 	for k := range r.ctx {
-		if slices.Contains(r.known, k) {
-			continue
-		}
-		p, _, ok := strings.Cut(k, ":")
-		if strings.HasPrefix(k, prefix) || ok && editDistance(strings.ToLower(p+":"), prefix) <= 2 {
+		if _, ours := nearlyOurs(k); ours && !slices.Contains(r.known, k) {
 			unknown = append(unknown, k)
 		}
 	}
@@ -578,8 +574,7 @@ func (r *contextReader) unknownKeys() error {
 	}
 	slices.Sort(unknown)
 	known := slices.Sorted(slices.Values(r.known))
-	first := unknown[0]
-	_, rest, _ := strings.Cut(first, ":")
+	rest, _ := nearlyOurs(unknown[0])
 	meant := known[0]
 	for _, k := range known {
 		if editDistance(strings.ToLower(prefix+rest), strings.ToLower(k)) < editDistance(strings.ToLower(prefix+rest), strings.ToLower(meant)) {
@@ -587,6 +582,14 @@ func (r *contextReader) unknownKeys() error {
 		}
 	}
 	return fmt.Errorf("context %s: unknown key (did you mean %s?); expected one of %s", strings.Join(unknown, ", "), meant, strings.Join(known, ", "))
+}
+
+// nearlyOurs reports whether key's prefix, up to its first colon, is this
+// app's or nearly (another case, or a letter or two off), and returns what
+// follows the colon.
+func nearlyOurs(key string) (rest string, ours bool) {
+	p, rest, found := strings.Cut(key, ":")
+	return rest, found && editDistance(strings.ToLower(p+":"), prefix) <= 2
 }
 
 // editDistance is the Levenshtein distance between a and b, by runes.
