@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -234,36 +235,20 @@ func procStat(pid int) (state string, parent int, ok bool) {
 func assemblyErrors(dir string) error {
 	var found []string
 	if data, err := os.ReadFile(filepath.Join(dir, "validation-report.json")); err == nil {
-		var report struct {
-			PluginReports []struct {
-				Violations []struct {
-					RuleName, Description, Severity string
-					ViolatingConstructs             []struct{ ConstructPath string }
-				}
+		violations, err := parseValidationReport(data)
+		if err != nil {
+			return err
+		}
+		for _, v := range violations {
+			if v.Severity != "error" {
+				continue
 			}
-		}
-		if err := json.Unmarshal(data, &report); err != nil {
-			return fmt.Errorf("aws-cdk-lib's validation report: %w", err)
-		}
-		for _, p := range report.PluginReports {
-			for _, v := range p.Violations {
-				if v.Severity != "error" {
-					continue
-				}
-				for _, c := range v.ViolatingConstructs {
-					found = append(found, c.ConstructPath+": "+v.Description+" (CloudFormation validator "+v.RuleName+")")
-				}
+			for _, path := range v.Paths {
+				found = append(found, path+": "+v.Description+" (CloudFormation validator "+v.Rule+")")
 			}
 		}
 	}
-	for _, s := range *cxapi.NewCloudAssembly(&dir, nil).Stacks() {
-		for _, m := range *s.Messages() {
-			if m.Level == cxapi.SynthesisMessageLevel_ERROR {
-				line, _, _ := strings.Cut(fmt.Sprint(m.Entry.Data), "\n")
-				found = append(found, *m.Id+": "+line)
-			}
-		}
-	}
+	found = append(found, assemblyMessages(dir, cxapi.SynthesisMessageLevel_ERROR)...)
 	switch len(found) {
 	case 0:
 		return nil
@@ -271,6 +256,57 @@ func assemblyErrors(dir string) error {
 		return fmt.Errorf("the synth found an error, so no assembly is written: %s", found[0])
 	}
 	return fmt.Errorf("the synth found %d errors, so no assembly is written; the first: %s", len(found), found[0])
+}
+
+// violation is one finding of aws-cdk-lib's validator: the plugin and rule
+// that made it, what it says, its severity and the constructs it is about.
+type violation struct {
+	Plugin, Rule, Description, Severity string
+	Paths                               []string
+}
+
+// parseValidationReport reads aws-cdk-lib's validation-report.json: every
+// plugin's violations, of every severity.
+func parseValidationReport(data []byte) ([]violation, error) {
+	var report struct {
+		PluginReports []struct {
+			PluginName string
+			Violations []struct {
+				RuleName, Description, Severity string
+				ViolatingConstructs             []struct{ ConstructPath string }
+			}
+		}
+	}
+	if err := json.Unmarshal(data, &report); err != nil {
+		return nil, fmt.Errorf("aws-cdk-lib's validation report: %w", err)
+	}
+	var out []violation
+	for _, p := range report.PluginReports {
+		for _, v := range p.Violations {
+			x := violation{Plugin: p.PluginName, Rule: v.RuleName, Description: v.Description, Severity: v.Severity}
+			for _, c := range v.ViolatingConstructs {
+				x.Paths = append(x.Paths, c.ConstructPath)
+			}
+			out = append(out, x)
+		}
+	}
+	return out, nil
+}
+
+// assemblyMessages are the assembly's messages at the given levels (cdk-nag
+// writes its findings as errors and warnings), read with aws-cdk-lib's
+// reader, each as its construct path and the message's first line.
+func assemblyMessages(dir string, levels ...cxapi.SynthesisMessageLevel) []string {
+	var out []string
+	for _, s := range *cxapi.NewCloudAssembly(&dir, nil).Stacks() {
+		for _, m := range *s.Messages() {
+			if slices.Contains(levels, m.Level) {
+				line, _, _ := strings.Cut(fmt.Sprint(m.Entry.Data), "\n")
+				out = append(out, *m.Id+": "+line)
+			}
+		}
+	}
+	return out
 }
 
 // moveAssembly moves a complete assembly from staging into outdir, the

@@ -193,19 +193,12 @@ func TestValidatorFindsNothing(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: aws-cdk-lib's CloudFormation validator did not run: %v", name, err)
 		}
-		var report struct {
-			PluginReports []struct {
-				PluginName string
-				Violations []any
-			}
-		}
-		if err := json.Unmarshal(data, &report); err != nil {
+		violations, err := parseValidationReport(data)
+		if err != nil {
 			t.Fatal(err)
 		}
-		for _, r := range report.PluginReports {
-			if len(r.Violations) > 0 {
-				t.Errorf("%s: %s: %d violations: %v", name, r.PluginName, len(r.Violations), r.Violations)
-			}
+		for _, v := range violations {
+			t.Errorf("%s: %s: a violation: %+v", name, v.Plugin, v)
 		}
 	}
 }
@@ -215,15 +208,9 @@ func TestValidatorFindsNothing(t *testing.T) {
 // a synthesized cloud assembly, read with aws-cdk-lib's own reader.
 func nagFindings(outdir string) []string {
 	var out []string
-	for _, s := range *cxapi.NewCloudAssembly(&outdir, nil).Stacks() {
-		for _, m := range *s.Messages() {
-			if m.Level != cxapi.SynthesisMessageLevel_ERROR && m.Level != cxapi.SynthesisMessageLevel_WARNING {
-				continue
-			}
-			line, _, _ := strings.Cut(fmt.Sprint(m.Entry.Data), "\n")
-			if strings.Contains(line, "AwsSolutions-") || strings.Contains(line, "NIST.800.53.R5-") {
-				out = append(out, *m.Id+": "+line)
-			}
+	for _, m := range assemblyMessages(outdir, cxapi.SynthesisMessageLevel_ERROR, cxapi.SynthesisMessageLevel_WARNING) {
+		if _, line, _ := strings.Cut(m, ": "); strings.Contains(line, "AwsSolutions-") || strings.Contains(line, "NIST.800.53.R5-") {
+			out = append(out, m)
 		}
 	}
 	return out
