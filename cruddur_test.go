@@ -368,11 +368,6 @@ func TestASignalLeavesNoAssembly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctxJSON, _ := json.Marshal(ctx)
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Parallel() // its synths are processes of their own
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
@@ -380,8 +375,7 @@ func TestASignalLeavesNoAssembly(t *testing.T) {
 			dir := t.TempDir()
 			outdir := filepath.Join(dir, "cdk.out")
 			earlierAssembly(t, outdir)
-			cmd := exec.Command(self)
-			cmd.Env = append(os.Environ(), runAsAppEnv+"=1", "CDK_OUTDIR="+outdir, "CDK_CONTEXT_JSON="+string(ctxJSON))
+			cmd := appCommand(t, ctx, outdir)
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -435,13 +429,7 @@ func TestBadInputEndsTheProcess(t *testing.T) {
 // every line of it starting with "!!".
 func runApp(t *testing.T, ctx map[string]any, outdir string) (stderr string, ours []string, err error) {
 	t.Helper()
-	ctxJSON, _ := json.Marshal(ctx)
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), runAsAppEnv+"=1", "CDK_OUTDIR="+outdir, "CDK_CONTEXT_JSON="+string(ctxJSON))
+	cmd := appCommand(t, ctx, outdir)
 	var buf bytes.Buffer
 	cmd.Stderr = &buf
 	err = cmd.Run()
@@ -451,6 +439,23 @@ func runApp(t *testing.T, ctx map[string]any, outdir string) (stderr string, our
 		}
 	}
 	return buf.String(), ours, err
+}
+
+// appCommand is the app's synth as the CLI runs it, in a process of its own
+// (this test binary, run as main): ctx as its context, outdir its output.
+func appCommand(t *testing.T, ctx map[string]any, outdir string) *exec.Cmd {
+	t.Helper()
+	ctxJSON, err := json.Marshal(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), runAsAppEnv+"=1", "CDK_OUTDIR="+outdir, "CDK_CONTEXT_JSON="+string(ctxJSON))
+	return cmd
 }
 
 // TestEveryStageIsAStack: the app's assembly (what `cdk list` reads) holds
