@@ -93,40 +93,8 @@ func (o *otelTracing) wrap(h http.Handler, trust bool) http.Handler {
 // body), cost OpenTelemetry mode's recorded requests most of their
 // difference from X-Ray mode's (docs/performance.md).
 func (o *otelTracing) serverSpans(h http.Handler, trust bool) http.Handler {
-	propagator := awsxray.Propagator{}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		attrs := make([]attribute.KeyValue, 0, 10)
-		// No query string: otelhttp records none either.
-		attrs = append(attrs, semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path))
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		attrs = append(attrs, semconv.URLScheme(scheme))
-		if host, port, err := net.SplitHostPort(r.Host); err == nil {
-			attrs = append(attrs, semconv.ServerAddress(host))
-			if n, err := strconv.Atoi(port); err == nil {
-				attrs = append(attrs, semconv.ServerPort(n))
-			}
-		} else if r.Host != "" {
-			attrs = append(attrs, semconv.ServerAddress(r.Host))
-		}
-		if client := clientAddress(r); client != "" {
-			attrs = append(attrs, semconv.ClientAddress(client))
-		}
-		if ua := r.UserAgent(); ua != "" {
-			attrs = append(attrs, semconv.UserAgentOriginal(ua))
-		}
-		opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...)}
-		if remote := propagator.Extract(ctx, propagation.HeaderCarrier(r.Header)); trace.SpanContextFromContext(remote).IsValid() {
-			if trust {
-				ctx = remote
-			} else {
-				opts = append(opts, trace.WithLinks(trace.LinkFromContext(remote)))
-			}
-		}
-		ctx, span := o.tracer.Start(ctx, r.Method+" "+r.URL.Path, opts...)
+		ctx, span := o.startServerSpan(r, trust)
 		defer span.End()
 		sw := &sizeWriter{statusWriter: statusWriter{ResponseWriter: w, status: http.StatusOK}}
 		h.ServeHTTP(sw, r.WithContext(ctx))
@@ -135,6 +103,46 @@ func (o *otelTracing) serverSpans(h http.Handler, trust bool) http.Handler {
 			span.SetStatus(codes.Error, "")
 		}
 	})
+}
+
+// startServerSpan starts r's server span with its request attributes. It is
+// a function of its own so that its frame (the attributes, the start
+// options) is gone before the handler runs: on the handler's stack it would
+// push a recorded request's goroutine past its first stack, which the Go
+// runtime then grows, and shrinks again at the next GC (docs/performance.md).
+func (o *otelTracing) startServerSpan(r *http.Request, trust bool) (context.Context, trace.Span) {
+	ctx := r.Context()
+	attrs := make([]attribute.KeyValue, 0, 10)
+	// No query string: otelhttp records none either.
+	attrs = append(attrs, semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path))
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	attrs = append(attrs, semconv.URLScheme(scheme))
+	if host, port, err := net.SplitHostPort(r.Host); err == nil {
+		attrs = append(attrs, semconv.ServerAddress(host))
+		if n, err := strconv.Atoi(port); err == nil {
+			attrs = append(attrs, semconv.ServerPort(n))
+		}
+	} else if r.Host != "" {
+		attrs = append(attrs, semconv.ServerAddress(r.Host))
+	}
+	if client := clientAddress(r); client != "" {
+		attrs = append(attrs, semconv.ClientAddress(client))
+	}
+	if ua := r.UserAgent(); ua != "" {
+		attrs = append(attrs, semconv.UserAgentOriginal(ua))
+	}
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...)}
+	if remote := (awsxray.Propagator{}).Extract(ctx, propagation.HeaderCarrier(r.Header)); trace.SpanContextFromContext(remote).IsValid() {
+		if trust {
+			ctx = remote
+		} else {
+			opts = append(opts, trace.WithLinks(trace.LinkFromContext(remote)))
+		}
+	}
+	return o.tracer.Start(ctx, r.Method+" "+r.URL.Path, opts...)
 }
 
 // clientAddress is who sent the request: the first address of

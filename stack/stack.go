@@ -179,6 +179,9 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 			LogGroup: logs(task, "DaemonLogs", nil),
 		})
 	})
+	for _, kv := range goRuntimeEnvironment(cfg.TaskMemoryMiB - sidecar.MemoryLimitMiB()) {
+		app.AddEnvironment(jsii.String(kv[0]), jsii.String(kv[1]))
+	}
 
 	// Only ECS, for this account's tasks, may assume the task's roles: the
 	// confused-deputy conditions the Amazon ECS Developer Guide gives for
@@ -207,7 +210,7 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 
 	// cdk-nag findings that stand, each on one resource, with its reason.
 	nagSuppress(task.ExecutionRole(), true, "AwsSolutions-IAM5", "ecr:GetAuthorizationToken, which pulling the app's image from ECR needs, supports no resource-level permissions; every other statement of this role names its repository or log group.", "Resource::*")
-	nagSuppress(task, false, "AwsSolutions-ECS2", "The environments hold no secrets: loopback addresses, the service's name, the port, the tracing mode and the collector's configuration. In the task definition, every change to them shows in cdk diff.")
+	nagSuppress(task, false, "AwsSolutions-ECS2", "The environments hold no secrets: loopback addresses, the service's name, the port, the tracing mode, the Go runtime's garbage-collector settings and the collector's configuration. In the task definition, every change to them shows in cdk diff.")
 	if cfg.EcsExec {
 		nagSuppress(task.TaskRole(), true, "AwsSolutions-IAM5", "ECS Exec needs ssmmessages:CreateControlChannel, CreateDataChannel, OpenControlChannel and OpenDataChannel, which support no resource-level permissions.", "Resource::*")
 	}
@@ -256,6 +259,30 @@ func appEnvironment(cfg *Config) *map[string]*string {
 		env["CRUDDUR_TRACING"] = jsii.String("otel")
 	}
 	return &env
+}
+
+// Go's garbage collector in the backend. At GOGC's default (100) a heap
+// of a few MiB live is collected every time it doubles, and never later than
+// at 4 MiB: 20 to 30 collections a second under load, whose cost grows with
+// what a traced request allocates and keeps (OpenTelemetry's span snapshots,
+// queued for their batch, most of all). The app container's memory is fixed
+// and mostly unused, so the backend trades some of it for CPU: GOGC=400
+// (collections about 4 times rarer), and GOMEMLIMIT a share of the
+// container's hard limit, below which the runtime collects as often as it
+// must to stay, before the kernel's OOM killer would act
+// (docs/performance.md has the figures).
+const (
+	appGOGC             = 400
+	appMemoryLimitShare = 0.9
+)
+
+// goRuntimeEnvironment is the Go runtime's settings for an app container of
+// containerMiB, in the order the task lists them.
+func goRuntimeEnvironment(containerMiB int) [][2]string {
+	return [][2]string{
+		{"GOGC", strconv.Itoa(appGOGC)},
+		{"GOMEMLIMIT", strconv.Itoa(int(float64(containerMiB)*appMemoryLimitShare)) + "MiB"},
+	}
 }
 
 // newService runs the task in the VPC's private subnets: behind an

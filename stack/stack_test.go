@@ -379,6 +379,25 @@ func TestTheAppHasWhatTheSidecarLeaves(t *testing.T) {
 	}
 }
 
+// TestTheBackendsGCFitsItsContainer: in every variant the Go runtime
+// collects less often than by default (GOGC over 100) and has a soft memory
+// limit under the app container's hard one, with headroom for what is not
+// Go heap (stacks, the binary, buffers the kernel counts), so that the
+// runtime collects before the OOM killer would stop the container.
+func TestTheBackendsGCFitsItsContainer(t *testing.T) {
+	for id := range synthesized {
+		app := containers(t, id)["app"]
+		gogc, err := strconv.Atoi(app.env("GOGC"))
+		if err != nil || gogc <= 100 {
+			t.Errorf("%s: the app's GOGC=%q; want a whole number over Go's default of 100", id, app.env("GOGC"))
+		}
+		limit, err := strconv.Atoi(strings.TrimSuffix(app.env("GOMEMLIMIT"), "MiB"))
+		if err != nil || !strings.HasSuffix(app.env("GOMEMLIMIT"), "MiB") || limit <= app.Memory/2 || limit > app.Memory*95/100 {
+			t.Errorf("%s: the app's GOMEMLIMIT=%q in a container of %d MiB; want MiB, over half of it and at most 95%%", id, app.env("GOMEMLIMIT"), app.Memory)
+		}
+	}
+}
+
 func TestDaemonContainer(t *testing.T) {
 	check(t, "daemon: pinned image, loopback binds, local mode, region, bounded buffer, non-essential with restarts, hardened", func() {
 		tmpl("Default").HasResourceProperties(jsii.String("AWS::ECS::TaskDefinition"), map[string]any{
@@ -411,6 +430,8 @@ func TestAppContainer(t *testing.T) {
 					map[string]any{"Name": "PORT", "Value": "4567"},
 					map[string]any{"Name": "AWS_XRAY_DAEMON_ADDRESS", "Value": "127.0.0.1:2000"},
 					map[string]any{"Name": "AWS_XRAY_TRACING_NAME", "Value": "Cruddur"},
+					map[string]any{"Name": "GOGC", "Value": "400"},
+					map[string]any{"Name": "GOMEMLIMIT", "Value": "230MiB"},
 				},
 				"Essential": true, "Memory": 256,
 				"DependsOn":   []any{map[string]any{"ContainerName": "xray-daemon", "Condition": "START"}},

@@ -32,7 +32,10 @@
 // inverse of its CPU per request (the app's and the collector's): the
 // "capacity" column.
 //
-//	go run ./loadbench [-rounds 3] [-duration 5s] [-c 50] [-pin] [-modes xray,otel]
+// The backend collects garbage as the task has it (GOGC, GOMEMLIMIT);
+// -go-gc-defaults runs it with Go's defaults instead, for comparison.
+//
+//	go run ./loadbench [-rounds 3] [-duration 5s] [-c 50] [-pin] [-go-gc-defaults] [-modes xray,otel]
 //
 // Everything is on 127.0.0.1 and bounded: rounds × modes × duration.
 package main
@@ -75,6 +78,7 @@ func main() {
 	template := flag.String("template", "../testdata/Cruddur.template.json", "the stack's template: the backend runs with its app container's environment, the stand-in serves its sampling rules")
 	only := flag.String("modes", "", "a comma-separated subset of the modes to run (untraced always runs)")
 	pin := flag.Bool("pin", false, "run the backend and the stand-in on one core and hey on the others (needs taskset and 2 cores)")
+	goDefaults := flag.Bool("go-gc-defaults", false, "run the backend with the Go runtime's garbage-collector defaults, not the task's GOGC and GOMEMLIMIT")
 	flag.Parse()
 	if *rounds < 1 || *rounds > 20 || *duration <= 0 || *duration > time.Minute || *conns < 1 || *conns > 500 {
 		fail(fmt.Errorf("expected 1..20 rounds, a duration up to 1m and 1..500 connections"))
@@ -92,6 +96,10 @@ func main() {
 	t, err := readTemplate(templatePath)
 	if err != nil {
 		fail(err)
+	}
+	base := os.Environ()
+	if *goDefaults {
+		t.env, base = withoutGoGC(t.env), withoutGoGC(base)
 	}
 	cores := numCPU()
 	var task, load []string // command prefixes: taskset, or nothing
@@ -119,7 +127,7 @@ func main() {
 	}
 	fmt.Printf("from %s: app environment %s; %d sampling rules, %s at %g (both tracing modes sample by them)\n",
 		*template, strings.Join(t.env, " "), len(t.rules), benchPath, t.rateFor(benchPath))
-	b := bench{backend: backend, hey: hey, self: self, template: templatePath, task: task, load: load, env: t.env,
+	b := bench{backend: backend, hey: hey, self: self, template: templatePath, task: task, load: load, base: base, env: t.env,
 		d: *duration, conns: *conns}
 
 	results := map[string][]run{}
@@ -184,6 +192,7 @@ type bench struct {
 	backend, hey, self string
 	template           string   // the stand-in reads the sampling rules from it
 	task, load         []string // command prefixes that pin the task's processes and hey
+	base               []string // the bench's own environment, which the backend starts from
 	env                []string // the app container's environment
 	d                  time.Duration
 	conns              int
@@ -198,7 +207,7 @@ func command(prefix []string, name string, args ...string) *exec.Cmd {
 func (b bench) run(m mode) (res run, err error) {
 	backend, hey, self, d, conns := b.backend, b.hey, b.self, b.d, b.conns
 	port, sport := freePort(), freePort()
-	env := append(append(os.Environ(), b.env...), "PORT="+strconv.Itoa(port))
+	env := append(append(slices.Clone(b.base), b.env...), "PORT="+strconv.Itoa(port))
 	var stand *exec.Cmd
 	switch m.standin {
 	case "xray", "xray-proxy-only", "xray-rate0":
@@ -351,6 +360,13 @@ func verdict(ok bool) string {
 		return "met"
 	}
 	return "NOT met"
+}
+
+// withoutGoGC is env less the Go runtime's garbage-collector settings.
+func withoutGoGC(env []string) []string {
+	return slices.DeleteFunc(slices.Clone(env), func(e string) bool {
+		return strings.HasPrefix(e, "GOGC=") || strings.HasPrefix(e, "GOMEMLIMIT=")
+	})
 }
 
 // taskSpec is what the bench takes from a synthesized template: the app

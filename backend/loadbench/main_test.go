@@ -20,6 +20,15 @@ func TestTheBackendRunsWithTheTasksEnvironment(t *testing.T) {
 	if !slices.Contains(env, "AWS_XRAY_TRACING_NAME=Cruddur") {
 		t.Errorf("environment %v lacks the stack's AWS_XRAY_TRACING_NAME", env)
 	}
+	// The task's garbage-collector settings, unless -go-gc-defaults.
+	gc := func(env []string) int {
+		return len(slices.DeleteFunc(slices.Clone(env), func(e string) bool {
+			return !strings.HasPrefix(e, "GOGC=") && !strings.HasPrefix(e, "GOMEMLIMIT=")
+		}))
+	}
+	if gc(env) != 2 || gc(withoutGoGC(env)) != 0 || len(withoutGoGC(env)) != len(env)-2 {
+		t.Errorf("environment %v: want the task's GOGC and GOMEMLIMIT, and -go-gc-defaults to drop those two alone", env)
+	}
 	for _, e := range env {
 		name, _, _ := strings.Cut(e, "=")
 		if name == "PORT" || name == "AWS_XRAY_DAEMON_ADDRESS" || name == "CRUDDUR_TRACING" {
