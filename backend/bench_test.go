@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-xray-sdk-go/v2/xray"
 	"github.com/aws/aws-xray-sdk-go/v2/xraylog"
 	"github.com/cruddur/tracing/backend/internal/standin"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -44,11 +45,16 @@ func BenchmarkHomeActivities(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	otelHandler := func(s sampling.Strategy) http.Handler {
-		o := newOTelTracingWith(resource.Empty(), xraySampler{strategy: s, service: "Cruddur"}, sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	otelHandlerTo := func(s sampling.Strategy, exporter sdktrace.SpanExporter) http.Handler {
+		o := newOTelTracingWith(resource.Empty(), xraySampler{strategy: s, service: "Cruddur"}, sdktrace.WithBatcher(exporter))
 		b.Cleanup(func() { o.shutdown(context.Background()) })
 		return o.wrap(routes(time.Now, o), false)
 	}
+	otelHandler := func(s sampling.Strategy) http.Handler { return otelHandlerTo(s, tracetest.NewNoopExporter()) }
+	// The SDK's OTLP/HTTP exporter to a loopback sink that reads and drops
+	// each batch, as the collector's receiver would take it.
+	otlpSink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
+	defer otlpSink.Close()
 	// The access log's lines go nowhere here; they cost what slog costs.
 	old := slog.Default()
 	slog.SetDefault(slog.New(slog.NewJSONHandler(io.Discard, nil)))
@@ -70,9 +76,17 @@ func BenchmarkHomeActivities(b *testing.B) {
 			plain := accessLog(unsampledTraceID, routes(time.Now, xraySteps{metadataKey: "home-activities"}))
 			return edgeTraceHeader(false, sampledFirst(seed, xray.NewFixedSegmentNamer("Cruddur"), "", "", plain, plain))
 		}},
-		// OpenTelemetry at the seed's rule, spans batched to an exporter
-		// that drops them, and its floor: a rule that records nothing.
+		// OpenTelemetry with every request recorded (spans batched to an
+		// exporter that drops them, or over OTLP/HTTP to the sink), at the
+		// seed's rule, and its floor: a rule that records nothing.
 		{"otel-every-request-sampled", func() http.Handler { return otelHandler(all) }},
+		{"otel-every-request-sampled-otlp", func() http.Handler {
+			exporter, err := otlptracehttp.New(context.Background(), otlptracehttp.WithEndpointURL(otlpSink.URL+"/v1/traces"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return otelHandlerTo(all, exporter)
+		}},
 		{"otel-seed-rule", func() http.Handler { return otelHandler(seed) }},
 		{"otel-floor", func() http.Handler { return otelHandler(none) }},
 	}
