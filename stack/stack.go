@@ -144,6 +144,7 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 	})
 	appLogs := logs(task, "AppLogs", nil)
 	var sidecar *tracing.Sidecar
+	appMemory := &leftOver{cfg.TaskMemoryMiB, &sidecar}
 	app := task.AddContainer(jsii.String("app"), &awsecs.ContainerDefinitionOptions{
 		Image:        appImage(cfg),
 		Environment:  appEnvironment(cfg),
@@ -153,7 +154,7 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 		// read back from the sidecar once it is made (it needs this
 		// container first): every Fargate size has at least 512 MiB,
 		// twice the sidecar's default.
-		MemoryLimitMiB: awscdk.Lazy_Number(&leftOver{cfg.TaskMemoryMiB, &sidecar}),
+		MemoryLimitMiB: awscdk.Lazy_Number(appMemory),
 		// The image has no shell or curl: the binary checks itself.
 		HealthCheck: &awsecs.HealthCheck{
 			Command: jsii.Strings("CMD", "/cruddur-backend", "-healthcheck"),
@@ -179,7 +180,7 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 			LogGroup: logs(task, "DaemonLogs", nil),
 		})
 	})
-	for _, kv := range goRuntimeEnvironment(cfg.TaskMemoryMiB - sidecar.MemoryLimitMiB()) {
+	for _, kv := range goRuntimeEnvironment(appMemory.miB()) {
 		app.AddEnvironment(jsii.String(kv[0]), jsii.String(kv[1]))
 	}
 
@@ -231,10 +232,11 @@ type leftOver struct {
 	sidecar **tracing.Sidecar
 }
 
+// miB is the app container's memory, once the sidecar is made.
+func (l *leftOver) miB() int { return l.taskMiB - (*l.sidecar).MemoryLimitMiB() }
+
 // Produce gives aws-cdk-lib the app container's memory.
-func (l *leftOver) Produce() *float64 {
-	return jsii.Number(l.taskMiB - (*l.sidecar).MemoryLimitMiB())
-}
+func (l *leftOver) Produce() *float64 { return jsii.Number(l.miB()) }
 
 // collector is the tracing sidecar cruddur:collector chooses. With the ADOT
 // collector or the CloudWatch agent the backend traces with OpenTelemetry,
