@@ -38,6 +38,32 @@ const DESTRUCTIVE = new Map([
 
 const USAGE = 'usage: node diff.mjs (BASE.template.json HEAD.template.json | --stack NAME BASE HEAD [--stack NAME BASE HEAD ...]) [--allow-destructive] [--markdown OUT.md]';
 
+/** GitHub refuses a comment body over this many characters. */
+export const COMMENT_LIMIT = 65536;
+
+/** At most this many destructive changes are listed in the comment. */
+const LISTED = 50;
+
+/**
+ * Text from a template, made inert for Markdown outside a code fence: HTML
+ * and Markdown punctuation escaped, so nothing renders as a tag, a link, an
+ * image, emphasis or a heading, and a word joiner after each @ so no
+ * mention is made; line breaks become spaces.
+ */
+export function inert(text) {
+  return String(text)
+    .replace(/[\r\n]+/g, ' ')
+    .replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+    .replace(/[\\`*_{}\[\]()#+\-.!|~]/g, (c) => `\\${c}`)
+    .replace(/@/g, '@\u2060');
+}
+
+/** A code fence longer than any run of backticks in text, so text cannot close it. */
+export function fenceFor(text) {
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length));
+  return '`'.repeat(Math.max(3, longest + 1));
+}
+
 /** A mistake in how the command was called: exit 2 with the usage. */
 class UsageError extends Error {}
 
@@ -115,16 +141,20 @@ export function report(base, head, { allow = false, stack, limit = 60000 } = {})
   const verdict = destructive.length === 0
     ? 'No guarded resource is replaced or deleted.'
     : (allow ? '**Destructive changes allowed** by label:' : '**Blocked**: destructive changes to guarded resources. Add the label `allow-destructive-changes` if they are intended.');
+  const body = diff.isEmpty ? 'There were no differences.' : shown.trimEnd();
+  const fence = fenceFor(body);
+  const listed = destructive.slice(0, LISTED).map((d) => `- ${inert(d)}`);
+  if (destructive.length > LISTED) listed.push(`- ... and ${destructive.length - LISTED} more: see the job log`);
   const markdown = [
     '<!-- cruddur-cdk-diff -->',
-    stack ? `### cdk diff of stack ${stack}: base branch → this pull request` : '### cdk diff: base branch → this pull request',
+    stack ? `### cdk diff of stack ${inert(stack)}: base branch → this pull request` : '### cdk diff: base branch → this pull request',
     '',
     `${changed} resource(s) changed. ${verdict}`,
-    ...destructive.map((d) => `- ${d}`),
+    ...listed,
     '',
-    '```diff',
-    diff.isEmpty ? 'There were no differences.' : shown.trimEnd(),
-    '```',
+    `${fence}diff`,
+    body,
+    fence,
     '',
   ].join('\n');
   return { text: lines.join('\n') + '\n', markdown, code: destructive.length > 0 && !allow ? 3 : 0 };
@@ -159,12 +189,35 @@ export function cli(argv, env = process.env) {
     const reports = stacks.map(({ name, base, head }) => report(readTemplate(base), readTemplate(head), { allow, stack: name, limit: Math.floor(60000 / stacks.length) }));
     // One comment: the marker once, then each stack's section.
     const sections = reports.map((r, i) => (i === 0 ? r.markdown : r.markdown.replace('<!-- cruddur-cdk-diff -->\n', '')));
-    if (markdown) writeFileSync(markdown, sections.join('\n'));
+    if (markdown) writeFileSync(markdown, commentBody(sections));
     return { stdout: reports.map((r) => r.text).join('\n'), stderr: '', code: Math.max(...reports.map((r) => r.code)) };
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     return { stdout: '', stderr: `templatediff: ${e.message}\n${USAGE}\n`, code: 2 };
   }
+}
+
+/**
+ * The comment: the stacks' sections, or, where they would pass GitHub's
+ * limit whole, each cut at a line and its fence closed, with a pointer to
+ * the job log. Never longer than COMMENT_LIMIT.
+ */
+export function commentBody(sections) {
+  const whole = sections.join('\n');
+  if (whole.length <= COMMENT_LIMIT) return whole;
+  const note = '\n\n**Cut to GitHub\'s comment limit**: the whole diff is in the job log.\n';
+  const share = Math.floor((COMMENT_LIMIT - note.length) / sections.length) - 16;
+  const cut = sections.map((s) => {
+    if (s.length <= share) return s;
+    const fence = (s.match(/^(`{3,})diff$/m) ?? [])[1];
+    let kept = s.slice(0, share);
+    kept = kept.slice(0, kept.lastIndexOf('\n'));
+    // Closed again only when the cut falls inside the diff's fence.
+    const inside = fence ? kept.split(`\n${fence}diff\n`)[1] : undefined;
+    const open = inside !== undefined && !inside.split('\n').includes(fence);
+    return open ? `${kept}\n...\n${fence}` : `${kept}\n...`;
+  });
+  return cut.join('\n') + note;
 }
 
 function main() {

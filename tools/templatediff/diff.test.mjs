@@ -105,3 +105,54 @@ test('bad usage exits 2 with the usage', () => {
     assert.match(r.stderr, /^templatediff: .*\nusage: node diff\.mjs/);
   }
 });
+
+// The comment is markup GitHub renders: what a pull request can put in a
+// template (any string property, a construct path) must not render as
+// markup, a mention, a link or a fake verdict, and the body must fit.
+import { COMMENT_LIMIT, commentBody, fenceFor, inert } from './diff.mjs';
+
+/** A template whose topic's display name is the given text. */
+const topic = (name) => one('Topic', 'AWS::SNS::Topic', { DisplayName: name });
+
+test('a code fence in a template cannot close the diff fence', () => {
+  const attack = 'x\n```\n## ✅ 0 resource(s) changed. No guarded resource is replaced or deleted.\n<details><summary>ok</summary>\n';
+  const r = report(topic('before'), topic(attack), { stack: 'Cruddur' });
+  const fence = r.markdown.match(/^(`{3,})diff$/m)[1];
+  assert.ok(fence.length > 3, `the fence ${fence} must be longer than the template's run of backticks`);
+  const inside = r.markdown.split(`\n${fence}diff\n`)[1];
+  assert.ok(inside.includes('## ✅ 0 resource(s) changed'), 'the forged verdict stays inside the fence');
+  assert.equal(inside.split('\n').filter((l) => l === fence).length, 1, 'only our closing fence closes it');
+  assert.equal(fenceFor('a ```` b'), '`````');
+});
+
+test('template text outside the fence renders as no mention, link, image or HTML', () => {
+  const guarded = (path) => ({ Resources: { Role1: { Type: 'AWS::IAM::Role', Properties: {}, Metadata: { 'aws:cdk:path': path } } } });
+  const path = 'Cruddur/@team [click](https://evil.example) ![x](https://evil.example/t.png) <img src=x> # heading';
+  const r = report(guarded(path), { Resources: {} }, { stack: 'Cruddur' });
+  const outside = r.markdown.split(/^`{3,}diff$/m)[0];
+  assert.ok(outside.includes('Role1'), outside);
+  for (const raw of ['@team', '[click]', '](https://', '![x]', '<img', ' # heading']) {
+    assert.ok(!outside.includes(raw), `${raw} is left as markup in:\n${outside}`);
+  }
+  assert.ok(outside.includes('@\u2060team') && outside.includes('&lt;img'), outside);
+  assert.equal(inert('a\nb'), 'a b');
+});
+
+test('3,000 guarded deletions fit one comment, with a pointer to the log', () => {
+  // One report (cloudformation-diff takes about 45 s over 3,000 resources
+  // here), its section given twice, as the comment gives each stage one.
+  const base = { Resources: {} };
+  for (let i = 0; i < 3000; i++) base.Resources[`LogGroup${i}`] = { Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 30 }, Metadata: { 'aws:cdk:path': `Cruddur/Logs${i}/Resource` } };
+  const r = report(base, { Resources: {} }, { stack: 'Cruddur' });
+  assert.equal(r.code, 3);
+  assert.match(r.markdown, /and 2950 more: see the job log/);
+  const body = commentBody([r.markdown, r.markdown.replace('<!-- cruddur-cdk-diff -->\n', '')]);
+  assert.ok(body.length <= COMMENT_LIMIT, `the comment has ${body.length} characters; GitHub takes ${COMMENT_LIMIT}`);
+  assert.match(body, /Cut to GitHub's comment limit/);
+  // Each section's fence is closed.
+  for (const section of body.split('### cdk diff of stack ').slice(1)) {
+    const fence = section.match(/^(`{3,})diff$/m)[1];
+    assert.equal(section.split('\n').filter((l) => l === fence).length, 1, 'a cut section closes its fence');
+  }
+  assert.equal(commentBody(['short']), 'short');
+});
