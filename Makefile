@@ -7,16 +7,24 @@ SHELL := /bin/bash
 STACK ?=
 
 # The project's Node (npm package `node`, v24) and CDK CLI come first, so
-# neither the CLI nor jsii runs on the machine's Node 20.
-export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+# neither the CLI nor jsii runs on the machine's Node 20; then the pinned
+# Python tools (tools/python: cfn-lint, moto's server, the AWS CLI).
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/.venv/bin:$(PATH)
 
 BASE ?= origin/main
 HEAD ?=
 
-.PHONY: synth test golden diff-golden diff deployable deploy destroy bench bench-backend bench-load fuzz
+.PHONY: synth test golden diff-golden diff diff-deployed deployable deploy destroy bench bench-backend bench-load fuzz python-tools
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## python-tools: the pinned cfn-lint, moto server and AWS CLI (tools/python/requirements.txt) in
+##               .venv: the machine's own where it has those versions, else from PyPI
+python-tools: .venv/.installed
+.venv/.installed: tools/python/requirements.txt tools/python/install.sh
+	tools/python/install.sh
 	touch $@
 
 ## synth: synthesize every stage to cdk.out/<stack>.template.json with the real CDK CLI;
@@ -31,22 +39,24 @@ synth: node_modules/.installed
 ## CloudFormation's own linter on every golden: no errors, and no warning but these, each
 ## explained in docs/guardrails.md: W3005 (aws-cdk-lib's ecs-patterns and custom-resource
 ## provider write a DependsOn their Ref already implies), W8003 (StageIsFilledIn's assertion
-## is false on purpose while a stage is not filled in).
-CFN_LINT := cfn-lint --ignore-checks W3005 W8003 --
+## is false on purpose while a stage is not filled in), W3010 (a stage pinned to its account
+## and region names the Availability Zones the CDK looked up, kept in cdk.context.json).
+CFN_LINT := cfn-lint --ignore-checks W3005 W8003 W3010 --
 ## test: every check, side by side (make -j; each check's output shown whole when it ends):
 ##       gofmt, go vet and actionlint; every Go test of both modules; the tools' Node tests
 ##       (template diff, Control Tower controls, seed import) and cfn-lint on every golden; the
-##       CLI's synth of every stage equal to its golden; and the deploy rehearsal, in a copy of the
-##       project so nothing collides. The rehearsal is the longest: the checks that only burn CPU
+##       CLI's synth of every stage equal to its golden; the same on a copy with the stages filled
+##       in (tools/rehearsal/filled-in.sh); and the deploy rehearsal, in a copy of the project so
+##       nothing collides. The rehearsal is the longest: the checks that only burn CPU
 ##       run at a lower priority (nice), the backend's tests, which time things, do not.
-test: node_modules/.installed
+test: node_modules/.installed .venv/.installed
 	@# Both modules compiled once first: on a cold build cache, the checks
 	@# side by side would each compile aws-cdk-go at the same time.
 	go build ./... && cd backend && go build ./...
-	@$(MAKE) --no-print-directory -j6 --output-sync=target test-rehearsal test-root test-backend test-synth test-tools test-lint
+	@$(MAKE) --no-print-directory -j7 --output-sync=target test-rehearsal test-filled-in test-root test-backend test-synth test-tools test-lint
 
 NICE := nice -n 10
-.PHONY: test-lint test-root test-backend test-tools test-synth test-rehearsal
+.PHONY: test-lint test-root test-backend test-tools test-synth test-rehearsal test-filled-in
 test-lint:
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
@@ -66,8 +76,11 @@ test-synth: node_modules/.installed
 	for t in cdk.out/*.template.json; do \
 	  cmp "$$t" "testdata/$${t#cdk.out/}" || { echo "cdk synth's $$t differs from testdata/: see make diff-golden"; exit 1; }; \
 	done
-test-rehearsal: node_modules/.installed
+test-rehearsal: node_modules/.installed .venv/.installed
 	tools/rehearsal/rehearse.sh
+# The same checks on a copy with the stages filled in, without credentials.
+test-filled-in: node_modules/.installed .venv/.installed
+	$(NICE) tools/rehearsal/filled-in.sh
 
 ## diff: every stage's template diff between git revisions BASE and HEAD (default: the working
 ##       tree), offline, or STACK=... only; exits 3 when a guarded resource would be replaced or
@@ -123,3 +136,10 @@ FUZZTIME ?= 30s
 fuzz:
 	go test ./constructs/xray -run '^$$' -fuzz '^FuzzParseSamplingRule$$' -fuzztime $(FUZZTIME)
 	cd backend && go test . -run '^$$' -fuzz '^FuzzParseTraceHeader$$' -fuzztime $(FUZZTIME)
+
+## diff-deployed: one stage, STACK=..., synthesized and diffed against the stack as deployed
+##                (tools/templatediff/deployed.sh: a read-only get-template with the credentials
+##                of the environment, then the offline diff and its guard)
+diff-deployed: synth
+	@[ -n "$(STACK)" ] || { echo "make: name the stage's stack: STACK=Cruddur-Dev or STACK=Cruddur"; exit 2; }
+	tools/templatediff/deployed.sh "$(STACK)" "cdk.out/$(STACK).template.json"

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -92,10 +95,21 @@ func TestMain(m *testing.M) {
 	}())
 }
 
-// cliContext is the context `cdk synth` gives the app: cdk.json's, plus the
-// keys the CLI adds itself (seen in CDK_CONTEXT_JSON of CLI 2.1148), so that
-// a test's template is byte for byte the one `cdk synth` writes.
+// cliContext is the context `cdk synth` gives the app: cdk.context.json's
+// (what lookups wrote, which a team commits), cdk.json's over it, as the CLI
+// merges them (cdk.json wins), plus the keys the CLI adds itself (seen in
+// CDK_CONTEXT_JSON of CLI 2.1148), so that a test's template is byte for
+// byte the one `cdk synth` writes, for a stage pinned to its account and
+// region too.
 func cliContext(overrides map[string]any) (map[string]any, error) {
+	ctx := map[string]any{}
+	if data, err := os.ReadFile("cdk.context.json"); err == nil {
+		if err := json.Unmarshal(data, &ctx); err != nil {
+			return nil, fmt.Errorf("cdk.context.json: %w", err)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
 	data, err := os.ReadFile("cdk.json")
 	if err != nil {
 		return nil, err
@@ -104,7 +118,7 @@ func cliContext(overrides map[string]any) (map[string]any, error) {
 	if err := json.Unmarshal(data, &cdkJSON); err != nil {
 		return nil, fmt.Errorf("cdk.json: %w", err)
 	}
-	ctx := cdkJSON.Context
+	maps.Copy(ctx, cdkJSON.Context)
 	ctx["aws:cdk:enable-path-metadata"] = true
 	ctx["aws:cdk:enable-asset-metadata"] = true
 	ctx["aws:cdk:version-reporting"] = false // cdk.json: "versionReporting": false
@@ -112,9 +126,7 @@ func cliContext(overrides map[string]any) (map[string]any, error) {
 	// The CLI reads the validation report itself, so it tells aws-cdk-lib
 	// not to fail the synth on it.
 	ctx["@aws-cdk/core:failSynthOnValidationErrors"] = false
-	for k, v := range overrides {
-		ctx[k] = v
-	}
+	maps.Copy(ctx, overrides)
 	return ctx, nil
 }
 
@@ -488,33 +500,47 @@ func TestEveryStageIsAStack(t *testing.T) {
 }
 
 // TestTheDeployCheck runs `cruddur deployable STACK` as the deploy path
-// does: a stage as shipped (placeholders) is refused with one line naming
-// the stage and what to fill in; an unknown stack and bad usage too.
+// does, for every stage as stages.go has it now (placeholders or filled in):
+// one the check refuses exits 1 with its one line, one it passes exits 0;
+// an unknown stack and bad usage are refused too.
 func TestTheDeployCheck(t *testing.T) {
 	t.Parallel() // processes of its own; no jsii object
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cases := []struct {
-		args []string
-		code int
-		want string
-	}{
-		{[]string{"deployable", production}, 1, "cruddur: stage production (stack Cruddur) is not ready to deploy: fill in Account (the 12-digit AWS account id), Region (such as us-east-1), CertificateArn (an ACM certificate in the stage's region; it is still the placeholder), AlarmEmail (who the alarms notify) in stack/stages/stages.go\n"},
-		{[]string{"deployable", development}, 1, "cruddur: stage development (stack Cruddur-Dev) is not ready to deploy: fill in Account (the 12-digit AWS account id), Region (such as us-east-1) in stack/stages/stages.go\n"},
-		{[]string{"deployable", "Cruddur-Staging"}, 1, `cruddur: no stage deploys as stack "Cruddur-Staging"; expected one of Cruddur-Dev (development), Cruddur (production) (stack/stages/stages.go)` + "\n"},
-		{[]string{"deploy"}, 2, "usage: cruddur deployable STACK (run with no arguments, by the CDK CLI, it synthesizes every stage)\n"},
+	type want struct {
+		args           []string
+		code           int
+		stdout, stderr string
+	}
+	cases := []want{
+		{[]string{"deployable", "Cruddur-Staging"}, 1, "", `cruddur: no stage deploys as stack "Cruddur-Staging"; expected one of Cruddur-Dev (development), Cruddur (production) (stack/stages/stages.go)` + "\n"},
+		{[]string{"deploy"}, 2, "", "usage: cruddur deployable STACK (run with no arguments, by the CDK CLI, it synthesizes every stage)\n"},
+	}
+	for _, s := range stages.All {
+		c := want{args: []string{"deployable", s.StackName}}
+		if err := s.Deployable(); err != nil {
+			c.code, c.stderr = 1, "cruddur: "+err.Error()+"\n"
+		} else {
+			c.stdout = fmt.Sprintf("stage %s (stack %s) has every value it needs to deploy\n", s.Name, s.StackName)
+		}
+		cases = append(cases, c)
 	}
 	for _, tc := range cases {
 		cmd := exec.Command(self, tc.args...)
 		cmd.Env = append(os.Environ(), runAsAppEnv+"=1")
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()
-		exit, _ := err.(*exec.ExitError)
-		if exit == nil || exit.ExitCode() != tc.code || stderr.String() != tc.want {
-			t.Errorf("cruddur %v: %v, stderr %q; want exit %d and %q", tc.args, err, stderr.String(), tc.code, tc.want)
+		code := 0
+		if exit, ok := err.(*exec.ExitError); ok {
+			code = exit.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != tc.code || stdout.String() != tc.stdout || stderr.String() != tc.stderr {
+			t.Errorf("cruddur %v: exit %d, stdout %q, stderr %q; want exit %d, %q and %q", tc.args, code, stdout.String(), stderr.String(), tc.code, tc.stdout, tc.stderr)
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	_ "crypto/sha256" // registers sha256 for go-digest, so images pin by digest
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -161,14 +160,6 @@ const (
 	slowSuffix   = "-slow"
 )
 
-var (
-	emailPattern   = regexp.MustCompile(`^[^@\s\p{Cc}]+@[^@\s\p{Cc}]+\.[^@\s\p{Cc}]+$`)
-	accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
-	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
-	// An ACM certificate in any partition (aws, aws-cn, aws-us-gov).
-	certificateArnPattern = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z]{2}(-[a-z]+)+-[0-9]+:[0-9]{12}:certificate/[0-9a-f-]{36}$`)
-)
-
 // LoadConfig reads one stage's configuration: the stage's own values (package
 // stages), CDK context over them (cdk.json and `-c key=value`, which apply to
 // every stage), and the environment the CDK CLI sets. Every error names the
@@ -250,11 +241,20 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 	filter, err := xray.ServiceFilter(c.ServiceName) // with the stage's suffix
 	check(KeyServiceName, err)
 	c.ServiceFilter = filter
-	if c.Account != "" && !accountPattern.MatchString(c.Account) {
-		check(keyAccount, fmt.Errorf("%s is not an AWS account id; expected 12 digits", xray.Quote(c.Account)))
+	// The team's values are checked as stages checks them, and a bad one is
+	// named where it was set: the context key, or the stage in stages.go.
+	teams := func(key, field string, err error) {
+		if _, set := ctx[key]; set || err == nil || r.err != nil {
+			check(key, err)
+			return
+		}
+		r.err = fmt.Errorf("%s: stage %s: %s: %w", stages.File, stage.Name, field, err)
 	}
-	if c.Region != "" && !regionPattern.MatchString(c.Region) {
-		check(keyRegion, fmt.Errorf("%s is not an AWS region; expected a name such as us-east-1", xray.Quote(c.Region)))
+	if c.Account != "" {
+		teams(keyAccount, "Account", stages.CheckAccount(c.Account))
+	}
+	if c.Region != "" {
+		teams(keyRegion, "Region", stages.CheckRegion(c.Region))
 	}
 	if c.Collector != collectorXRayDaemon && c.Collector != collectorADOT && c.Collector != collectorCloudWatchAgent {
 		check(KeyCollector, fmt.Errorf("%s is not a collector; expected %q (the default), %q or %q", xray.Quote(c.Collector), collectorXRayDaemon, collectorADOT, collectorCloudWatchAgent))
@@ -273,8 +273,8 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 	if c.VpcID != "" && (c.Account == "" || c.Region == "") {
 		check(keyVpcID, fmt.Errorf("looking up %s needs the stack's account and region; expected %s and %s too (or AWS credentials for the CLI)", c.VpcID, keyAccount, keyRegion))
 	}
-	if c.CertificateArn != "" && !certificateArnPattern.MatchString(c.CertificateArn) {
-		check(keyCertificateArn, fmt.Errorf("%s is not an ACM certificate ARN; expected arn:aws:acm:REGION:ACCOUNT:certificate/ID", xray.Quote(c.CertificateArn)))
+	if c.CertificateArn != "" && c.CertificateArn != stages.PlaceholderCertificateArn {
+		teams(keyCertificateArn, "CertificateArn", stages.CheckCertificateArn(c.CertificateArn, c.Account, c.Region))
 	}
 	if c.CertificateArn != "" && !c.LoadBalancer {
 		check(keyCertificateArn, fmt.Errorf("a certificate needs the load balancer; expected %s true or no certificate", keyLoadBalancer))
@@ -286,8 +286,8 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 	if n := len([]rune(c.GroupName)); n > maxGroupNameLen {
 		check(keyGroupName, fmt.Errorf("%s has %d characters; expected at most %d, so that %s fits X-Ray's 32", xray.Quote(c.GroupName), n, maxGroupNameLen, xray.Quote(c.GroupName+faultsSuffix)))
 	}
-	if c.AlarmEmail != "" && !emailPattern.MatchString(c.AlarmEmail) {
-		check(keyAlarmEmail, fmt.Errorf("%s is not an e-mail address; expected one such as oncall@example.com", xray.Quote(c.AlarmEmail)))
+	if c.AlarmEmail != "" {
+		teams(keyAlarmEmail, "AlarmEmail", stages.CheckEmail(c.AlarmEmail))
 	}
 	if c.MaxCount < c.DesiredCount {
 		check(keyMaxCount, fmt.Errorf("%d is below %s %d; expected at least that", c.MaxCount, keyDesiredCount, c.DesiredCount))

@@ -160,7 +160,7 @@ func TestAStagesNamesTakeItsSuffix(t *testing.T) {
 // stage's readiness to deploy is judged on them, not on the CLI's
 // credentials.
 func TestTheTeamsValuesAreTheStagesDefaults(t *testing.T) {
-	filled := stages.Stage{Name: "production", StackName: "P", Production: true, Account: "111122223333", Region: "eu-west-1",
+	filled := stages.Stage{Name: "production", StackName: "P", Production: true, Account: "111122223333", Region: "us-east-1",
 		CertificateArn: testCertificate, AlarmEmail: "oncall@example.com"}
 	c, err := LoadConfig(filled, context(nil), noEnv)
 	if err != nil {
@@ -176,9 +176,22 @@ func TestTheTeamsValuesAreTheStagesDefaults(t *testing.T) {
 	cli := func(k string) string {
 		return map[string]string{"CDK_DEFAULT_ACCOUNT": "111122223333", "CDK_DEFAULT_REGION": "eu-west-1"}[k]
 	}
-	c, err = LoadConfig(stages.Development, context(nil), cli)
+	unfilled := stages.Stage{Name: "development", StackName: "D", NameSuffix: "-dev"}
+	c, err = LoadConfig(unfilled, context(nil), cli)
 	if err != nil || c.Account != "111122223333" || c.NotDeployable == nil {
 		t.Errorf("a stage without an account, under the CLI's credentials: %v, %v; want their account, and still not deployable", c, err)
+	}
+	// A bad value in the stage is blamed on the stage in stages.go, not on a
+	// context key nobody set; set by context, on the key.
+	bad := filled
+	bad.Account = " 111122223333"
+	want := `stack/stages/stages.go: stage production: Account: " 111122223333" is not an AWS account id; expected 12 digits`
+	if _, err := LoadConfig(bad, context(nil), noEnv); err == nil || err.Error() != want {
+		t.Errorf("a bad account in the stage: %v; want %q", err, want)
+	}
+	want = `context cruddur:account: " 111122223333" is not an AWS account id; expected 12 digits`
+	if _, err := LoadConfig(filled, context(map[string]any{keyAccount: " 111122223333"}), noEnv); err == nil || err.Error() != want {
+		t.Errorf("a bad account in the context: %v; want %q", err, want)
 	}
 }
 
@@ -288,7 +301,7 @@ func TestLoadConfigRejectsBadInput(t *testing.T) {
 		{"a filter expression calling what X-Ray lacks", map[string]any{keyGroupFilterExpression: `servce("orders")`},
 			`context cruddur:groupFilterExpression: FilterExpression: "servce(\"orders\")" calls servce(), which X-Ray does not have (its functions: service, edge, id); expected an X-Ray filter expression such as service("orders") { fault = true }`},
 		{"a control character in the e-mail", map[string]any{keyAlarmEmail: "a\x01b@c.d"},
-			`context cruddur:alarmEmail: "a\x01b@c.d" is not an e-mail address; expected one such as oncall@example.com`},
+			`context cruddur:alarmEmail: "a\x01b@c.d" is not an e-mail address SNS takes; expected one address such as oncall@example.com (ASCII, no spaces, commas or display name)`},
 		{"a 10,000-character service name, shortened", map[string]any{KeyServiceName: strings.Repeat("a", 10000)},
 			`context cruddur:serviceName: "` + strings.Repeat("a", 200) + `"... (10000 characters) has 10000 characters; expected 1..64`},
 		{"VPC lookup without an environment", map[string]any{keyVpcID: "vpc-0123456789abcdef0"},
@@ -296,7 +309,7 @@ func TestLoadConfigRejectsBadInput(t *testing.T) {
 		{"group name with no room for -faults", map[string]any{keyGroupName: "abcdefghijklmnopqrstuvwxyz"},
 			`context cruddur:groupName: "abcdefghijklmnopqrstuvwxyz" has 26 characters; expected at most 25, so that "abcdefghijklmnopqrstuvwxyz-faults" fits X-Ray's 32`},
 		{"alarm e-mail", map[string]any{keyAlarmEmail: "oncall"},
-			`context cruddur:alarmEmail: "oncall" is not an e-mail address; expected one such as oncall@example.com`},
+			`context cruddur:alarmEmail: "oncall" is not an e-mail address SNS takes; expected one address such as oncall@example.com (ASCII, no spaces, commas or display name)`},
 		{"slow request threshold", map[string]any{keySlowRequestSeconds: "soon"},
 			`context cruddur:slowRequestSeconds: "soon"; expected a number in 0.001..3600`},
 		{"fault traces threshold", map[string]any{keyFaultTracesThreshold: 0.0},
@@ -328,7 +341,7 @@ func TestLoadConfigRejectsBadInput(t *testing.T) {
 		{"ECS Exec not a boolean", map[string]any{keyEcsExec: "on"},
 			`context cruddur:ecsExec: "on"; expected true or false`},
 		{"certificate ARN", map[string]any{keyCertificateArn: "arn:aws:iam::111122223333:server-certificate/x"},
-			`context cruddur:certificateArn: "arn:aws:iam::111122223333:server-certificate/x" is not an ACM certificate ARN; expected arn:aws:acm:REGION:ACCOUNT:certificate/ID`},
+			`context cruddur:certificateArn: "arn:aws:iam::111122223333:server-certificate/x" is not an ACM certificate ARN; expected arn:aws:acm:REGION:ACCOUNT:certificate/UUID`},
 		{"certificate without a load balancer", map[string]any{keyLoadBalancer: false, keyCertificateArn: "arn:aws:acm:us-east-1:111122223333:certificate/12345678-1234-1234-1234-123456789012"},
 			`context cruddur:certificateArn: a certificate needs the load balancer; expected cruddur:loadBalancer true or no certificate`},
 		{"invalid app image", map[string]any{keyAppImage: "Backend:1.0"},

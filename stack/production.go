@@ -98,12 +98,15 @@ func webACL(stack awscdk.Stack, lb elbv2.ApplicationLoadBalancer, logs func(cons
 	awswafv2.NewCfnWebACLAssociation(stack, jsii.String("WebAclAssociation"), &awswafv2.CfnWebACLAssociationProps{
 		ResourceArn: lb.LoadBalancerArn(), WebAclArn: acl.AttrArn(),
 	})
-	// WAF logs only to log groups whose names start with aws-waf-logs-.
-	wafLogs := logs(stack, "WebAclLogs", jsii.String("aws-waf-logs-"+*stack.StackName()))
-	// Its name is fixed, so a kept copy would make the next create fail
-	// ("already exists"): kept on update and delete, but not when a failed
-	// first create rolls back (CloudFormation's RetainExceptOnCreate).
-	wafLogs.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE)
+	// WAF logs only to log groups whose names start with aws-waf-logs-, so
+	// CloudFormation cannot name it; the name ends in the stack's own id
+	// (the last part of AWS::StackId), which each create of the stack
+	// draws anew: the group a destroyed stack kept never collides with the
+	// next create's.
+	wafLogs := logs(stack, "WebAclLogs", awscdk.Fn_Join(jsii.String(""), &[]*string{
+		jsii.String("aws-waf-logs-" + *stack.StackName() + "-"),
+		awscdk.Fn_Select(jsii.Number(2), awscdk.Fn_Split(jsii.String("/"), stack.StackId(), nil)),
+	}))
 	awswafv2.NewCfnLoggingConfiguration(stack, jsii.String("WebAclLogging"), &awswafv2.CfnLoggingConfigurationProps{
 		ResourceArn: acl.AttrArn(), LogDestinationConfigs: &[]any{wafLogs.LogGroupArn()},
 	})

@@ -85,6 +85,7 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 			}},
 		})
 	}
+	awscdk.Aspects_Of(stack).Add(&keptExceptOnCreate{}, nil)
 	prod := cfg.Stage.Production
 	key := stackKey(stack, prod)
 	// Every log group keeps its logs as configured, encrypted in
@@ -576,4 +577,18 @@ func retentionChoices() string {
 		parts[i] = strconv.Itoa(d)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// keptExceptOnCreate makes every resource of the stack that is kept on
+// delete (DeletionPolicy Retain: the log groups, the key, the bucket,
+// whichever construct made them) CloudFormation's RetainExceptOnCreate:
+// kept on update and delete, but deleted when a failed first create rolls
+// back, so a first deploy that fails leaves nothing behind.
+type keptExceptOnCreate struct{}
+
+// Visit implements awscdk.IAspect.
+func (*keptExceptOnCreate) Visit(node constructs.IConstruct) {
+	if r, ok := node.(awscdk.CfnResource); ok && r.CfnOptions().DeletionPolicy() == awscdk.CfnDeletionPolicy_RETAIN {
+		r.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE, nil)
+	}
 }

@@ -126,10 +126,15 @@ func synthesizeVariants() (err error) {
 		}
 		New(app, id, PropsFor(cfg))
 	}
-	// The app's own stages, as its stacks, in one account and region.
+	// The app's own stages, as its stacks: pinned where stages.go pins
+	// them, else in one account and region.
 	ids := slices.Collect(maps.Keys(variants))
 	for _, stage := range stages.All {
-		cfg, err := LoadConfig(stage, map[string]any{keyAccount: "111122223333", keyRegion: "eu-west-1"}, noEnv)
+		ctx := map[string]any{}
+		if stage.Account == "" && stage.Region == "" {
+			ctx = map[string]any{keyAccount: "111122223333", keyRegion: "eu-west-1"}
+		}
+		cfg, err := LoadConfig(stage, ctx, noEnv)
 		if err != nil {
 			return fmt.Errorf("stage %s: %w", stage.Name, err)
 		}
@@ -577,7 +582,7 @@ func TestLoadBalancer(t *testing.T) {
 				}},
 				"PublicAccessBlockConfiguration": map[string]any{"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true},
 			}),
-			"DeletionPolicy": "Retain",
+			"DeletionPolicy": "RetainExceptOnCreate",
 		})
 		tmpl("Default").HasResourceProperties(jsii.String("AWS::S3::BucketPolicy"), map[string]any{
 			"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
@@ -871,7 +876,11 @@ func TestProductionStage(t *testing.T) {
 		prod.HasResourceProperties(jsii.String("AWS::WAFv2::WebACLAssociation"), map[string]any{
 			"ResourceArn": map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^LoadBalancer"))},
 		})
-		prod.HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"LogGroupName": "aws-waf-logs-Production"})
+		// Named after the required prefix, the stack and the stack's own
+		// id, so a group a destroyed stack kept cannot collide with the next.
+		prod.HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"LogGroupName": map[string]any{"Fn::Join": []any{"", []any{
+			"aws-waf-logs-Production-", map[string]any{"Fn::Select": []any{2, map[string]any{"Fn::Split": []any{"/", map[string]any{"Ref": "AWS::StackId"}}}}},
+		}}}})
 		prod.ResourceCountIs(jsii.String("AWS::WAFv2::LoggingConfiguration"), jsii.Number(1))
 	})
 	check(t, "a key of its own for the logs, rotated, usable by CloudWatch Logs for this account's log groups", func() {
@@ -1419,27 +1428,28 @@ func TestEveryPublisherMayPublishAndNoOneElse(t *testing.T) {
 	}
 }
 
-// TestAFixedNameIsNotKeptWhenACreateFails: a resource with a fixed physical
-// name that outlives its stack is kept on update and delete but not when a
-// failed first create rolls back (RetainExceptOnCreate), so the retry does
-// not fail with "already exists".
-func TestAFixedNameIsNotKeptWhenACreateFails(t *testing.T) {
+// TestNoKeptNameCollidesWithTheNextCreate: a named resource that outlives
+// its stack (kept on delete) has a name the next create of the stack draws
+// anew, from AWS::StackId, so a deploy after a destroy does not fail with
+// "already exists" on what the last stack kept.
+func TestNoKeptNameCollidesWithTheNextCreate(t *testing.T) {
 	checked := 0
 	for id, v := range synthesized {
 		for lid, r := range templateResources(t, v.json) {
 			for _, prop := range accountNames[r.Type] {
-				if _, named := r.Properties[prop]; !named || r.DeletionPolicy == "" || r.DeletionPolicy == "Delete" {
+				name, named := r.Properties[prop]
+				if !named || r.DeletionPolicy == "" || r.DeletionPolicy == "Delete" {
 					continue
 				}
 				checked++
-				if r.DeletionPolicy != "RetainExceptOnCreate" {
-					t.Errorf("%s: %s %s has the fixed %s and DeletionPolicy %s; want RetainExceptOnCreate", id, r.Type, lid, prop, r.DeletionPolicy)
+				if text, _ := json.Marshal(name); !strings.Contains(string(text), `{"Ref":"AWS::StackId"}`) {
+					t.Errorf("%s: %s %s is kept on delete with the fixed %s %s; want a name drawn from AWS::StackId", id, r.Type, lid, prop, text)
 				}
 			}
 		}
 	}
 	if checked == 0 {
-		t.Error("no kept resource with a fixed name: the WAF's log group should be one")
+		t.Error("no kept resource with a name: the WAF's log group should be one")
 	}
 }
 
@@ -1527,4 +1537,27 @@ func TestCopyFieldsRefusesWhatItCannotCopy(t *testing.T) {
 		}
 	}()
 	copyFields(&got, &wide{B: jsii.String("b")})
+}
+
+// TestEveryKeptResourceIsKeptExceptOnCreate: in every variant and stage,
+// whatever the stack keeps on delete (log groups, the key, the bucket, made
+// by whichever construct) is RetainExceptOnCreate, so a first create that
+// fails and rolls back leaves nothing behind; and each keeps something (its
+// logs at least), so the check is not passed by keeping nothing.
+func TestEveryKeptResourceIsKeptExceptOnCreate(t *testing.T) {
+	for id, s := range synthesized {
+		kept := 0
+		for logicalID, r := range templateResources(t, s.json) {
+			switch r.DeletionPolicy {
+			case "", "Delete":
+			case "RetainExceptOnCreate":
+				kept++
+			default:
+				t.Errorf("%s: %s (%s) has DeletionPolicy %s; want RetainExceptOnCreate, so a failed first create does not leave it behind", id, logicalID, r.Type, r.DeletionPolicy)
+			}
+		}
+		if kept == 0 {
+			t.Errorf("%s keeps nothing on delete; want its log groups kept", id)
+		}
+	}
 }

@@ -5,7 +5,12 @@
 // deploy. A stage with a value still missing synthesizes (so a fresh clone
 // and its tests work) but is refused by the deploy check (Deployable), which
 // `make deploy` and the deploy workflow run before they ask for AWS
-// credentials.
+// credentials. Once a stage names its account and region, run `make synth`
+// once with credentials: the CDK CLI looks up the region's Availability
+// Zones and writes them to cdk.context.json. Commit that file with this
+// one, then `make golden`: every later synth (tests, pull requests, the
+// pipeline) reads the AZs from it and needs no credentials (README.md,
+// "From clone to production").
 //
 // The package depends on nothing but the standard library, so the workflow
 // test can read the stages without building the CDK app.
@@ -13,6 +18,8 @@ package stages
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -98,26 +105,139 @@ func ByStackName(name string) (Stage, error) {
 }
 
 // Deployable returns nil when every value the stage needs from the team is
-// filled in: account and region for every stage, and for production the
-// certificate and the alarm e-mail too (alarms that notify nobody are not
-// production's). Otherwise it returns one line naming the stage and each
-// value to fill in.
+// filled in, in the form AWS takes it: account and region for every stage,
+// and for production the certificate and the alarm e-mail too (alarms that
+// notify nobody are not production's). Otherwise it returns one line naming
+// the stage, File, and each value to fill in or to correct.
 func (s Stage) Deployable() error {
-	var missing []string
+	var missing, wrong []string
 	if s.Account == "" {
 		missing = append(missing, "Account (the 12-digit AWS account id)")
+	} else if err := CheckAccount(s.Account); err != nil {
+		wrong = append(wrong, "Account: "+err.Error())
 	}
 	if s.Region == "" {
 		missing = append(missing, "Region (such as us-east-1)")
+	} else if err := CheckRegion(s.Region); err != nil {
+		wrong = append(wrong, "Region: "+err.Error())
 	}
-	if s.Production && (s.CertificateArn == "" || s.CertificateArn == PlaceholderCertificateArn) {
+	switch {
+	case s.Production && (s.CertificateArn == "" || s.CertificateArn == PlaceholderCertificateArn):
 		missing = append(missing, "CertificateArn (an ACM certificate in the stage's region; it is still the placeholder)")
+	case s.CertificateArn != "" && s.CertificateArn != PlaceholderCertificateArn:
+		if err := CheckCertificateArn(s.CertificateArn, s.Account, s.Region); err != nil {
+			wrong = append(wrong, "CertificateArn: "+err.Error())
+		}
 	}
 	if s.Production && s.AlarmEmail == "" {
 		missing = append(missing, "AlarmEmail (who the alarms notify)")
+	} else if s.AlarmEmail != "" {
+		if err := CheckEmail(s.AlarmEmail); err != nil {
+			wrong = append(wrong, "AlarmEmail: "+err.Error())
+		}
 	}
-	if len(missing) == 0 {
+	var problems []string
+	if len(missing) > 0 {
+		problems = append(problems, "fill in "+strings.Join(missing, ", ")+" in "+File)
+	}
+	if len(wrong) > 0 {
+		problems = append(problems, "correct in "+File+": "+strings.Join(wrong, "; "))
+	}
+	if len(problems) == 0 {
 		return nil
 	}
-	return fmt.Errorf("stage %s (stack %s) is not ready to deploy: fill in %s in %s", s.Name, s.StackName, strings.Join(missing, ", "), File)
+	return fmt.Errorf("stage %s (stack %s) is not ready to deploy: %s", s.Name, s.StackName, strings.Join(problems, "; and "))
+}
+
+// The forms AWS gives these values: an account id is 12 digits (AWS
+// Account Management, "View AWS account identifiers"); a region name is
+// lower-case words and a number (us-east-1, ap-southeast-2, us-gov-west-1).
+var (
+	accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
+	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+	// An ACM certificate's ARN (ACM's API reference, "CertificateArn"):
+	// arn:PARTITION:acm:REGION:ACCOUNT:certificate/UUID.
+	certificateArnPattern = regexp.MustCompile(`^arn:([a-z-]+):acm:([^:]*):([^:]*):certificate/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	// An address SNS's e-mail protocol takes: a dot-atom local part of
+	// RFC 5322's printable ASCII (no quoted strings, no comments, no
+	// display name), and a domain of LDH labels with an alphabetic top
+	// level; no spaces, commas or invisible characters anywhere.
+	emailPattern = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+/=?^_` + "`" + `{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_` + "`" + `{|}~-]+)*@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$`)
+)
+
+// maxEmailLen is the longest address SMTP carries (RFC 5321, 4.5.3.1.3: a
+// path of 256 octets, less its angle brackets).
+const maxEmailLen = 254
+
+// CheckAccount checks an AWS account id: 12 digits.
+func CheckAccount(v string) error {
+	if !accountPattern.MatchString(v) {
+		return fmt.Errorf("%s is not an AWS account id; expected 12 digits", quote(v))
+	}
+	return nil
+}
+
+// CheckRegion checks an AWS region's name, such as us-east-1.
+func CheckRegion(v string) error {
+	if !regionPattern.MatchString(v) {
+		return fmt.Errorf("%s is not an AWS region; expected a name such as us-east-1", quote(v))
+	}
+	return nil
+}
+
+// CheckEmail checks an e-mail address for an SNS e-mail subscription.
+func CheckEmail(v string) error {
+	if n := len(v); n > maxEmailLen {
+		return fmt.Errorf("%s has %d characters; expected an e-mail address of at most %d", quote(v), n, maxEmailLen)
+	}
+	if !emailPattern.MatchString(v) {
+		return fmt.Errorf("%s is not an e-mail address SNS takes; expected one address such as oncall@example.com (ASCII, no spaces, commas or display name)", quote(v))
+	}
+	return nil
+}
+
+// Partition is the AWS partition a region belongs to, as ARNs name it.
+func Partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	case strings.HasPrefix(region, "us-isob-"):
+		return "aws-iso-b"
+	case strings.HasPrefix(region, "us-iso-"):
+		return "aws-iso"
+	case strings.HasPrefix(region, "eu-isoe-"):
+		return "aws-iso-e"
+	case strings.HasPrefix(region, "us-isof-"):
+		return "aws-iso-f"
+	}
+	return "aws"
+}
+
+// CheckCertificateArn checks an ACM certificate's ARN and, where account
+// and region are given, that the certificate is theirs: a load balancer
+// serves only a certificate of its own region and account, so any other
+// would fail the deploy only once the network exists.
+func CheckCertificateArn(arn, account, region string) error {
+	m := certificateArnPattern.FindStringSubmatch(arn)
+	if m == nil || CheckRegion(m[2]) != nil || CheckAccount(m[3]) != nil || m[1] != Partition(m[2]) {
+		return fmt.Errorf("%s is not an ACM certificate ARN; expected arn:aws:acm:REGION:ACCOUNT:certificate/UUID", quote(arn))
+	}
+	if region != "" && (m[2] != region || m[1] != Partition(region)) {
+		return fmt.Errorf("%s is a certificate of %s (partition %s); expected one of the stage's region, %s (partition %s)", quote(arn), m[2], m[1], region, Partition(region))
+	}
+	if account != "" && m[3] != account {
+		return fmt.Errorf("%s is a certificate of account %s; expected one of the stage's account, %s", quote(arn), m[3], account)
+	}
+	return nil
+}
+
+// quote quotes a value for a message, cut to 100 characters: a bad value
+// can be very long.
+func quote(v string) string {
+	if r := []rune(v); len(r) > 100 {
+		return strconv.Quote(string(r[:100])) + fmt.Sprintf("... (%d characters)", len(r))
+	}
+	return strconv.Quote(v)
 }

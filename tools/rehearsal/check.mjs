@@ -8,8 +8,10 @@
 //   node check.mjs retained TEMPLATE LEFT.tsv README.md
 //     LEFT.tsv has a line "logicalId<TAB>physicalId<TAB>yes|no" for each
 //     resource the stack had, whether it is still there after the destroy:
-//     every resource the template keeps (DeletionPolicy Retain) is, and
-//     README.md's Destroy section names each kept type.
+//     every resource the template keeps (DeletionPolicy Retain or RetainExceptOnCreate) is, and
+//     README.md's Destroy section names each kept type. A RetainExceptOnCreate
+//     resource that moto deleted (moto keeps only Retain) is printed as
+//     "TYPE<TAB>physicalId", for the rehearsal to put back as AWS keeps it.
 //
 // Exit 0 when everything matches, 1 with one line per mismatch.
 import { readFileSync } from 'node:fs';
@@ -57,10 +59,16 @@ function retained(templatePath, leftPath, readmePath) {
   const template = read(templatePath);
   const after = Object.fromEntries(readFileSync(leftPath, 'utf8').split('\n').filter(Boolean)
     .map((line) => line.split('\t')).map(([id, physical, left]) => [id, { physical, exists: left === 'yes' }]));
-  const kept = Object.entries(template.Resources).filter(([, r]) => r.DeletionPolicy === 'Retain');
+  const kept = Object.entries(template.Resources).filter(([, r]) => ['Retain', 'RetainExceptOnCreate'].includes(r.DeletionPolicy));
   if (kept.length === 0) problems.push(`${templatePath}: nothing is kept on delete; the README says log groups and a bucket are`);
   for (const [id, r] of kept) {
-    if (!after[id]?.exists) problems.push(`${id} (${r.Type}, DeletionPolicy Retain) is gone after the destroy`);
+    if (after[id]?.exists) continue;
+    // moto 5.2's CloudFormation keeps only DeletionPolicy Retain on a stack's
+    // delete (moto/cloudformation/parsing.py): it deletes RetainExceptOnCreate
+    // resources, which AWS keeps. Those are printed for rehearse.sh to put
+    // back, as AWS would have left them, before it deploys again.
+    if (r.DeletionPolicy === 'RetainExceptOnCreate' && after[id]) console.log(`${r.Type}\t${after[id].physical}`);
+    else problems.push(`${id} (${r.Type}, DeletionPolicy ${r.DeletionPolicy}) is gone after the destroy`);
   }
   const readme = readFileSync(readmePath, 'utf8');
   const destroy = readme.slice(readme.indexOf('## Destroy'), readme.indexOf('\n## ', readme.indexOf('## Destroy') + 1));

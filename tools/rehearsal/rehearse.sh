@@ -31,18 +31,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The CLI runs in a copy of the project (its files, tracked or not, as they
-# are; node_modules linked): what it writes beside cdk.json (cdk.context.json
-# with moto's Availability Zones, the app's binary) stays in the copy, so
-# make test may synthesize and test in the checkout meanwhile.
-mkdir "$work/project"
-if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-  git ls-files -z --cached --others --exclude-standard | xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
-    tar --null -T - -cf - | tar -xf - -C "$work/project"
-else
-  tar --exclude=./node_modules --exclude=./cdk.out --exclude=./.cdk-app -cf - . | tar -xf - -C "$work/project"
-fi
-ln -s "$root/node_modules" "$work/project/node_modules"
+# The CLI runs in a copy of the project (tools/rehearsal/copy.sh).
+. tools/rehearsal/copy.sh
+copy_project "$work/project"
 cd "$work/project"
 
 # Only moto: no profile, no real credentials, no other endpoint. localhost,
@@ -62,26 +53,62 @@ quiet() { # runs a command, showing its output only when it fails
 }
 
 step "moto_server on 127.0.0.1:$port"
-cert=$(aws acm request-certificate --domain-name cruddur.example.com --query CertificateArn --output text)
-# Every stage, with the values the team would fill in (here moto's) and a
-# pinned public image, since no Docker engine builds the backend's here.
-ctx=(-c "cruddur:account=$account" -c "cruddur:region=$region" -c "cruddur:certificateArn=$cert"
-  -c cruddur:alarmEmail=oncall@example.com -c cruddur:appImage=public.ecr.aws/docker/library/busybox:1.37.0)
-quiet cdk bootstrap "aws://$account/$region"
-step "cdk bootstrap: done"
-quiet cdk deploy --all --require-approval never --output "$work/cdk.out" "${ctx[@]}"
-mapfile -t stacks < <(cdk list --app "$work/cdk.out" 2>/dev/null)
-step "cdk deploy: ${stacks[*]}"
+# Every stage filled in as a team fills stages.go (here with moto's
+# account), in two regions, with a certificate that moto issues in
+# production's region; a pinned public image, since no Docker engine
+# builds the backend's here.
+dev_region=us-west-2 prod_region=us-east-1
+cert=$(aws acm request-certificate --region "$prod_region" --domain-name cruddur.example.com --query CertificateArn --output text)
+node tools/rehearsal/fill-stages.mjs stack/stages/stages.go \
+  "Development.Account=$account" "Development.Region=$dev_region" \
+  "Production.Account=$account" "Production.Region=$prod_region" \
+  "Production.CertificateArn=$cert" Production.AlarmEmail=oncall@example.com
+gofmt -w stack/stages/stages.go
+image=(-c cruddur:appImage=public.ecr.aws/docker/library/busybox:1.37.0)
+quiet cdk bootstrap "aws://$account/$dev_region" "aws://$account/$prod_region"
+step "cdk bootstrap: $dev_region and $prod_region"
 
-for s in "${stacks[@]}"; do
-  status=$(aws cloudformation describe-stacks --stack-name "$s" --query 'Stacks[0].StackStatus' --output text)
-  [ "$status" = CREATE_COMPLETE ] || { echo "rehearse: stack $s is $status" >&2; exit 1; }
+# The synth a team runs once with credentials: the CLI looks up each
+# stage's Availability Zones (here in moto) and writes cdk.context.json,
+# which the team commits.
+rm -f cdk.context.json
+quiet cdk synth --quiet "${image[@]}"
+for r in "$dev_region" "$prod_region"; do
+  grep -q "\"availability-zones:account=$account:region=$r\"" cdk.context.json ||
+    { echo "rehearse: the credentialed synth wrote no AZs for $r into cdk.context.json" >&2; exit 1; }
 done
+mapfile -t stacks < <(cdk list --app cdk.out 2>/dev/null)
+declare -A region_of
+for s in "${stacks[@]}"; do
+  region_of[$s]=$(node -e 'const m = require("./cdk.out/manifest.json"); console.log(m.artifacts[process.argv[1]].environment.split("/").pop())' "$s")
+  quiet make --no-print-directory deployable STACK="$s"
+done
+step "cdk synth with moto's credentials: cdk.context.json has both regions' AZs; make deployable passes ${stacks[*]}"
+
+deploy() { # deploys every stage and checks that each was created
+  quiet cdk deploy --all --require-approval never --output "$work/cdk.out" "${image[@]}"
+  for s in "${stacks[@]}"; do
+    status=$(aws cloudformation describe-stacks --region "${region_of[$s]}" --stack-name "$s" --query 'Stacks[0].StackStatus' --output text)
+    [ "$status" = CREATE_COMPLETE ] || { echo "rehearse: stack $s is $status" >&2; exit 1; }
+  done
+}
+deploy
+step "cdk deploy: $(for s in "${stacks[@]}"; do printf '%s (%s) ' "$s" "${region_of[$s]}"; done)"
+
 cdk diff --app "$work/cdk.out" --no-change-set "${stacks[@]}" >"$work/diff.log" 2>&1
 grep -q 'Number of stacks with differences: 0' "$work/diff.log" || { grep -v '^!!' "$work/diff.log" >&2; echo "rehearse: cdk diff found differences against the deployed stacks" >&2; exit 1; }
 step "cdk diff: no differences in ${#stacks[@]} stacks"
+# A change diffed against what is deployed (make diff-deployed; the pull
+# request's deployed diff runs the same script on its template) shows as a
+# change to the deployed resource.
+AWS_REGION="${region_of[${stacks[0]}]}" AWS_DEFAULT_REGION="${region_of[${stacks[0]}]}" make --no-print-directory diff-deployed STACK="${stacks[0]}" CDK_ARGS="-c cruddur:desiredCount=3 ${image[*]}" >"$work/diff.log" 2>&1 ||
+  { grep -v '^!!' "$work/diff.log" >&2; echo "rehearse: make diff-deployed failed" >&2; exit 1; }
+grep -A3 'MinCapacity' "$work/diff.log" | grep -q '\[+\] 3' ||
+  { grep -v '^!!' "$work/diff.log" >&2; echo "rehearse: make diff-deployed did not show the scaler's new minimum (2 -> 3) against the deployed ${stacks[0]}" >&2; exit 1; }
+step "make diff-deployed: a change to ${stacks[0]} shows against the deployed stack"
 
 for s in "${stacks[@]}"; do
+  export AWS_REGION="${region_of[$s]}" AWS_DEFAULT_REGION="${region_of[$s]}"
   aws cloudformation list-stack-resources --stack-name "$s" \
     --query 'StackResourceSummaries[].[LogicalResourceId,ResourceType,PhysicalResourceId]' --output text >"$work/$s.resources.tsv"
   # (moto's describe-stack-resource fails on this stack: AttributeError in
@@ -98,7 +125,9 @@ step "ECS task definitions match the templates' containers" >&2
 # have no delete_from_cloudformation_json in moto 5.2), so the VPC's delete
 # fails with "has dependencies": moto's, not the template's. Any other
 # failure is ours.
+restored=0
 for s in "${stacks[@]}"; do
+  export AWS_REGION="${region_of[$s]}" AWS_DEFAULT_REGION="${region_of[$s]}"
   if ! cdk destroy --app "$work/cdk.out" --force "$s" >"$work/destroy.log" 2>&1; then
     grep -q 'has dependencies and cannot be deleted' "$work/destroy.log" ||
       { grep -v '^!!' "$work/destroy.log" >&2; echo "rehearse: cdk destroy $s failed" >&2; exit 1; }
@@ -114,7 +143,22 @@ for s in "${stacks[@]}"; do
     esac
     echo -e "$id\t$physical\t$([ "$left" = 1 ] && echo yes || echo no)"
   done <"$work/$s.resources.tsv" >"$work/$s.left.tsv"
-  node tools/rehearsal/check.mjs retained "$work/cdk.out/$s.template.json" "$work/$s.left.tsv" README.md
+  node tools/rehearsal/check.mjs retained "$work/cdk.out/$s.template.json" "$work/$s.left.tsv" README.md >"$work/$s.restore.tsv"
+  # What AWS keeps and moto deleted, put back under the same names, so the
+  # deploy after the destroy meets what it would meet in AWS. (A key has no
+  # name to collide with.)
+  while IFS=$'\t' read -r type physical; do
+    case "$type" in
+      AWS::Logs::LogGroup) aws logs create-log-group --log-group-name "$physical" ;;
+      AWS::S3::Bucket) aws s3api create-bucket --bucket "$physical" $([ "$AWS_REGION" = us-east-1 ] || echo --create-bucket-configuration "LocationConstraint=$AWS_REGION") >/dev/null ;;
+    esac
+  done <"$work/$s.restore.tsv"
+  restored=$((restored + $(grep -c . "$work/$s.restore.tsv" || true)))
 done
-step "cdk destroy: what Retain keeps is kept, as README.md says (the VPC's delete fails on moto's side)"
+step "cdk destroy: what is kept is kept, as README.md says (the VPC's delete fails on moto's side; $restored RetainExceptOnCreate resources that moto deleted put back)"
+
+# A second deploy after the destroy: nothing the first kept (a fixed name)
+# stands in its way.
+deploy
+step "cdk deploy after the destroy: ${stacks[*]} created again"
 step "passed"

@@ -53,14 +53,23 @@ func deployJobs(w *actionlint.Workflow) map[string]string {
 	return out
 }
 
-// TestOnlyTheDeployJobsMayMintTheToken: no workflow grants id-token at its
-// top, and in the deploy workflow only the deploy jobs have it, after the
-// tests passed in a job without it.
-func TestOnlyTheDeployJobsMayMintTheToken(t *testing.T) {
-	w, _ := parse(t, "deploy.yml")
-	deploys := deployJobs(w)
-	for _, name := range []string{"deploy.yml", "pull-request.yml"} {
+// workflows are the workflow files, by name.
+var workflows = []string{"deploy.yml", "pull-request.yml", "deployed-diff.yml"}
+
+// TestOnlyTheDeployAndDiffJobsMayMintTheToken: no workflow grants id-token at
+// its top; every job that may mint it names a GitHub environment; in the
+// deploy workflow only the deploy jobs have it, after the tests passed in a
+// job without it; in the deployed diff (workflow_run: the default branch's
+// code) only its diff jobs, in <stage>-diff environments; the pull request's
+// own workflow, which runs the pull request's code, never.
+func TestOnlyTheDeployAndDiffJobsMayMintTheToken(t *testing.T) {
+	may := map[string]map[string]string{} // workflow -> job -> stack
+	for _, name := range workflows {
 		w, _ := parse(t, name)
+		may[name] = map[string]string{}
+		if name != "pull-request.yml" {
+			may[name] = deployJobs(w)
+		}
 		if mayMintToken(w.Permissions) || w.Permissions == nil {
 			t.Errorf("%s: the workflow's own permissions must be set and grant no id-token", name)
 		}
@@ -68,12 +77,49 @@ func TestOnlyTheDeployJobsMayMintTheToken(t *testing.T) {
 			if job.Permissions == nil && w.Permissions == nil {
 				t.Errorf("%s: job %s inherits default permissions", name, id)
 			}
-			_, deploys := deploys[id]
-			if mayMintToken(job.Permissions) && (name != "deploy.yml" || !deploys) {
+			_, allowed := may[name][id]
+			if !mayMintToken(job.Permissions) {
+				continue
+			}
+			if !allowed {
 				t.Errorf("%s: job %s may mint the OIDC token", name, id)
+			}
+			if job.Environment == nil || job.Environment.Name == nil || job.Environment.Name.Value == "" {
+				t.Errorf("%s: job %s may mint the OIDC token outside a GitHub environment", name, id)
+			}
+			for _, s := range job.Steps {
+				if run, ok := s.Exec.(*actionlint.ExecRun); ok && run.Run != nil && strings.Contains(run.Run.Value, "npm ci") && !strings.Contains(run.Run.Value, "--ignore-scripts") {
+					t.Errorf("%s: job %s runs %q: install scripts would run where the token can be minted", name, id, run.Run.Value)
+				}
 			}
 		}
 	}
+	// Every workflow file is one of those checked here.
+	files, _ := filepath.Glob(filepath.Join(dir, "*.y*ml"))
+	if len(files) != len(workflows) {
+		t.Errorf("the workflows are %v; this test checks %v", files, workflows)
+	}
+	w, _ := parse(t, "deployed-diff.yml")
+	if w.On == nil || len(w.On) != 1 || w.On[0].EventName() != "workflow_run" {
+		t.Error("deployed-diff.yml must run on workflow_run only, so it runs the default branch's code")
+	}
+	for _, s := range stages.All {
+		found := false
+		for id, stack := range may["deployed-diff.yml"] {
+			job := w.Jobs[id]
+			if stack == s.StackName && job.Environment != nil && job.Environment.Name != nil && job.Environment.Name.Value == s.Name+"-diff" {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("deployed-diff.yml: no job diffs stage %s (stack %s) in the environment %s-diff", s.Name, s.StackName, s.Name)
+		}
+	}
+	if len(may["deployed-diff.yml"]) != len(stages.All) {
+		t.Errorf("deployed-diff.yml diffs %d stacks; want one job per stage (%d)", len(may["deployed-diff.yml"]), len(stages.All))
+	}
+	w, _ = parse(t, "deploy.yml")
+	deploys := may["deploy.yml"]
 	if w.Jobs["test"] == nil || mayMintToken(w.Jobs["test"].Permissions) || len(deploys) == 0 {
 		t.Fatal("deploy.yml needs a test job without id-token, and deploy jobs")
 	}
@@ -85,9 +131,6 @@ func TestOnlyTheDeployJobsMayMintTheToken(t *testing.T) {
 		checked := false
 		for _, s := range job.Steps {
 			if run, ok := s.Exec.(*actionlint.ExecRun); ok && run.Run != nil {
-				if strings.Contains(run.Run.Value, "npm ci") && !strings.Contains(run.Run.Value, "--ignore-scripts") {
-					t.Errorf("job %s runs %q: install scripts would run where the token can be minted", id, run.Run.Value)
-				}
 				checked = checked || strings.Contains(run.Run.Value, `cruddur deployable "$STACK"`)
 			}
 			if a, ok := s.Exec.(*actionlint.ExecAction); ok && strings.HasPrefix(a.Uses.Value, "aws-actions/configure-aws-credentials@") && !checked {
@@ -187,7 +230,7 @@ var pinned = regexp.MustCompile(`^[\w.-]+/[\w.-]+@[0-9a-f]{40}$`)
 // TestActionsArePinnedByCommit: every action is pinned by a full commit SHA
 // with its release in a comment, and checkout keeps no credentials.
 func TestActionsArePinnedByCommit(t *testing.T) {
-	for _, name := range []string{"deploy.yml", "pull-request.yml"} {
+	for _, name := range workflows {
 		w, src := parse(t, name)
 		lines := strings.Split(string(src), "\n")
 		for id, job := range w.Jobs {
@@ -212,4 +255,57 @@ func TestActionsArePinnedByCommit(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestEveryJobThatRunsMakeTestInstallsThePythonToolsFirst: GitHub's runners
+// have neither cfn-lint nor moto, which make test needs, so a job that runs
+// it first sets up Python with pip's cache keyed on the pinned versions and
+// runs `make python-tools` (tools/python), as a fresh machine would.
+func TestEveryJobThatRunsMakeTestInstallsThePythonToolsFirst(t *testing.T) {
+	runs := 0
+	for _, name := range workflows {
+		w, _ := parse(t, name)
+		for id, job := range w.Jobs {
+			if problem := pythonToolsBeforeMakeTest(job); problem != "" {
+				t.Errorf("%s: job %s %s", name, id, problem)
+			}
+			for _, s := range job.Steps {
+				if run, ok := s.Exec.(*actionlint.ExecRun); ok && run.Run != nil && strings.Contains(run.Run.Value, "make test") {
+					runs++
+				}
+			}
+		}
+	}
+	if runs < 2 {
+		t.Errorf("%d jobs run make test; want the deploy workflow's and the pull request's", runs)
+	}
+	// Not blind: a job that runs make test straight away is found.
+	bare := &actionlint.Job{Steps: []*actionlint.Step{{Exec: &actionlint.ExecRun{Run: &actionlint.String{Value: "make test"}}}}}
+	if pythonToolsBeforeMakeTest(bare) == "" {
+		t.Error("a job that runs make test with no Python tools passes the check")
+	}
+}
+
+// pythonToolsBeforeMakeTest says what is missing before a job's `make test`:
+// actions/setup-python with pip's cache on tools/python/requirements.txt,
+// then `make python-tools`; "" when nothing is, or the job runs no make test.
+func pythonToolsBeforeMakeTest(job *actionlint.Job) string {
+	python, tools := false, false
+	for _, s := range job.Steps {
+		if a, ok := s.Exec.(*actionlint.ExecAction); ok && strings.HasPrefix(a.Uses.Value, "actions/setup-python@") {
+			cache, dep := a.Inputs["cache"], a.Inputs["cache-dependency-path"]
+			python = cache != nil && cache.Value.Value == "pip" && dep != nil && dep.Value.Value == "tools/python/requirements.txt"
+		}
+		run, ok := s.Exec.(*actionlint.ExecRun)
+		if !ok || run.Run == nil {
+			continue
+		}
+		if strings.Contains(run.Run.Value, "make python-tools") {
+			tools = python
+		}
+		if strings.Contains(run.Run.Value, "make test") && !tools {
+			return "runs make test before actions/setup-python (cache: pip, cache-dependency-path: tools/python/requirements.txt) and `make python-tools`"
+		}
+	}
+	return ""
 }
