@@ -16,8 +16,12 @@ HEAD ?=
 
 .PHONY: synth test golden diff-golden diff diff-deployed deployable deploy destroy bench bench-backend bench-load fuzz python-tools
 
+# NPM_CI_FLAGS adds options to npm ci. The pull-request job passes
+# --ignore-scripts: then the npm package node installs no binary, and the
+# Node on PATH (setup-node's, the same v24) runs the CLI and jsii.
+NPM_CI_FLAGS ?=
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --loglevel=error $(NPM_CI_FLAGS)
 	touch $@
 
 ## python-tools: the pinned cfn-lint, moto server and AWS CLI (tools/python/requirements.txt) in
@@ -68,7 +72,7 @@ test-root:
 test-backend:
 	cd backend && go test ./...
 test-tools:
-	node --test tools/templatediff/diff.test.mjs tools/controltower/controls.test.mjs tools/importseed/mapping.test.mjs
+	node --test tools/templatediff/diff.test.mjs tools/templatediff/comment.test.mjs tools/controltower/controls.test.mjs tools/importseed/mapping.test.mjs
 	$(NICE) $(CFN_LINT) testdata/*.template.json
 test-synth: node_modules/.installed
 	@$(NICE) $(MAKE) --no-print-directory synth

@@ -4,7 +4,8 @@
 // through the CDK CLI (`make synth`); see README.md.
 //
 // `cruddur deployable STACK` checks, without synthesizing, that the stage
-// deployed as STACK has every value only the team knows filled in: exit 0, or
+// deployed as STACK (or whose access stack STACK is) has every value only
+// the team knows filled in: exit 0, or
 // 1 with one line naming what to fill in. `make deploy` and the deploy
 // workflow run it before they ask for AWS credentials.
 package main
@@ -50,15 +51,21 @@ func command(args []string) int {
 		fmt.Fprintln(os.Stderr, "usage: cruddur deployable STACK (run with no arguments, by the CDK CLI, it synthesizes every stage)")
 		return 2
 	}
-	stage, err := stages.ByStackName(args[1])
-	if err == nil {
+	stage, access, err := stages.ByStackName(args[1])
+	what := fmt.Sprintf("stage %s (stack %s)", stage.Name, stage.StackName)
+	switch {
+	case err != nil:
+	case access:
+		err = stage.AccessDeployable()
+		what = fmt.Sprintf("the access stack %s of stage %s", stage.AccessStackName(), stage.Name)
+	default:
 		err = stage.Deployable()
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cruddur:", err)
 		return 1
 	}
-	fmt.Printf("stage %s (stack %s) has every value it needs to deploy\n", stage.Name, stage.StackName)
+	fmt.Printf("%s has every value it needs to deploy\n", what)
 	return 0
 }
 
@@ -156,11 +163,24 @@ func synth(props *awscdk.AppProps, getenv func(string) string) (err error) {
 	// findings are errors and warnings on the construct tree, which the CLI
 	// prints and the tests refuse.
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	// Each stage's access stack; in each account, the first creates
+	// GitHub's OIDC provider (unless the account has it) and the others,
+	// which take it, deploy after it.
+	providers := map[string]awscdk.Stack{}
 	for _, cfg := range configs {
 		s := stack.New(app, cfg.Stage.StackName, stack.PropsFor(cfg))
+		creator, taken := providers[cfg.Account]
+		access := stack.NewAccess(app, cfg.Stage.AccessStackName(), stack.AccessPropsFor(cfg, s, !taken && !cfg.GitHubProviderExists))
+		if taken {
+			access.AddStackDependency(creator, jsii.String("it creates the account's GitHub OIDC provider"))
+		} else {
+			providers[cfg.Account] = access
+		}
 		if cfg.Stage.Production {
 			// And NIST 800-53 rev. 5 for production.
-			awscdk.Aspects_Of(s).Add(cdknag.NewNIST80053R5Checks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+			for _, s := range []awscdk.Stack{s, access} {
+				awscdk.Aspects_Of(s).Add(cdknag.NewNIST80053R5Checks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+			}
 		}
 	}
 	app.Synth(nil)

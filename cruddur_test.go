@@ -56,14 +56,20 @@ var (
 	development = stages.Development.StackName
 )
 
-// goldens are the checked-in templates: one per stage of the app as it is,
-// and production's with each other collector.
-var goldens = []struct{ app, stack, file string }{
-	{"default", production, production + ".template.json"},
-	{"default", development, development + ".template.json"},
-	{"adot", production, production + "-adot.template.json"},
-	{"cloudwatch-agent", production, production + "-cloudwatch-agent.template.json"},
-}
+// goldens are the checked-in templates: each stage's stack and its access
+// stack, of the app as it is, and production's with each other collector.
+var goldens = func() []struct{ app, stack, file string } {
+	out := []struct{ app, stack, file string }{
+		{"adot", production, production + "-adot.template.json"},
+		{"cloudwatch-agent", production, production + "-cloudwatch-agent.template.json"},
+	}
+	for _, s := range stages.All {
+		for _, name := range []string{s.StackName, s.AccessStackName()} {
+			out = append(out, struct{ app, stack, file string }{"default", name, name + ".template.json"})
+		}
+	}
+	return out
+}()
 
 // runAsAppEnv makes the test binary run the app's main instead of the
 // tests, so a test can run the synth command as the CLI does without
@@ -131,7 +137,7 @@ func cliContext(overrides map[string]any) (map[string]any, error) {
 }
 
 // synthesize runs the app, validated, into outdir and returns its templates,
-// by stack name: one for each stage.
+// by stack name: each stage's and its access stack's.
 func synthesize(outdir string, overrides map[string]any) (map[string][]byte, error) {
 	ctx, err := cliContext(overrides)
 	if err != nil {
@@ -142,8 +148,10 @@ func synthesize(outdir string, overrides map[string]any) (map[string][]byte, err
 	}
 	templates := map[string][]byte{}
 	for _, stage := range stages.All {
-		if templates[stage.StackName], err = os.ReadFile(filepath.Join(outdir, stage.StackName+".template.json")); err != nil {
-			return nil, err
+		for _, name := range []string{stage.StackName, stage.AccessStackName()} {
+			if templates[name], err = os.ReadFile(filepath.Join(outdir, name+".template.json")); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return templates, nil
@@ -471,18 +479,10 @@ func appCommand(t *testing.T, ctx map[string]any, outdir string) *exec.Cmd {
 }
 
 // TestEveryStageIsAStack: the app's assembly (what `cdk list` reads) holds
-// one stack for each stage, named as the stage says, and nothing else.
+// two stacks for each stage, named as the stage says (its own and its access
+// stack), and nothing else.
 func TestEveryStageIsAStack(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(apps["default"].outdir, "manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var manifest struct {
-		Artifacts map[string]struct{ Type, DisplayName string }
-	}
-	if err := json.Unmarshal(data, &manifest); err != nil {
-		t.Fatal(err)
-	}
+	manifest := readManifest(t, apps["default"].outdir)
 	var got, want []string
 	for _, a := range manifest.Artifacts {
 		if a.Type == "aws:cloudformation:stack" {
@@ -490,17 +490,160 @@ func TestEveryStageIsAStack(t *testing.T) {
 		}
 	}
 	for _, s := range stages.All {
-		want = append(want, s.StackName)
+		want = append(want, s.StackName, s.AccessStackName())
 	}
 	slices.Sort(got)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
-		t.Errorf("the app's stacks are %v; want one per stage, %v", got, want)
+		t.Errorf("the app's stacks are %v; want two per stage, %v", got, want)
+	}
+}
+
+// assemblyManifest is the part of a cloud assembly's manifest.json these
+// tests read.
+type assemblyManifest struct {
+	Artifacts map[string]struct {
+		Type, DisplayName string
+		Dependencies      []string
+		Properties        struct {
+			AssumeRoleArn string
+			LookupRole    struct{ Arn string }
+			File          string
+		}
+	}
+}
+
+func readManifest(t *testing.T, outdir string) assemblyManifest {
+	t.Helper()
+	var m assemblyManifest
+	data, err := os.ReadFile(filepath.Join(outdir, "manifest.json"))
+	if err == nil {
+		err = json.Unmarshal(data, &m)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestTheDeployRoleMayAssumeExactlyTheRolesTheManifestNames: for each
+// stage, the roles the CDK CLI assumes to deploy its stack, as the cloud
+// assembly names them (the stack's deploy and lookup roles, the publishing
+// role of every asset destination), are exactly the roles its access
+// stack's deploy role may assume.
+func TestTheDeployRoleMayAssumeExactlyTheRolesTheManifestNames(t *testing.T) {
+	outdir := apps["default"].outdir
+	m := readManifest(t, outdir)
+	for _, s := range stages.All {
+		named := map[string]bool{}
+		stack := m.Artifacts[s.StackName].Properties
+		named[stack.AssumeRoleArn], named[stack.LookupRole.Arn] = true, true
+		var assets struct {
+			Files, DockerImages map[string]struct {
+				Destinations map[string]struct{ AssumeRoleArn string }
+			}
+		}
+		data, err := os.ReadFile(filepath.Join(outdir, m.Artifacts[s.StackName+".assets"].Properties.File))
+		if err == nil {
+			err = json.Unmarshal(data, &assets)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, asset := range append(slices.Collect(maps.Values(assets.Files)), slices.Collect(maps.Values(assets.DockerImages))...) {
+			for _, d := range asset.Destinations {
+				named[d.AssumeRoleArn] = true
+			}
+		}
+		var template struct {
+			Resources map[string]struct {
+				Type       string
+				Properties struct {
+					Roles          []struct{ Ref string }
+					PolicyDocument struct {
+						Statement []struct {
+							Action   string
+							Resource any
+						}
+					}
+				}
+			}
+		}
+		if err := json.Unmarshal(apps["default"].templates[s.AccessStackName()], &template); err != nil {
+			t.Fatal(err)
+		}
+		may := map[string]bool{}
+		for _, r := range template.Resources {
+			if r.Type != "AWS::IAM::Policy" || len(r.Properties.Roles) != 1 || !strings.HasPrefix(r.Properties.Roles[0].Ref, "Deploy") {
+				continue
+			}
+			for _, st := range r.Properties.PolicyDocument.Statement {
+				resources, ok := st.Resource.([]any)
+				if !ok {
+					resources = []any{st.Resource}
+				}
+				for _, res := range resources {
+					arn, _ := res.(map[string]any)["Fn::Sub"].(string)
+					// The access stack deploys to the stage's account
+					// and region; the manifest names them where the
+					// stage is pinned to them.
+					if s.Account != "" {
+						arn = strings.ReplaceAll(arn, "${AWS::AccountId}", s.Account)
+					}
+					if s.Region != "" {
+						arn = strings.ReplaceAll(arn, "${AWS::Region}", s.Region)
+					}
+					may[st.Action+" "+arn] = true
+				}
+			}
+		}
+		var want []string
+		for arn := range named {
+			want = append(want, "sts:AssumeRole "+arn)
+		}
+		got := slices.Sorted(maps.Keys(may))
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("stage %s: the deploy role may\n%s\nthe manifest names\n%s", s.Name, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}
+
+// TestEachAccountsProviderIsCreatedOnce: GitHub's OIDC provider, which IAM
+// keeps once per account, is created by the first access stack of each
+// account; every other one in that account takes it and deploys after it.
+func TestEachAccountsProviderIsCreatedOnce(t *testing.T) {
+	m := readManifest(t, apps["default"].outdir)
+	creator := map[string]string{} // account -> the access stack that creates its provider
+	for _, s := range stages.All {
+		var template struct {
+			Resources map[string]struct{ Type string }
+		}
+		if err := json.Unmarshal(apps["default"].templates[s.AccessStackName()], &template); err != nil {
+			t.Fatal(err)
+		}
+		creates := false
+		for _, r := range template.Resources {
+			creates = creates || r.Type == "AWS::IAM::OIDCProvider"
+		}
+		first, taken := creator[s.Account]
+		switch {
+		case !taken && !creates:
+			t.Errorf("%s is the first access stack of account %q but does not create GitHub's provider", s.AccessStackName(), s.Account)
+		case taken && creates:
+			t.Errorf("%s creates GitHub's provider, which %s creates in account %q already", s.AccessStackName(), first, s.Account)
+		case taken && !slices.Contains(m.Artifacts[s.AccessStackName()].Dependencies, first):
+			t.Errorf("%s takes the provider %s creates but does not deploy after it: %v", s.AccessStackName(), first, m.Artifacts[s.AccessStackName()].Dependencies)
+		}
+		if !taken {
+			creator[s.Account] = s.AccessStackName()
+		}
 	}
 }
 
 // TestTheDeployCheck runs `cruddur deployable STACK` as the deploy path
-// does, for every stage as stages.go has it now (placeholders or filled in):
+// does, for every stage and its access stack as stages.go has them now
+// (placeholders or filled in):
 // one the check refuses exits 1 with its one line, one it passes exits 0;
 // an unknown stack and bad usage are refused too.
 func TestTheDeployCheck(t *testing.T) {
@@ -515,7 +658,7 @@ func TestTheDeployCheck(t *testing.T) {
 		stdout, stderr string
 	}
 	cases := []want{
-		{[]string{"deployable", "Cruddur-Staging"}, 1, "", `cruddur: no stage deploys as stack "Cruddur-Staging"; expected one of Cruddur-Dev (development), Cruddur (production) (stack/stages/stages.go)` + "\n"},
+		{[]string{"deployable", "Cruddur-Staging"}, 1, "", `cruddur: no stage deploys as stack "Cruddur-Staging"; expected one of Cruddur-Dev (development), Cruddur-Dev-Access, Cruddur (production), Cruddur-Access (stack/stages/stages.go)` + "\n"},
 		{[]string{"deploy"}, 2, "", "usage: cruddur deployable STACK (run with no arguments, by the CDK CLI, it synthesizes every stage)\n"},
 	}
 	for _, s := range stages.All {
@@ -525,7 +668,13 @@ func TestTheDeployCheck(t *testing.T) {
 		} else {
 			c.stdout = fmt.Sprintf("stage %s (stack %s) has every value it needs to deploy\n", s.Name, s.StackName)
 		}
-		cases = append(cases, c)
+		a := want{args: []string{"deployable", s.AccessStackName()}}
+		if err := s.AccessDeployable(); err != nil {
+			a.code, a.stderr = 1, "cruddur: "+err.Error()+"\n"
+		} else {
+			a.stdout = fmt.Sprintf("the access stack %s of stage %s has every value it needs to deploy\n", s.AccessStackName(), s.Name)
+		}
+		cases = append(cases, c, a)
 	}
 	for _, tc := range cases {
 		cmd := exec.Command(self, tc.args...)

@@ -2,6 +2,9 @@ module github.com/cruddur/tracing
 
 go 1.26.8
 
+// node_modules holds the CDK CLI's Go init templates, which are not Go packages.
+ignore ./node_modules
+
 require (
 	github.com/aws/aws-cdk-go/awscdk/v2 v2.275.0
 	github.com/aws/aws-xray-sdk-go/v2 v2.0.3

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"cmp"
 	_ "crypto/sha256" // registers sha256 for go-digest, so images pin by digest
 	"fmt"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/distribution/reference"
 
+	"github.com/cruddur/tracing/constructs/githubaccess"
 	"github.com/cruddur/tracing/constructs/xray"
 	"github.com/cruddur/tracing/stack/stages"
 )
@@ -53,6 +55,7 @@ const (
 	keyNoTracesRequests      = prefix + "noTracesRequestsThreshold"
 	keyTransactionSearch     = prefix + "transactionSearch"
 	keyTransactionSearchPct  = prefix + "transactionSearchIndexingPercent"
+	keyGitHubProviderExists  = prefix + "githubOidcProviderExists"
 )
 
 // retiredStageKey chose the stage before stages were stacks (package
@@ -142,6 +145,16 @@ type Config struct {
 	TransactionSearch                bool
 	TransactionSearchIndexingPercent int
 
+	// Repository is the GitHub repository whose environments the stage's
+	// access stack trusts (stages.Repository; stages.PlaceholderRepository
+	// until it is filled in). GitHubProviderExists says the account has
+	// GitHub's OIDC provider already, so no access stack creates it.
+	Repository           string
+	GitHubProviderExists bool
+	// AccessNotDeployable is NotDeployable for the access stack
+	// (stages.Stage.AccessDeployable).
+	AccessNotDeployable error
+
 	// NotDeployable says what the stage still needs from the team
 	// (stages.Stage.Deployable, over the values above as the stage and
 	// context give them, not as the CLI's credentials would fill them in);
@@ -203,6 +216,8 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 		NoTracesRequestsThreshold:        r.integer(keyNoTracesRequests, 20, 1, 1000000),
 		TransactionSearch:                r.boolean(keyTransactionSearch, false),
 		TransactionSearchIndexingPercent: r.integer(keyTransactionSearchPct, 1, 0, 100),
+		Repository:                       cmp.Or(stages.Repository, stages.PlaceholderRepository),
+		GitHubProviderExists:             r.boolean(keyGitHubProviderExists, false),
 	}
 	c.GroupName = r.str(keyGroupName, service) + stage.NameSuffix
 	c.InsightsNotificationsEnabled = r.boolean(keyInsightsNotifications, c.InsightsEnabled)
@@ -224,6 +239,7 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 	effective := stage
 	effective.Account, effective.Region, effective.CertificateArn, effective.AlarmEmail = c.Account, c.Region, c.CertificateArn, c.AlarmEmail
 	c.NotDeployable = effective.Deployable()
+	c.AccessNotDeployable = effective.AccessDeployable()
 	// The CLI always sets CDK_DEFAULT_REGION (us-east-1 when nothing is
 	// configured) but CDK_DEFAULT_ACCOUNT only when it found credentials, so
 	// its environment is taken only with both: a machine without an AWS
@@ -255,6 +271,11 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 	}
 	if c.Region != "" {
 		teams(keyRegion, "Region", stages.CheckRegion(c.Region))
+	}
+	if stages.Repository != "" && r.err == nil {
+		if err := githubaccess.CheckRepository(stages.Repository); err != nil {
+			r.err = fmt.Errorf("%s: Repository: %w", stages.File, err)
+		}
 	}
 	if c.Collector != collectorXRayDaemon && c.Collector != collectorADOT && c.Collector != collectorCloudWatchAgent {
 		check(KeyCollector, fmt.Errorf("%s is not a collector; expected %q (the default), %q or %q", xray.Quote(c.Collector), collectorXRayDaemon, collectorADOT, collectorCloudWatchAgent))
@@ -562,6 +583,10 @@ func (r *contextReader) integer(key string, def, min, max int) int {
 // keys whose prefix is nearly this app's (another case, or a letter or two
 // off: Cruddur:stage, crudur:desiredCount): most likely typos that would
 // otherwise be ignored. Each is named with the key it most likely meant.
+// maxTypo is how many edits away from a known key an unknown one is
+// taken for a typo of it.
+const maxTypo = 3
+
 func (r *contextReader) unknownKeys() error {
 	var unknown []string
 	for k := range r.ctx {
@@ -581,7 +606,12 @@ func (r *contextReader) unknownKeys() error {
 			meant = k
 		}
 	}
-	return fmt.Errorf("context %s: unknown key (did you mean %s?); expected one of %s", strings.Join(unknown, ", "), meant, strings.Join(known, ", "))
+	// A near miss (a typo, a letter's case) gets the key it missed, alone;
+	// anything else the whole list.
+	if editDistance(strings.ToLower(prefix+rest), strings.ToLower(meant)) <= maxTypo {
+		return fmt.Errorf("context %s: unknown key; did you mean %s? (docs/configuration.md lists every key)", strings.Join(unknown, ", "), meant)
+	}
+	return fmt.Errorf("context %s: unknown key; expected one of %s", strings.Join(unknown, ", "), strings.Join(known, ", "))
 }
 
 // nearlyOurs reports whether key's prefix, up to its first colon, is this

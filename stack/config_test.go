@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -87,6 +88,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		NatGateways: 1, DesiredCount: 2, MaxCount: 10, LoadBalancer: true,
 		SlowRequestSeconds: 1, FaultTracesThreshold: 5, SlowTracesThreshold: 10, ServerErrorsThreshold: 10, LatencyP99Seconds: 1, NoTracesRequestsThreshold: 20,
 		TransactionSearchIndexingPercent: 1, NotDeployable: c.NotDeployable,
+		Repository: stages.PlaceholderRepository, AccessNotDeployable: c.AccessNotDeployable,
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Fatalf("defaults\n got %+v\nwant %+v", *c, want)
@@ -264,7 +266,7 @@ func TestImagesPinByTagOrDigest(t *testing.T) {
 }
 
 // knownKeys are the keys LoadConfig reads, as its errors list them.
-const knownKeys = "cruddur:account, cruddur:alarmEmail, cruddur:appImage, cruddur:appPort, cruddur:certificateArn, cruddur:collector, cruddur:collectorImage, cruddur:daemonImage, cruddur:deletionProtection, cruddur:desiredCount, cruddur:ecsExec, cruddur:faultTracesThreshold, cruddur:groupFilterExpression, cruddur:groupName, cruddur:insightsEnabled, cruddur:insightsNotificationsEnabled, cruddur:latencyP99Seconds, cruddur:loadBalancer, cruddur:logRetentionDays, cruddur:maxCount, cruddur:natGateways, cruddur:noTracesRequestsThreshold, cruddur:region, cruddur:samplingRuleFile, cruddur:samplingRuleFiles, cruddur:serverErrorsThreshold, cruddur:serviceName, cruddur:slowRequestSeconds, cruddur:slowTracesThreshold, cruddur:taskCpu, cruddur:taskMemoryMiB, cruddur:transactionSearch, cruddur:transactionSearchIndexingPercent, cruddur:vpcId"
+const knownKeys = "cruddur:account, cruddur:alarmEmail, cruddur:appImage, cruddur:appPort, cruddur:certificateArn, cruddur:collector, cruddur:collectorImage, cruddur:daemonImage, cruddur:deletionProtection, cruddur:desiredCount, cruddur:ecsExec, cruddur:faultTracesThreshold, cruddur:githubOidcProviderExists, cruddur:groupFilterExpression, cruddur:groupName, cruddur:insightsEnabled, cruddur:insightsNotificationsEnabled, cruddur:latencyP99Seconds, cruddur:loadBalancer, cruddur:logRetentionDays, cruddur:maxCount, cruddur:natGateways, cruddur:noTracesRequestsThreshold, cruddur:region, cruddur:samplingRuleFile, cruddur:samplingRuleFiles, cruddur:serverErrorsThreshold, cruddur:serviceName, cruddur:slowRequestSeconds, cruddur:slowTracesThreshold, cruddur:taskCpu, cruddur:taskMemoryMiB, cruddur:transactionSearch, cruddur:transactionSearchIndexingPercent, cruddur:vpcId"
 
 // TestLoadConfigRejectsBadInput covers every context value: each error
 // names the key, the bad value and what is expected.
@@ -287,13 +289,15 @@ func TestLoadConfigRejectsBadInput(t *testing.T) {
 		{"bad region", map[string]any{keyRegion: "mars-1"},
 			`context cruddur:region: "mars-1" is not an AWS region; expected a name such as us-east-1`},
 		{"unknown key", map[string]any{"cruddur:sevriceName": "x"},
-			`context cruddur:sevriceName: unknown key (did you mean cruddur:serviceName?); expected one of cruddur:account, cruddur:alarmEmail, cruddur:appImage, cruddur:appPort, cruddur:certificateArn, cruddur:collector, cruddur:collectorImage, cruddur:daemonImage, cruddur:deletionProtection, cruddur:desiredCount, cruddur:ecsExec, cruddur:faultTracesThreshold, cruddur:groupFilterExpression, cruddur:groupName, cruddur:insightsEnabled, cruddur:insightsNotificationsEnabled, cruddur:latencyP99Seconds, cruddur:loadBalancer, cruddur:logRetentionDays, cruddur:maxCount, cruddur:natGateways, cruddur:noTracesRequestsThreshold, cruddur:region, cruddur:samplingRuleFile, cruddur:samplingRuleFiles, cruddur:serverErrorsThreshold, cruddur:serviceName, cruddur:slowRequestSeconds, cruddur:slowTracesThreshold, cruddur:taskCpu, cruddur:taskMemoryMiB, cruddur:transactionSearch, cruddur:transactionSearchIndexingPercent, cruddur:vpcId`},
+			`context cruddur:sevriceName: unknown key; did you mean cruddur:serviceName? (docs/configuration.md lists every key)`},
+		{"unknown key like none of ours", map[string]any{"cruddur:colour": "x"},
+			`context cruddur:colour: unknown key; expected one of ` + knownKeys},
 		{"the stage as context, the prefix in another case", map[string]any{"Cruddur:stage": "production"},
 			`context Cruddur:stage: unknown key: each stage is a stack of its own now; expected no cruddur:stage, and the stack of the stage, one of Cruddur-Dev (development), Cruddur (production) (stack/stages/stages.go)`},
 		{"the prefix in another case", map[string]any{"Cruddur:natGateways": "2"},
-			`context Cruddur:natGateways: unknown key (did you mean cruddur:natGateways?); expected one of ` + knownKeys},
+			`context Cruddur:natGateways: unknown key; did you mean cruddur:natGateways? (docs/configuration.md lists every key)`},
 		{"the prefix a letter off", map[string]any{"crudur:desiredCount": "500"},
-			`context crudur:desiredCount: unknown key (did you mean cruddur:desiredCount?); expected one of ` + knownKeys},
+			`context crudur:desiredCount: unknown key; did you mean cruddur:desiredCount? (docs/configuration.md lists every key)`},
 		{"X-Ray's own group name", map[string]any{keyGroupName: "Default"},
 			`context cruddur:groupName: GroupName: "Default" is the group X-Ray keeps for itself; expected another name`},
 		{"a filter expression left open", map[string]any{keyGroupFilterExpression: `service("orders"`},
@@ -412,5 +416,23 @@ func TestBadRuleFilesNameKeyFileAndField(t *testing.T) {
 	want := "context cruddur:samplingRuleFile: " + path + `: SamplingRule.ReservoirSize: JSON string "5"; expected a whole number from -2147483648 to 2147483647 (the X-Ray API's Integer)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("error:\n got %v\nwant %s", err, want)
+	}
+}
+
+// TestABadRepositoryIsNamedInStagesGo: the repository the access stacks
+// trust is refused in one line that names stages.go's Repository, before any
+// construct exists; filled in well, it is what the access stack trusts.
+func TestABadRepositoryIsNamedInStagesGo(t *testing.T) {
+	defer func(r string) { stages.Repository = r }(stages.Repository)
+	stages.Repository = "octo-org"
+	_, err := load(context(nil), noEnv)
+	want := `stack/stages/stages.go: Repository: "octo-org" is not a GitHub repository; expected OWNER/NAME, such as octo-org/cruddur`
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got %v; want %s...", err, want)
+	}
+	stages.Repository = "octo-org/cruddur"
+	c, err := load(context(nil), noEnv)
+	if err != nil || c.Repository != "octo-org/cruddur" || strings.Contains(fmt.Sprint(c.AccessNotDeployable), "Repository") {
+		t.Errorf("a good repository: %v, %+v", err, c)
 	}
 }

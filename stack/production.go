@@ -129,14 +129,10 @@ func nagExempt(c constructs.IConstruct, reason string, ids ...string) {
 // nagSuppress suppresses one cdk-nag rule on c, with its reason: on c's
 // children too when children is true, and, when appliesTo is given, for
 // those findings only (such as "Resource::*").
-func nagSuppress(c constructs.IConstruct, children bool, id, reason string, appliesTo ...string) {
+func nagSuppress(c constructs.IConstruct, children bool, id, reason string, appliesTo ...any) {
 	s := &cdknag.NagPackSuppression{Id: jsii.String(id), Reason: jsii.String(reason)}
 	if len(appliesTo) > 0 {
-		findings := make([]any, len(appliesTo))
-		for i, a := range appliesTo {
-			findings[i] = a
-		}
-		s.AppliesTo = &findings
+		s.AppliesTo = &appliesTo
 	}
 	cdknag.NagSuppressions_AddResourceSuppressions(c, &[]*cdknag.NagPackSuppression{s}, jsii.Bool(children))
 }
@@ -175,16 +171,17 @@ func productionExemptions(stack awscdk.Stack, cfg *Config) {
 		if cfg.VpcID != "" && path[0] == "Vpc" {
 			continue
 		}
-		nagExempt(find(stack, path...),
-			"A least-privilege grant aws-cdk-lib writes for exactly one role, as an AWS::IAM::Policy attached to it; a customer-managed policy would be the same statements, reusable by roles that should not have them.",
-			"NIST.800.53.R5-IAMNoInlinePolicy")
+		nagExempt(find(stack, path...), grantReason, "NIST.800.53.R5-IAMNoInlinePolicy")
 	}
 }
 
-// find is the construct at path below stack; it panics, naming the path,
-// if aws-cdk-lib no longer puts it there.
-func find(stack awscdk.Stack, path ...string) constructs.IConstruct {
-	var c constructs.IConstruct = stack
+// grantReason is why an inline policy aws-cdk-lib's grants write is kept.
+const grantReason = "A least-privilege grant aws-cdk-lib writes for exactly one role, as an AWS::IAM::Policy attached to it; a customer-managed policy would be the same statements, reusable by roles that should not have them."
+
+// find is the construct at path below root; it panics, naming the path, if
+// aws-cdk-lib no longer puts it there.
+func find(root constructs.IConstruct, path ...string) constructs.IConstruct {
+	c := root
 	for _, id := range path {
 		next := c.Node().TryFindChild(jsii.String(id))
 		if next == nil {

@@ -73,18 +73,7 @@ func PropsFor(cfg *Config) *Props {
 func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 	cfg := props.Config
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
-	if cfg.NotDeployable != nil {
-		// A plain `cdk deploy` of a stage the team has not filled in yet
-		// stops at CloudFormation's first step, before any resource
-		// changes, with this message (as aws-cdk-lib's bootstrap-version
-		// rule does); `cruddur deployable` stops it before that.
-		awscdk.NewCfnRule(stack, jsii.String("StageIsFilledIn"), &awscdk.CfnRuleProps{
-			Assertions: &[]*awscdk.CfnRuleAssertion{{
-				Assert:            awscdk.Fn_ConditionEquals(jsii.String("filled in"), jsii.String("not filled in")),
-				AssertDescription: jsii.String(cfg.NotDeployable.Error()),
-			}},
-		})
-	}
+	refuseToDeploy(stack, cfg.NotDeployable)
 	awscdk.Aspects_Of(stack).Add(&keptExceptOnCreate{}, nil)
 	prod := cfg.Stage.Production
 	key := stackKey(stack, prod)
@@ -542,6 +531,22 @@ func keyed(key string, build func()) {
 		}
 	}()
 	build()
+}
+
+// refuseToDeploy, given what a stage still needs from the team, makes a
+// plain `cdk deploy` of the stack stop at CloudFormation's first step, before
+// any resource changes, with that message (as aws-cdk-lib's
+// bootstrap-version rule does); `cruddur deployable` stops it before that.
+func refuseToDeploy(stack awscdk.Stack, notDeployable error) {
+	if notDeployable == nil {
+		return
+	}
+	awscdk.NewCfnRule(stack, jsii.String("StageIsFilledIn"), &awscdk.CfnRuleProps{
+		Assertions: &[]*awscdk.CfnRuleAssertion{{
+			Assert:            awscdk.Fn_ConditionEquals(jsii.String("filled in"), jsii.String("not filled in")),
+			AssertDescription: jsii.String(notDeployable.Error()),
+		}},
+	})
 }
 
 func output(stack awscdk.Stack, id string, value *string, description string) {

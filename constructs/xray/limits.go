@@ -2,9 +2,10 @@ package xray
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/cruddur/tracing/internal/quote"
 )
 
 // X-Ray's limits that aws-cdk-lib's validator does not check, each once:
@@ -25,14 +26,9 @@ const (
 // developer guide, "Filter expressions": service(), edge(), id()).
 var filterFunctions = map[string]bool{"service": true, "edge": true, "id": true}
 
-// Quote quotes v for a message, cut to 200 characters: a bad value can be
-// very long.
-func Quote(v string) string {
-	if r := []rune(v); len(r) > 200 {
-		return strconv.Quote(string(r[:200])) + fmt.Sprintf("... (%d characters)", len(r))
-	}
-	return strconv.Quote(v)
-}
+// Quote shows a value in a message: quoted, and cut past quote.Max
+// characters.
+func Quote(v string) string { return quote.Value(v) }
 
 // noControl refuses a value with control characters (a newline, NUL, \x01).
 func noControl(field, v string) error {

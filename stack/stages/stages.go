@@ -12,15 +12,22 @@
 // pipeline) reads the AZs from it and needs no credentials (README.md,
 // "From clone to production").
 //
-// The package depends on nothing but the standard library, so the workflow
-// test can read the stages without building the CDK app.
+// Each stage also has an access stack (AccessStackName), which an
+// administrator of the stage's account deploys once: the roles the stage's
+// GitHub environments assume to deploy it and to read what is deployed
+// (docs/diff-and-deploy.md). It trusts Repository's workflows only.
+//
+// The package depends on nothing but the standard library (and
+// internal/quote, which does not either), so the workflow test can read the
+// stages without building the CDK app.
 package stages
 
 import (
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
+
+	"github.com/cruddur/tracing/internal/quote"
 )
 
 // Stage is one deployment stage.
@@ -60,6 +67,11 @@ type Stage struct {
 // names no real certificate (account 000000000000), and Deployable refuses it.
 const PlaceholderCertificateArn = "arn:aws:acm:us-east-1:000000000000:certificate/00000000-0000-0000-0000-000000000000"
 
+// PlaceholderRepository stands in for Repository until it is filled in, so
+// the access stacks synthesize. Both AccessDeployable and the access stack's
+// own rule refuse to deploy it.
+const PlaceholderRepository = "OWNER/REPOSITORY"
+
 // File is this file, as the messages name it.
 const File = "stack/stages/stages.go"
 
@@ -89,20 +101,38 @@ var (
 	}
 )
 
+// Repository is the GitHub repository, OWNER/NAME as GitHub spells it, whose
+// workflows deploy the stages: every access stack trusts its environments
+// and no other repository's. Empty is "not filled in yet".
+var Repository = ""
+
 // All are the app's stages, in the order the pipeline deploys them.
 var All = []Stage{Development, Production}
 
-// ByStackName finds the stage that deploys as the named stack.
-func ByStackName(name string) (Stage, error) {
+// ByStackName finds the stage that deploys as the named stack, or whose
+// access stack it is (access is then true).
+func ByStackName(name string) (stage Stage, access bool, err error) {
 	var names []string
 	for _, s := range All {
-		if s.StackName == name {
-			return s, nil
+		switch name {
+		case s.StackName:
+			return s, false, nil
+		case s.AccessStackName():
+			return s, true, nil
 		}
-		names = append(names, fmt.Sprintf("%s (%s)", s.StackName, s.Name))
+		names = append(names, fmt.Sprintf("%s (%s)", s.StackName, s.Name), s.AccessStackName())
 	}
-	return Stage{}, fmt.Errorf("no stage deploys as stack %q; expected one of %s (%s)", name, strings.Join(names, ", "), File)
+	return Stage{}, false, fmt.Errorf("no stage deploys as stack %s; expected one of %s (%s)", quote.Value(name), strings.Join(names, ", "), File)
 }
+
+// AccessStackName names the stage's access stack: the stage's stack name
+// and "-Access".
+func (s Stage) AccessStackName() string { return s.StackName + "-Access" }
+
+// DiffEnvironment is the GitHub environment of the job that diffs a pull
+// request against the stage as deployed, with the stage's read-only role:
+// the stage's name and "-diff".
+func (s Stage) DiffEnvironment() string { return s.Name + "-diff" }
 
 // Deployable returns nil when every value the stage needs from the team is
 // filled in, in the form AWS takes it: account and region for every stage,
@@ -110,17 +140,7 @@ func ByStackName(name string) (Stage, error) {
 // notify nobody are not production's). Otherwise it returns one line naming
 // the stage, File, and each value to fill in or to correct.
 func (s Stage) Deployable() error {
-	var missing, wrong []string
-	if s.Account == "" {
-		missing = append(missing, "Account (the 12-digit AWS account id)")
-	} else if err := CheckAccount(s.Account); err != nil {
-		wrong = append(wrong, "Account: "+err.Error())
-	}
-	if s.Region == "" {
-		missing = append(missing, "Region (such as us-east-1)")
-	} else if err := CheckRegion(s.Region); err != nil {
-		wrong = append(wrong, "Region: "+err.Error())
-	}
+	missing, wrong := s.where()
 	switch {
 	case s.Production && (s.CertificateArn == "" || s.CertificateArn == PlaceholderCertificateArn):
 		missing = append(missing, "CertificateArn (an ACM certificate in the stage's region; it is still the placeholder)")
@@ -136,6 +156,39 @@ func (s Stage) Deployable() error {
 			wrong = append(wrong, "AlarmEmail: "+err.Error())
 		}
 	}
+	return notReady(fmt.Sprintf("stage %s (stack %s)", s.Name, s.StackName), missing, wrong)
+}
+
+// AccessDeployable is Deployable for the stage's access stack, which needs
+// the stage's account and region and Repository. (Repository's form is
+// checked where it is used, by constructs/githubaccess, at synth.)
+func (s Stage) AccessDeployable() error {
+	missing, wrong := s.where()
+	if Repository == "" {
+		missing = append(missing, "Repository (the GitHub repository that deploys, OWNER/NAME)")
+	}
+	return notReady(fmt.Sprintf("the access stack %s of stage %s", s.AccessStackName(), s.Name), missing, wrong)
+}
+
+// where checks the stage's account and region: what is missing, and what
+// is wrong.
+func (s Stage) where() (missing, wrong []string) {
+	if s.Account == "" {
+		missing = append(missing, "Account (the 12-digit AWS account id)")
+	} else if err := CheckAccount(s.Account); err != nil {
+		wrong = append(wrong, "Account: "+err.Error())
+	}
+	if s.Region == "" {
+		missing = append(missing, "Region (such as us-east-1)")
+	} else if err := CheckRegion(s.Region); err != nil {
+		wrong = append(wrong, "Region: "+err.Error())
+	}
+	return missing, wrong
+}
+
+// notReady is nil with nothing missing or wrong, else the one line that
+// names what and File.
+func notReady(what string, missing, wrong []string) error {
 	var problems []string
 	if len(missing) > 0 {
 		problems = append(problems, "fill in "+strings.Join(missing, ", ")+" in "+File)
@@ -146,7 +199,7 @@ func (s Stage) Deployable() error {
 	if len(problems) == 0 {
 		return nil
 	}
-	return fmt.Errorf("stage %s (stack %s) is not ready to deploy: %s", s.Name, s.StackName, strings.Join(problems, "; and "))
+	return fmt.Errorf("%s is not ready to deploy: %s", what, strings.Join(problems, "; and "))
 }
 
 // The forms AWS gives these values: an account id is 12 digits (AWS
@@ -172,7 +225,7 @@ const maxEmailLen = 254
 // CheckAccount checks an AWS account id: 12 digits.
 func CheckAccount(v string) error {
 	if !accountPattern.MatchString(v) {
-		return fmt.Errorf("%s is not an AWS account id; expected 12 digits", quote(v))
+		return fmt.Errorf("%s is not an AWS account id; expected 12 digits", quote.Value(v))
 	}
 	return nil
 }
@@ -180,7 +233,7 @@ func CheckAccount(v string) error {
 // CheckRegion checks an AWS region's name, such as us-east-1.
 func CheckRegion(v string) error {
 	if !regionPattern.MatchString(v) {
-		return fmt.Errorf("%s is not an AWS region; expected a name such as us-east-1", quote(v))
+		return fmt.Errorf("%s is not an AWS region; expected a name such as us-east-1", quote.Value(v))
 	}
 	return nil
 }
@@ -188,10 +241,10 @@ func CheckRegion(v string) error {
 // CheckEmail checks an e-mail address for an SNS e-mail subscription.
 func CheckEmail(v string) error {
 	if n := len(v); n > maxEmailLen {
-		return fmt.Errorf("%s has %d characters; expected an e-mail address of at most %d", quote(v), n, maxEmailLen)
+		return fmt.Errorf("%s has %d characters; expected an e-mail address of at most %d", quote.Value(v), n, maxEmailLen)
 	}
 	if !emailPattern.MatchString(v) {
-		return fmt.Errorf("%s is not an e-mail address SNS takes; expected one address such as oncall@example.com (ASCII, no spaces, commas or display name)", quote(v))
+		return fmt.Errorf("%s is not an e-mail address SNS takes; expected one address such as oncall@example.com (ASCII, no spaces, commas or display name)", quote.Value(v))
 	}
 	return nil
 }
@@ -222,22 +275,13 @@ func Partition(region string) string {
 func CheckCertificateArn(arn, account, region string) error {
 	m := certificateArnPattern.FindStringSubmatch(arn)
 	if m == nil || CheckRegion(m[2]) != nil || CheckAccount(m[3]) != nil || m[1] != Partition(m[2]) {
-		return fmt.Errorf("%s is not an ACM certificate ARN; expected arn:aws:acm:REGION:ACCOUNT:certificate/UUID", quote(arn))
+		return fmt.Errorf("%s is not an ACM certificate ARN; expected arn:aws:acm:REGION:ACCOUNT:certificate/UUID", quote.Value(arn))
 	}
 	if region != "" && (m[2] != region || m[1] != Partition(region)) {
-		return fmt.Errorf("%s is a certificate of %s (partition %s); expected one of the stage's region, %s (partition %s)", quote(arn), m[2], m[1], region, Partition(region))
+		return fmt.Errorf("%s is a certificate of %s (partition %s); expected one of the stage's region, %s (partition %s)", quote.Value(arn), m[2], m[1], region, Partition(region))
 	}
 	if account != "" && m[3] != account {
-		return fmt.Errorf("%s is a certificate of account %s; expected one of the stage's account, %s", quote(arn), m[3], account)
+		return fmt.Errorf("%s is a certificate of account %s; expected one of the stage's account, %s", quote.Value(arn), m[3], account)
 	}
 	return nil
-}
-
-// quote quotes a value for a message, cut to 100 characters: a bad value
-// can be very long.
-func quote(v string) string {
-	if r := []rune(v); len(r) > 100 {
-		return strconv.Quote(string(r[:100])) + fmt.Sprintf("... (%d characters)", len(r))
-	}
-	return strconv.Quote(v)
 }

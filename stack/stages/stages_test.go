@@ -47,11 +47,14 @@ func TestEveryStageHasNamesOfItsOwn(t *testing.T) {
 			t.Errorf("stage %+v: a name, and a stack name and suffix no other stage has", s)
 		}
 		stacks[s.StackName], suffixes[s.NameSuffix] = true, true
-		if got, err := ByStackName(s.StackName); err != nil || got.Name != s.Name {
-			t.Errorf("ByStackName(%s): %v, %v", s.StackName, got, err)
+		if got, access, err := ByStackName(s.StackName); err != nil || got.Name != s.Name || access {
+			t.Errorf("ByStackName(%s): %v, %v, %v", s.StackName, got, access, err)
+		}
+		if got, access, err := ByStackName(s.AccessStackName()); err != nil || got.Name != s.Name || !access {
+			t.Errorf("ByStackName(%s): %v, %v, %v", s.AccessStackName(), got, access, err)
 		}
 	}
-	if _, err := ByStackName("Cruddur-Staging"); err == nil || !strings.Contains(err.Error(), "Cruddur-Dev (development), Cruddur (production)") {
+	if _, _, err := ByStackName("Cruddur-Staging"); err == nil || !strings.Contains(err.Error(), "Cruddur-Dev (development), Cruddur-Dev-Access, Cruddur (production), Cruddur-Access") {
 		t.Errorf("an unknown stack: %v", err)
 	}
 }

@@ -5,7 +5,8 @@
 //
 // Every stage passes the ECS controls (CT.ECS.PR.1 to 12: non-root users,
 // read-only root filesystems, logging, memory limits, no AWS keys in the
-// environment, ...). Production passes every family, but for the exemptions
+// environment, ...). Production passes every family, and the access stacks
+// too, but for the exemptions
 // a resource carries in its own metadata, {"guard": {"SuppressedRules":
 // [...], "Reason": "..."}}: the convention of cfn-guard's rules registry.
 // Control Tower's rules do not read it themselves (cdklabs/
@@ -70,6 +71,16 @@ for (const file of ['Cruddur.template.json', 'Cruddur-Dev.template.json', 'Crudd
     assert.deepEqual(unexempted(text, r.failures), []);
     const exempted = [...r.failures].map(([rule, ids]) => `${rule}: ${[...ids].join(', ')}`).sort();
     assert.deepEqual(exempted, ecsExemptions[file] ?? []);
+  });
+}
+
+// The access stacks (stack/access.go): IAM roles and GitHub's provider,
+// with no exemption at all.
+for (const file of ['Cruddur-Access.template.json', 'Cruddur-Dev-Access.template.json']) {
+  test(`${file} passes every control of every family`, () => {
+    const r = guard(golden(file), allRules);
+    assert.deepEqual([...r.failures.keys()], []);
+    assert.equal(r.code, 0);
   });
 }
 

@@ -12,6 +12,11 @@
 //     README.md's Destroy section names each kept type. A RetainExceptOnCreate
 //     resource that moto deleted (moto keeps only Retain) is printed as
 //     "TYPE<TAB>physicalId", for the rehearsal to put back as AWS keeps it.
+//   node check.mjs trust TEMPLATE ROLE.json
+//     a role as IAM describes it (aws iam get-role) trusts what the
+//     template's role of the same description does: the same action and
+//     conditions (the principal is the provider's ARN, which the template
+//     names by reference).
 //
 // Exit 0 when everything matches, 1 with one line per mismatch.
 import { readFileSync } from 'node:fs';
@@ -78,10 +83,26 @@ function retained(templatePath, leftPath, readmePath) {
   }
 }
 
+function trust(templatePath, rolePath) {
+  const role = read(rolePath).Role;
+  const described = typeof role.AssumeRolePolicyDocument === 'string' ? JSON.parse(decodeURIComponent(role.AssumeRolePolicyDocument)) : role.AssumeRolePolicyDocument;
+  const want = Object.values(read(templatePath).Resources)
+    .find((r) => r.Type === 'AWS::IAM::Role' && r.Properties.Description === role.Description);
+  if (!want) {
+    problems.push(`${role.RoleName}: no role of ${templatePath} has the description ${JSON.stringify(role.Description)}`);
+    return;
+  }
+  const shape = (doc) => JSON.stringify(doc.Statement.map((s) => ({ Action: s.Action, Effect: s.Effect, Condition: s.Condition })));
+  if (shape(described) !== shape(want.Properties.AssumeRolePolicyDocument)) {
+    problems.push(`${role.RoleName}: IAM says it trusts ${shape(described)}, the template ${shape(want.Properties.AssumeRolePolicyDocument)}`);
+  }
+}
+
 if (command === 'taskdef' && args.length === 2) taskdef(...args);
+else if (command === 'trust' && args.length === 2) trust(...args);
 else if (command === 'retained' && args.length === 3) retained(...args);
 else {
-  console.error('usage: node check.mjs taskdef TEMPLATE DESCRIBED.json | retained TEMPLATE LEFT.tsv README.md');
+  console.error('usage: node check.mjs taskdef TEMPLATE DESCRIBED.json | retained TEMPLATE LEFT.tsv README.md | trust TEMPLATE ROLE.json');
   process.exit(2);
 }
 for (const p of problems) console.error(`rehearsal: ${p}`);

@@ -32,7 +32,7 @@ node tools/rehearsal/fill-stages.mjs stack/stages/stages.go \
   "Development.Account=$dev_account" "Development.Region=$dev_region" \
   "Production.Account=$prod_account" "Production.Region=$prod_region" \
   "Production.CertificateArn=arn:aws:acm:$prod_region:$prod_account:certificate/0d5f8a47-8c44-4c7e-9f0e-2b8a3f7a1c55" \
-  Production.AlarmEmail=oncall@example.com
+  Production.AlarmEmail=oncall@example.com Repository=octo-org/cruddur
 gofmt -w stack/stages/stages.go
 # What `cdk synth` with credentials writes: each environment's AZs.
 cat >cdk.context.json <<JSON

@@ -62,7 +62,8 @@ cert=$(aws acm request-certificate --region "$prod_region" --domain-name cruddur
 node tools/rehearsal/fill-stages.mjs stack/stages/stages.go \
   "Development.Account=$account" "Development.Region=$dev_region" \
   "Production.Account=$account" "Production.Region=$prod_region" \
-  "Production.CertificateArn=$cert" Production.AlarmEmail=oncall@example.com
+  "Production.CertificateArn=$cert" Production.AlarmEmail=oncall@example.com \
+  Repository=octo-org/cruddur
 gofmt -w stack/stages/stages.go
 image=(-c cruddur:appImage=public.ecr.aws/docker/library/busybox:1.37.0)
 quiet cdk bootstrap "aws://$account/$dev_region" "aws://$account/$prod_region"
@@ -77,27 +78,47 @@ for r in "$dev_region" "$prod_region"; do
   grep -q "\"availability-zones:account=$account:region=$r\"" cdk.context.json ||
     { echo "rehearse: the credentialed synth wrote no AZs for $r into cdk.context.json" >&2; exit 1; }
 done
-mapfile -t stacks < <(cdk list --app cdk.out 2>/dev/null)
+# Every stack: each stage's own (stacks) and its access stack (access).
+mapfile -t all < <(cdk list --app cdk.out 2>/dev/null)
+mapfile -t stacks < <(printf '%s\n' "${all[@]}" | grep -v -- '-Access$')
+mapfile -t access < <(printf '%s\n' "${all[@]}" | grep -- '-Access$')
+[ "${#access[@]}" = "${#stacks[@]}" ] || { echo "rehearse: ${#stacks[@]} stages but access stacks ${access[*]}" >&2; exit 1; }
 declare -A region_of
-for s in "${stacks[@]}"; do
+for s in "${all[@]}"; do
   region_of[$s]=$(node -e 'const m = require("./cdk.out/manifest.json"); console.log(m.artifacts[process.argv[1]].environment.split("/").pop())' "$s")
   quiet make --no-print-directory deployable STACK="$s"
 done
-step "cdk synth with moto's credentials: cdk.context.json has both regions' AZs; make deployable passes ${stacks[*]}"
+step "cdk synth with moto's credentials: cdk.context.json has both regions' AZs; make deployable passes ${all[*]}"
 
-deploy() { # deploys every stage and checks that each was created
+deploy() { # deploys every stack (the access stacks as an administrator would) and checks that each was created
   quiet cdk deploy --all --require-approval never --output "$work/cdk.out" "${image[@]}"
-  for s in "${stacks[@]}"; do
+  for s in "${all[@]}"; do
     status=$(aws cloudformation describe-stacks --region "${region_of[$s]}" --stack-name "$s" --query 'Stacks[0].StackStatus' --output text)
     [ "$status" = CREATE_COMPLETE ] || { echo "rehearse: stack $s is $status" >&2; exit 1; }
   done
 }
 deploy
-step "cdk deploy: $(for s in "${stacks[@]}"; do printf '%s (%s) ' "$s" "${region_of[$s]}"; done)"
+step "cdk deploy: $(for s in "${all[@]}"; do printf '%s (%s) ' "$s" "${region_of[$s]}"; done)"
 
-cdk diff --app "$work/cdk.out" --no-change-set "${stacks[@]}" >"$work/diff.log" 2>&1
+# Each access stack's roles, read back through IAM: the trust GitHub's
+# tokens must meet, as the template has it.
+for s in "${access[@]}"; do
+  export AWS_REGION="${region_of[$s]}" AWS_DEFAULT_REGION="${region_of[$s]}"
+  # (moto's stacks deployed through a change set have no outputs; their
+  # resources name the roles.)
+  mapfile -t roles < <(aws cloudformation list-stack-resources --stack-name "$s" \
+    --query "StackResourceSummaries[?ResourceType=='AWS::IAM::Role'].PhysicalResourceId" --output text | tr '\t' '\n')
+  [ "${#roles[@]}" = 2 ] || { echo "rehearse: $s has roles ${roles[*]}; expected a deploy role and a diff role" >&2; exit 1; }
+  for role in "${roles[@]}"; do
+    aws iam get-role --role-name "$role" >"$work/$role.json"
+    node tools/rehearsal/check.mjs trust "$work/cdk.out/$s.template.json" "$work/$role.json"
+  done
+done
+step "access stacks: each role's trust, read back through IAM, is the template's (${access[*]})"
+
+cdk diff --app "$work/cdk.out" --no-change-set "${all[@]}" >"$work/diff.log" 2>&1
 grep -q 'Number of stacks with differences: 0' "$work/diff.log" || { grep -v '^!!' "$work/diff.log" >&2; echo "rehearse: cdk diff found differences against the deployed stacks" >&2; exit 1; }
-step "cdk diff: no differences in ${#stacks[@]} stacks"
+step "cdk diff: no differences in ${#all[@]} stacks"
 # A change diffed against what is deployed (make diff-deployed; the pull
 # request's deployed diff runs the same script on its template) shows as a
 # change to the deployed resource.
@@ -155,10 +176,15 @@ for s in "${stacks[@]}"; do
   done <"$work/$s.restore.tsv"
   restored=$((restored + $(grep -c . "$work/$s.restore.tsv" || true)))
 done
+# The access stacks last, each after the ones that take its provider.
+for ((i = ${#access[@]} - 1; i >= 0; i--)); do
+  export AWS_REGION="${region_of[${access[i]}]}" AWS_DEFAULT_REGION="${region_of[${access[i]}]}"
+  quiet cdk destroy --app "$work/cdk.out" --force "${access[i]}"
+done
 step "cdk destroy: what is kept is kept, as README.md says (the VPC's delete fails on moto's side; $restored RetainExceptOnCreate resources that moto deleted put back)"
 
 # A second deploy after the destroy: nothing the first kept (a fixed name)
 # stands in its way.
 deploy
-step "cdk deploy after the destroy: ${stacks[*]} created again"
+step "cdk deploy after the destroy: ${all[*]} created again"
 step "passed"

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -54,7 +55,7 @@ func deployJobs(w *actionlint.Workflow) map[string]string {
 }
 
 // workflows are the workflow files, by name.
-var workflows = []string{"deploy.yml", "pull-request.yml", "deployed-diff.yml"}
+var workflows = []string{"deploy.yml", "pull-request.yml", "pull-request-diff.yml", "deployed-diff.yml"}
 
 // TestOnlyTheDeployAndDiffJobsMayMintTheToken: no workflow grants id-token at
 // its top; every job that may mint it names a GitHub environment; in the
@@ -162,7 +163,7 @@ func stagesAgainstJobs(w *actionlint.Workflow, deploys map[string]string, all []
 			problems = append(problems, "jobs "+other+" and "+id+" both deploy "+stack)
 		}
 		jobOf[stack] = id
-		if _, err := stages.ByStackName(stack); err != nil {
+		if _, _, err := stages.ByStackName(stack); err != nil {
 			problems = append(problems, "job "+id+": "+err.Error())
 		}
 	}
@@ -308,4 +309,242 @@ func pythonToolsBeforeMakeTest(job *actionlint.Job) string {
 		}
 	}
 	return ""
+}
+
+// events are the names of the events a workflow runs on.
+func events(w *actionlint.Workflow) []string {
+	var out []string
+	for _, e := range w.On {
+		out = append(out, e.EventName())
+	}
+	slices.Sort(out)
+	return out
+}
+
+// runs are a job's shell steps.
+func runs(job *actionlint.Job) []string {
+	var out []string
+	for _, s := range job.Steps {
+		if run, ok := s.Exec.(*actionlint.ExecRun); ok && run.Run != nil {
+			out = append(out, run.Run.Value)
+		}
+	}
+	return out
+}
+
+// action is the job's steps that use an action, by its name (before @).
+func action(job *actionlint.Job, name string) []*actionlint.ExecAction {
+	var out []*actionlint.ExecAction
+	for _, s := range job.Steps {
+		if a, ok := s.Exec.(*actionlint.ExecAction); ok && strings.HasPrefix(a.Uses.Value, name+"@") {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// writes lists the scopes a permissions block grants write on.
+func writes(p *actionlint.Permissions) []string {
+	if p == nil {
+		return nil
+	}
+	if p.All != nil && p.All.Value != "read-all" && p.All.Value != "{}" {
+		return []string{p.All.Value}
+	}
+	var out []string
+	for name, scope := range p.Scopes {
+		if scope.Value.Value == "write" {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// tokenProblems says where a workflow lets a job mint the OIDC token for code
+// other than the default branch's: only in a workflow that runs on a push to
+// main and by hand and on nothing else, in a job that runs only from main (a
+// manual run may name any branch); or in one that runs on workflow_run only
+// (GitHub runs it from the default branch), with the read-only diff role.
+func tokenProblems(name string, w *actionlint.Workflow) []string {
+	var problems []string
+	on := events(w)
+	for id, job := range w.Jobs {
+		if !mayMintToken(job.Permissions) {
+			continue
+		}
+		var roles []string
+		for _, a := range action(job, "aws-actions/configure-aws-credentials") {
+			if in := a.Inputs["role-to-assume"]; in != nil {
+				roles = append(roles, in.Value.Value)
+			}
+		}
+		switch {
+		case slices.Equal(on, []string{"push", "workflow_dispatch"}):
+			for _, e := range w.On {
+				if push, ok := e.(*actionlint.WebhookEvent); ok && (push.Branches == nil || len(push.Branches.Values) != 1 || push.Branches.Values[0].Value != "main") {
+					problems = append(problems, name+": a push to a branch other than main may run job "+id+", which may mint the OIDC token")
+				}
+			}
+			if job.If == nil || !strings.Contains(job.If.Value, "github.ref == 'refs/heads/main'") {
+				problems = append(problems, name+": job "+id+" may mint the OIDC token in a manual run from any branch; want if: github.ref == 'refs/heads/main'")
+			}
+		case slices.Equal(on, []string{"workflow_run"}):
+			if !slices.Equal(roles, []string{"${{ vars.AWS_DIFF_ROLE_ARN }}"}) {
+				problems = append(problems, name+": job "+id+" runs after another workflow and assumes "+strings.Join(roles, ", ")+"; want only the read-only ${{ vars.AWS_DIFF_ROLE_ARN }}")
+			}
+		default:
+			problems = append(problems, name+": job "+id+" may mint the OIDC token on "+strings.Join(on, ", ")+"; want a push to main and manual runs from main, or workflow_run")
+		}
+	}
+	return problems
+}
+
+// TestATokenIsMintedOnlyForTheDefaultBranchsCode: every job that may mint
+// the OIDC token runs the default branch's code (tokenProblems), and the
+// check is not blind to a deploy job that a pull request or any branch's
+// manual run could start.
+func TestATokenIsMintedOnlyForTheDefaultBranchsCode(t *testing.T) {
+	for _, name := range workflows {
+		w, _ := parse(t, name)
+		for _, p := range tokenProblems(name, w) {
+			t.Error(p)
+		}
+		if slices.Contains(events(w), "pull_request_target") {
+			t.Errorf("%s runs on pull_request_target: the pull request's code beside the base's token", name)
+		}
+	}
+	w, _ := parse(t, "deploy.yml")
+	w.On = append(w.On, &actionlint.WebhookEvent{Hook: &actionlint.String{Value: "pull_request"}})
+	if got := strings.Join(tokenProblems("deploy.yml", w), "\n"); !strings.Contains(got, "may mint the OIDC token on pull_request, push, workflow_dispatch") {
+		t.Errorf("a deploy on pull_request: %q", got)
+	}
+	w, _ = parse(t, "deploy.yml")
+	for _, job := range w.Jobs {
+		job.If = nil
+	}
+	if got := strings.Join(tokenProblems("deploy.yml", w), "\n"); !strings.Contains(got, "in a manual run from any branch") {
+		t.Errorf("a deploy job without its branch condition: %q", got)
+	}
+}
+
+// pullRequestProblems says where a workflow that runs the pull request's
+// code could reach more than reading: a write scope at the top or in a job,
+// a secret, or npm's install scripts.
+func pullRequestProblems(name string, w *actionlint.Workflow, src []byte) []string {
+	var problems []string
+	if !slices.ContainsFunc(events(w), func(e string) bool { return strings.HasPrefix(e, "pull_request") }) {
+		return nil
+	}
+	if scopes := writes(w.Permissions); len(scopes) > 0 || w.Permissions == nil {
+		problems = append(problems, name+": the workflow's token may write "+strings.Join(scopes, ", "))
+	}
+	if strings.Contains(string(src), "secrets.") {
+		problems = append(problems, name+": names a secret")
+	}
+	for id, job := range w.Jobs {
+		if scopes := writes(job.Permissions); len(scopes) > 0 {
+			problems = append(problems, name+": job "+id+" may write "+strings.Join(scopes, ", "))
+		}
+		for _, run := range runs(job) {
+			npm := strings.Contains(run, "npm ci") && !strings.Contains(run, "--ignore-scripts")
+			mk := regexp.MustCompile(`\bmake (test|synth)\b`).MatchString(run) && !strings.Contains(run, "NPM_CI_FLAGS=--ignore-scripts")
+			if npm || mk {
+				problems = append(problems, name+": job "+id+" runs "+strconv.Quote(run)+" with npm's install scripts on")
+			}
+		}
+	}
+	return problems
+}
+
+// TestPullRequestCodeNeverSharesAJobWithAWriteToken: the workflows that run
+// a pull request's code read and nothing more (pullRequestProblems), and
+// the check finds a comment step's write scope put back.
+func TestPullRequestCodeNeverSharesAJobWithAWriteToken(t *testing.T) {
+	checked := 0
+	for _, name := range workflows {
+		w, src := parse(t, name)
+		if slices.Contains(events(w), "pull_request") {
+			checked++
+		}
+		for _, p := range pullRequestProblems(name, w, src) {
+			t.Error(p)
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no workflow runs on pull_request")
+	}
+	w, src := parse(t, "pull-request.yml")
+	for _, job := range w.Jobs {
+		job.Permissions.Scopes["pull-requests"] = &actionlint.PermissionScope{Value: &actionlint.String{Value: "write"}}
+	}
+	if got := strings.Join(pullRequestProblems("pull-request.yml", w, src), "\n"); !strings.Contains(got, "may write pull-requests") {
+		t.Errorf("a pull request job with pull-requests: write: %q", got)
+	}
+}
+
+// TestTheCommentAndVerdictComeFromTheDefaultBranch: the jobs that may write
+// to the pull request (its comment, its commit status) run on workflow_run
+// of the pull request workflow only, so GitHub runs them from the default
+// branch; they check out no other ref, build and run none of the pull
+// request's code, take its templates as an artifact, and post through
+// tools/templatediff/comment.mjs.
+func TestTheCommentAndVerdictComeFromTheDefaultBranch(t *testing.T) {
+	posters := 0
+	for _, name := range workflows {
+		w, _ := parse(t, name)
+		for id, job := range w.Jobs {
+			scopes := writes(job.Permissions)
+			if !slices.Contains(scopes, "pull-requests") && !slices.Contains(scopes, "statuses") && !slices.Contains(scopes, "issues") {
+				continue
+			}
+			posters++
+			if !slices.Equal(events(w), []string{"workflow_run"}) || len(w.On[0].(*actionlint.WebhookEvent).Workflows) != 1 || w.On[0].(*actionlint.WebhookEvent).Workflows[0].Value != "pull request" {
+				t.Errorf("%s: job %s may write to pull requests on %v; want workflow_run of the pull request workflow only", name, id, events(w))
+			}
+			for _, c := range action(job, "actions/checkout") {
+				if c.Inputs["ref"] != nil || c.Inputs["repository"] != nil {
+					t.Errorf("%s: job %s checks out another ref or repository", name, id)
+				}
+			}
+			for _, run := range runs(job) {
+				if regexp.MustCompile(`\b(make|go|bash|sh)\b|npm (install|i|run)\b`).MatchString(run) || (strings.Contains(run, "npm ci") && !strings.Contains(run, "--ignore-scripts")) {
+					t.Errorf("%s: job %s runs %q beside its write token", name, id, run)
+				}
+			}
+			downloads := action(job, "actions/download-artifact")
+			if len(downloads) != 1 || downloads[0].Inputs["run-id"] == nil || downloads[0].Inputs["run-id"].Value.Value != "${{ github.event.workflow_run.id }}" {
+				t.Errorf("%s: job %s does not take the run's templates as its artifact", name, id)
+			}
+			scripts := action(job, "actions/github-script")
+			if len(scripts) != 1 || !strings.Contains(scripts[0].Inputs["script"].Value.Value, "/tools/templatediff/comment.mjs`") {
+				t.Errorf("%s: job %s does not post through tools/templatediff/comment.mjs", name, id)
+			}
+		}
+	}
+	if posters != 1 {
+		t.Errorf("%d jobs may write to pull requests; want the one comment job", posters)
+	}
+}
+
+// TestCodeOwnersReviewTheWorkflowsAndTools: .github/CODEOWNERS names an
+// owner for .github/ (the workflows), tools/ (the guard, the comment, the
+// rehearsal) and what decides what make test runs, so a branch rule that
+// requires code owners' review covers a change to any of them.
+func TestCodeOwnersReviewTheWorkflowsAndTools(t *testing.T) {
+	data, err := os.ReadFile("../../.github/CODEOWNERS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	owners := map[string][]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && !strings.HasPrefix(f[0], "#") {
+			owners[f[0]] = f[1:]
+		}
+	}
+	for _, path := range []string{"/.github/", "/tools/", "/Makefile", "/.ci/", "/package.json", "/package-lock.json"} {
+		if len(owners[path]) == 0 || !strings.HasPrefix(owners[path][0], "@") {
+			t.Errorf(".github/CODEOWNERS names no owner for %s", path)
+		}
+	}
 }
