@@ -94,8 +94,12 @@ func mustJSON(v any) string {
 	return string(data)
 }
 
+// accessConfig is a configuration for stage's access stack, environment-
+// agnostic whatever stages.go pins (the filled-in rehearsal runs these
+// tests too).
 func accessConfig(stage stages.Stage) *Config {
-	return &Config{Stage: stage, Repository: "octo-org/cruddur", Account: stage.Account, Region: stage.Region}
+	stage.Account, stage.Region = "", ""
+	return &Config{Stage: stage, Repository: "octo-org/cruddur"}
 }
 
 // TestAnAccessRoleTrustsOnlyItsEnvironmentOfTheRepository: the deploy role

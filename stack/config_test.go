@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -88,7 +89,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		NatGateways: 1, DesiredCount: 2, MaxCount: 10, LoadBalancer: true,
 		SlowRequestSeconds: 1, FaultTracesThreshold: 5, SlowTracesThreshold: 10, ServerErrorsThreshold: 10, LatencyP99Seconds: 1, NoTracesRequestsThreshold: 20,
 		TransactionSearchIndexingPercent: 1, NotDeployable: c.NotDeployable,
-		Repository: stages.PlaceholderRepository, AccessNotDeployable: c.AccessNotDeployable,
+		Repository: cmp.Or(stages.Repository, stages.PlaceholderRepository), AccessNotDeployable: c.AccessNotDeployable,
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Fatalf("defaults\n got %+v\nwant %+v", *c, want)
