@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -77,6 +78,72 @@ func edgeTraceHeader(keep bool, h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// maxTrustedProxies bounds CRUDDUR_TRUSTED_PROXIES: the load balancer is
+// one; more than a few proxies in a row would be a design to rethink.
+const maxTrustedProxies = 5
+
+// atTheEdge is the first thing every request meets, whatever the tracing:
+//
+//   - A request whose target is not a path (`PRI *`, the h2c preface;
+//     `OPTIONS *`) gets 400 and is neither traced nor logged: it asks
+//     nothing of the API.
+//   - X-Forwarded-For keeps only the client's address as the trusted
+//     proxies saw it, so that the X-Ray SDK (its client_ip), the
+//     OpenTelemetry span (client.address) and the access log record the
+//     same, true, address. Each proxy appends the address it took the
+//     request from (the load balancer's default, "append"), so with
+//     trustedProxies proxies in front, the client is that many entries from
+//     the right; every entry left of it is the caller's to write. With no
+//     trusted proxy, or fewer entries than proxies (the request did not come
+//     through them), the header goes and the peer address counts.
+func atTheEdge(trustedProxies int, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/") {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		if client := forwardedClient(r.Header.Values("X-Forwarded-For"), trustedProxies); client != "" {
+			r.Header["X-Forwarded-For"] = []string{client}
+		} else {
+			r.Header.Del("X-Forwarded-For")
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// forwardedClient is the address trustedProxies proxies saw the request
+// come from, from the X-Forwarded-For values they appended to; "" when there
+// is none to trust.
+func forwardedClient(values []string, trustedProxies int) string {
+	if trustedProxies == 0 {
+		return ""
+	}
+	var hops []string
+	for _, v := range values {
+		for _, hop := range strings.Split(v, ",") {
+			hops = append(hops, strings.TrimSpace(hop))
+		}
+	}
+	if len(hops) < trustedProxies {
+		return ""
+	}
+	ip := net.ParseIP(hops[len(hops)-trustedProxies])
+	if ip == nil {
+		return ""
+	}
+	return ip.String()
+}
+
+// clientAddress is who sent the request: what atTheEdge left in
+// X-Forwarded-For, else the peer.
+func clientAddress(r *http.Request) string {
+	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+		return xff
+	}
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	return host
 }
 
 // recordCallerTrace adds the caller's trace id, which the edge did not

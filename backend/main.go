@@ -16,6 +16,9 @@
 //	                         off: no tracing (the load bench's baseline)
 //	OTEL_EXPORTER_OTLP_ENDPOINT  in otel mode, the collector (default http://127.0.0.1:4318)
 //	OTEL_SERVICE_NAME        in otel mode, the service name (default Cruddur)
+//	CRUDDUR_TRUSTED_PROXIES  how many proxies in front append to X-Forwarded-For
+//	                         (the load balancer: 1); the client is that many entries
+//	                         from the right. Default 0: the peer address (edge.go)
 //	CRUDDUR_TRUST_TRACE_HEADER  true: a caller's X-Amzn-Trace-Id decides sampling
 //	                         (behind another traced service of ours); default
 //	                         false, a public edge: the service's rule decides
@@ -128,6 +131,12 @@ func optionsFromEnv(getenv func(string) string) (tracingOptions, error) {
 	if err != nil {
 		return tracingOptions{}, err
 	}
+	proxies := 0
+	if v := getenv("CRUDDUR_TRUSTED_PROXIES"); v != "" {
+		if proxies, err = strconv.Atoi(v); err != nil || proxies < 0 || proxies > maxTrustedProxies {
+			return tracingOptions{}, fmt.Errorf("CRUDDUR_TRUSTED_PROXIES: %s is not a number of proxies; expected 0..%d", shorten(v), maxTrustedProxies)
+		}
+	}
 	addr := getenv(envcheck.DaemonAddressVar)
 	if addr == "" {
 		addr = defaultDaemonAddr
@@ -144,6 +153,7 @@ func optionsFromEnv(getenv func(string) string) (tracingOptions, error) {
 		DaemonAddr:       addr,
 		OnECS:            getenv("ECS_CONTAINER_METADATA_URI_V4") != "",
 		TrustTraceHeader: trust,
+		TrustedProxies:   proxies,
 		TracingName:      getenv("AWS_XRAY_TRACING_NAME"),
 	}, nil
 }
@@ -168,12 +178,22 @@ func boolFromEnv(getenv func(string) string, name string) (bool, error) {
 }
 
 // tracedHandler is the API wrapped in the tracing that CRUDDUR_TRACING
-// chooses, and what to call on the way out to flush it.
+// chooses, behind the edge, and what to call on the way out to flush it.
 func tracedHandler(ctx context.Context, getenv func(string) string) (http.Handler, func(), error) {
 	opts, err := optionsFromEnv(getenv)
 	if err != nil {
 		return nil, nil, err
 	}
+	h, flush, err := withTracing(ctx, getenv, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return atTheEdge(opts.TrustedProxies, h), flush, nil
+}
+
+// withTracing is the API wrapped in the tracing that CRUDDUR_TRACING
+// chooses, and what to call on the way out to flush it.
+func withTracing(ctx context.Context, getenv func(string) string, opts tracingOptions) (http.Handler, func(), error) {
 	faults := newFaultLog()
 	opts.Faults = faults
 	switch mode := getenv("CRUDDUR_TRACING"); mode {

@@ -145,17 +145,6 @@ func (o *otelTracing) startServerSpan(r *http.Request, trust bool) (context.Cont
 	return o.tracer.Start(ctx, r.Method+" "+r.URL.Path, opts...)
 }
 
-// clientAddress is who sent the request: the first address of
-// X-Forwarded-For, which the load balancer sets, else the peer.
-func clientAddress(r *http.Request) string {
-	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-		first, _, _ := strings.Cut(xff, ",")
-		return strings.TrimSpace(first)
-	}
-	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	return host
-}
-
 // sizeWriter keeps the status and counts the body a handler wrote.
 type sizeWriter struct {
 	statusWriter

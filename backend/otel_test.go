@@ -303,7 +303,7 @@ func TestServerSpansCarryWhatXRayShows(t *testing.T) {
 		w.Write([]byte("busy\n"))
 	}), false)
 	req := httptest.NewRequest("POST", "http://api.cruddur.example:8080/api/messages?secret=1", nil)
-	req.Header.Set("X-Forwarded-For", "203.0.113.7, 10.0.0.1")
+	req.Header.Set("X-Forwarded-For", "203.0.113.7") // as atTheEdge leaves it
 	req.Header.Set("User-Agent", "cruddur-web/1.0")
 	h.ServeHTTP(httptest.NewRecorder(), req)
 

@@ -31,6 +31,9 @@ type tracingOptions struct {
 	// name the trace, for a service behind another traced service of ours;
 	// see edge.go.
 	TrustTraceHeader bool
+	// TrustedProxies is how many proxies in front append to
+	// X-Forwarded-For (atTheEdge).
+	TrustedProxies int
 	// TracingName, from AWS_XRAY_TRACING_NAME, names every segment (the
 	// SDK reads the variable itself too); sampling matches rules by it.
 	TracingName string

@@ -244,11 +244,16 @@ func collector(cfg *Config) tracing.Collector {
 }
 
 // appEnvironment is the backend's own environment; the tracing sidecar adds
-// where to send traces. CRUDDUR_TRACING picks the backend's SDK.
+// where to send traces. CRUDDUR_TRACING picks the backend's SDK;
+// CRUDDUR_TRUSTED_PROXIES=1 says the load balancer is in front, so the
+// client is the address it appended to X-Forwarded-For (backend/edge.go).
 func appEnvironment(cfg *Config) *map[string]*string {
 	env := map[string]*string{"PORT": jsii.String(strconv.Itoa(cfg.AppPort))}
 	if cfg.Collector != collectorXRayDaemon { // both other collectors take OTLP
 		env["CRUDDUR_TRACING"] = jsii.String("otel")
+	}
+	if cfg.LoadBalancer {
+		env["CRUDDUR_TRUSTED_PROXIES"] = jsii.String("1")
 	}
 	return &env
 }

@@ -432,6 +432,7 @@ func TestAppContainer(t *testing.T) {
 				"Image":        map[string]any{"Fn::Sub": assertions.Match_StringLikeRegexp(jsii.String(`cdk-hnb659fds-container-assets-.*:[0-9a-f]{64}$`))},
 				"PortMappings": []any{map[string]any{"ContainerPort": 4567, "Protocol": "tcp", "Name": "http"}},
 				"Environment": []any{
+					map[string]any{"Name": "CRUDDUR_TRUSTED_PROXIES", "Value": "1"},
 					map[string]any{"Name": "PORT", "Value": "4567"},
 					map[string]any{"Name": "AWS_XRAY_DAEMON_ADDRESS", "Value": "127.0.0.1:2000"},
 					map[string]any{"Name": "AWS_XRAY_TRACING_NAME", "Value": "Cruddur"},
@@ -750,6 +751,17 @@ func TestExistingVpc(t *testing.T) {
 			})},
 		})
 	})
+}
+
+// TestTheBackendTrustsTheLoadBalancerOnly: with the load balancer in front,
+// the backend takes the client's address from the entry it appended to
+// X-Forwarded-For (CRUDDUR_TRUSTED_PROXIES=1); without one, from the peer.
+func TestTheBackendTrustsTheLoadBalancerOnly(t *testing.T) {
+	for id, want := range map[string]string{"Default": "1", "ADOT": "1", "Production": "1", "NoLoadBalancer": ""} {
+		if got := containers(t, id)["app"].env("CRUDDUR_TRUSTED_PROXIES"); got != want {
+			t.Errorf("%s: CRUDDUR_TRUSTED_PROXIES=%q; want %q", id, got, want)
+		}
+	}
 }
 
 func TestADOTCollector(t *testing.T) {
