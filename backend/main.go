@@ -3,7 +3,8 @@
 //
 // It is configured by environment variables, as ECS sets them:
 //
-//	PORT                     the TCP port to serve on (default 4567)
+//	PORT                     the TCP port to serve on (default 4567; 0: any free
+//	                         port, which the "serving" log line names)
 //	AWS_XRAY_TRACING_NAME    the segment name (default Cruddur); the SDK reads it
 //	AWS_XRAY_URL             a Host pattern for dynamic segment naming, as in the seed
 //	AWS_XRAY_DAEMON_ADDRESS  the X-Ray daemon, or the collector's X-Ray endpoints: segments
@@ -14,7 +15,8 @@
 //	CRUDDUR_TRACING          xray (default): the X-Ray SDK and daemon;
 //	                         otel: OpenTelemetry, exported over OTLP;
 //	                         off: no tracing (the load bench's baseline)
-//	OTEL_EXPORTER_OTLP_ENDPOINT  in otel mode, the collector (default http://127.0.0.1:4318)
+//	OTEL_EXPORTER_OTLP_ENDPOINT  in otel mode, the collector (default http://127.0.0.1:4318);
+//	                         checked at start like every other variable
 //	OTEL_SERVICE_NAME        in otel mode, the service name (default Cruddur)
 //	CRUDDUR_TRUSTED_PROXIES  how many proxies in front append to X-Forwarded-For
 //	                         (the load balancer: 1); the client is that many entries
@@ -36,6 +38,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -46,6 +49,7 @@ import (
 	"github.com/aws/aws-xray-sdk-go/v2/daemoncfg"
 	"github.com/aws/aws-xray-sdk-go/v2/xray"
 	"github.com/aws/aws-xray-sdk-go/v2/xraylog"
+	"github.com/go-logr/logr"
 	"go.opentelemetry.io/otel"
 
 	"github.com/cruddur/tracing/backend/internal/envcheck"
@@ -85,6 +89,10 @@ func main() {
 		os.Exit(2)
 	}
 	if *healthcheck {
+		if port == 0 {
+			fmt.Fprintln(os.Stderr, "cruddur-backend: PORT: 0 names no backend to check; expected the port it serves on")
+			os.Exit(2)
+		}
 		if err := checkHealth(port); err != nil {
 			fmt.Fprintln(os.Stderr, "cruddur-backend: unhealthy:", err)
 			os.Exit(1)
@@ -120,8 +128,8 @@ func portFromEnv(s string) (int, error) {
 		return defaultPort, nil
 	}
 	p, err := strconv.Atoi(s)
-	if err != nil || p < 1 || p > 65535 {
-		return 0, fmt.Errorf("PORT: %q is not a port; expected 1..65535", s)
+	if err != nil || p < 0 || p > 65535 {
+		return 0, fmt.Errorf("PORT: %q is not a port; expected 1..65535, or 0 for any free one", s)
 	}
 	return p, nil
 }
@@ -156,6 +164,23 @@ func optionsFromEnv(getenv func(string) string) (tracingOptions, error) {
 		TrustedProxies:   proxies,
 		TracingName:      getenv("AWS_XRAY_TRACING_NAME"),
 	}, nil
+}
+
+// checkOTLPEndpoint refuses an OTLP/HTTP base URL the exporter could not
+// send to, which it would take at start and then lose every trace on: an
+// http or https URL with a host, no user, query or fragment (OpenTelemetry's
+// OTLP exporter specification: "a base URL ... with scheme http or https").
+func checkOTLPEndpoint(endpoint string) error {
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT: %s is not an OTLP/HTTP endpoint; expected http://host:port or https://host:port, such as %s", shorten(endpoint), defaultOTLPEndpoint)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT: %s has the port %s; expected 1..65535", shorten(endpoint), p)
+		}
+	}
+	return nil
 }
 
 // shorten quotes v, cut to 200 characters: a bad value can be long.
@@ -196,9 +221,13 @@ func tracedHandler(ctx context.Context, getenv func(string) string) (http.Handle
 func withTracing(ctx context.Context, getenv func(string) string, opts tracingOptions) (http.Handler, func(), error) {
 	faults := newFaultLog()
 	opts.Faults = faults
+	// Every SDK's own logger writes through the structured log, in every
+	// mode: the X-Ray SDK's sampling (which OpenTelemetry mode uses too)
+	// would print plain lines to stdout, OpenTelemetry's to stderr.
+	xray.SetLogger(slogXRay{min: xraylog.LogLevelWarn, faults: faults})
+	otel.SetLogger(logr.FromSlogHandler(slog.Default().Handler()))
 	switch mode := getenv("CRUDDUR_TRACING"); mode {
 	case "", "xray":
-		xray.SetLogger(slogXRay{min: xraylog.LogLevelWarn, faults: faults})
 		h, err := traced(routes(time.Now, xraySteps{metadataKey: "home-activities"}), opts, xray.Config{})
 		return h, func() {}, err
 	case "otel":
@@ -209,6 +238,9 @@ func withTracing(ctx context.Context, getenv func(string) string, opts tracingOp
 		endpoint := getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
 		if endpoint == "" {
 			endpoint = defaultOTLPEndpoint
+		}
+		if err := checkOTLPEndpoint(endpoint); err != nil {
+			return nil, nil, err
 		}
 		// The X-Ray rules, through the collector's sampling proxy (the
 		// TCP side of AWS_XRAY_DAEMON_ADDRESS), matched by the name the

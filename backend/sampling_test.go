@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"flag"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -40,52 +42,58 @@ func flagSet(name string) (set bool) {
 	return set
 }
 
-// startBackend starts the backend, as its own process, with env (and PORT),
-// and returns its port, its stdout's lines so far (read on demand) and the
-// process. It is stopped when the test ends.
+// startBackend starts the backend, as its own process, with env, on a port
+// it picks itself (PORT=0: no port is chosen here and released, for another
+// process to take first), and returns that port, the lines it has written
+// so far to stdout and stderr (read on demand) and the process. It is
+// stopped when the test ends.
 func startBackend(t *testing.T, env ...string) (port int, lines func() []string, proc *os.Process) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port = ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(self)
-	cmd.Env = append(append(os.Environ(), runAsBackendEnv+"=1", "PORT="+strconv.Itoa(port)), env...)
-	out, err := cmd.StdoutPipe()
+	cmd.Env = append(append(os.Environ(), runAsBackendEnv+"=1", "PORT=0"), env...)
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
 	var got []string
-	go func() {
-		s := bufio.NewScanner(out)
-		for s.Scan() {
-			mu.Lock()
-			got = append(got, s.Text())
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the backend is not listening after 10 s")
-		}
+	listening := make(chan int, 1)
+	for _, r := range []io.Reader{stdout, stderr} {
+		go func() {
+			s := bufio.NewScanner(r)
+			for s.Scan() {
+				mu.Lock()
+				got = append(got, s.Text())
+				mu.Unlock()
+				var line struct{ Msg, Addr string }
+				if json.Unmarshal(s.Bytes(), &line) == nil && line.Msg == "serving" {
+					if _, p, err := net.SplitHostPort(line.Addr); err == nil {
+						n, _ := strconv.Atoi(p)
+						listening <- n
+					}
+				}
+			}
+		}()
 	}
-	return port, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string{}, got...) }, cmd.Process
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+	lines = func() []string { mu.Lock(); defer mu.Unlock(); return append([]string{}, got...) }
+	select {
+	case port = <-listening:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the backend said nothing of serving in 10 s:\n%s", strings.Join(lines(), "\n"))
+	}
+	return port, lines, cmd.Process
 }
 
 // rssKiB is a process's resident memory, from /proc.
@@ -196,6 +204,34 @@ func TestTheBackendIsBoundedAgainstItsSamplingProxy(t *testing.T) {
 // malformed AWS_XRAY_DAEMON_ADDRESS, which the X-Ray SDK's package
 // initialization would panic on: in every tracing mode, one line naming the
 // variable, and exit 2.
+// TestABadOTLPEndpointIsOneLine: in OpenTelemetry mode, an endpoint the
+// exporter could not send to is refused at start, one line, exit 2, instead
+// of losing every trace later.
+func TestABadOTLPEndpointIsOneLine(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, endpoint := range []string{"::garbage::", "ftp://x", "127.0.0.1:4318", "http://", "http://user:pw@host:4318", "http://host:99999", "http://host:4318/?q=1", strings.Repeat("h", 300)} {
+		// A backend that took the endpoint would serve on: 10 s at most.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, self)
+		cmd.Env = append(os.Environ(), runAsBackendEnv+"=1", "PORT=0", "CRUDDUR_TRACING=otel", "OTEL_EXPORTER_OTLP_ENDPOINT="+endpoint)
+		out, err := cmd.CombinedOutput()
+		exit, _ := err.(*exec.ExitError)
+		text := string(out)
+		if exit == nil || exit.ExitCode() != 2 || strings.Count(text, "\n") != 1 || !strings.HasPrefix(text, "cruddur-backend: OTEL_EXPORTER_OTLP_ENDPOINT: ") || len(text) > 400 {
+			t.Errorf("%.40q: exit %v, output %q; want exit 2 and one line naming the variable", endpoint, err, text)
+		}
+	}
+	for _, ok := range []string{"http://127.0.0.1:4318", "https://collector.internal", "http://[::1]:4318/otlp"} {
+		if err := checkOTLPEndpoint(ok); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 func TestABadDaemonAddressIsOneLine(t *testing.T) {
 	self, err := os.Executable()
 	if err != nil {

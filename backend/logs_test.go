@@ -1,0 +1,48 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestEveryLineTheBackendWritesIsJSON runs the backend as ECS does, in each
+// tracing mode, with its collector unreachable (so the SDKs have faults to
+// report), serves a few requests of each kind and stops it: every line it
+// wrote, to stdout or stderr, is one JSON object: the request lines, the
+// fault lines, its own start and stop.
+func TestEveryLineTheBackendWritesIsJSON(t *testing.T) {
+	for _, mode := range []string{"xray", "otel", "off"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			proxy := badProxy(t, http.NotFoundHandler())
+			port, lines, _ := startBackend(t, "CRUDDUR_TRACING="+mode, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:9",
+				"AWS_XRAY_DAEMON_ADDRESS=tcp:"+proxy+" udp:127.0.0.1:9")
+			base := "http://127.0.0.1:" + strconv.Itoa(port)
+			for range 5 {
+				for _, path := range []string{"/api/activities/home", healthCheckPath, "/nowhere"} {
+					if resp, err := http.Get(base + path); err == nil {
+						resp.Body.Close()
+					}
+				}
+			}
+			time.Sleep(1500 * time.Millisecond) // the SDKs' pollers and exporters have run
+			var requests int
+			for _, l := range lines() {
+				var line map[string]any
+				if err := json.Unmarshal([]byte(l), &line); err != nil || line["msg"] == nil {
+					t.Errorf("a line that is not a JSON log line: %q", l)
+				}
+				if line["msg"] == "request" {
+					requests++
+				}
+			}
+			if requests != 10 {
+				t.Errorf("%d request lines; want 10 (health checks are not logged):\n%s", requests, strings.Join(lines(), "\n"))
+			}
+		})
+	}
+}
