@@ -107,10 +107,27 @@ func webACL(stack awscdk.Stack, lb elbv2.ApplicationLoadBalancer, logs func(cons
 		jsii.String("aws-waf-logs-" + *stack.StackName() + "-"),
 		awscdk.Fn_Select(jsii.Number(2), awscdk.Fn_Split(jsii.String("/"), stack.StackId(), nil)),
 	}))
+	// The logs keep a year: not the callers' credentials. WAF writes every
+	// header it saw, and replaces a redacted one's value with REDACTED.
+	var redacted []any
+	for _, header := range redactedHeaders {
+		// SingleHeader is plain JSON to aws-cdk-lib (its schema type is
+		// "Json"), so it is written as CloudFormation spells it: the typed
+		// SingleHeaderProperty would come out as {"name": ...}, which WAF
+		// does not take.
+		redacted = append(redacted, &awswafv2.CfnLoggingConfiguration_FieldToMatchProperty{
+			SingleHeader: map[string]any{"Name": header},
+		})
+	}
 	awswafv2.NewCfnLoggingConfiguration(stack, jsii.String("WebAclLogging"), &awswafv2.CfnLoggingConfigurationProps{
 		ResourceArn: acl.AttrArn(), LogDestinationConfigs: &[]any{wafLogs.LogGroupArn()},
+		RedactedFields: redacted,
 	})
 }
+
+// redactedHeaders are the request headers WAF's logs keep no value of: the
+// caller's credentials.
+var redactedHeaders = []string{"authorization", "cookie"}
 
 // exempt records, on one resource, the Control Tower controls (cfn-guard rule
 // names) it does not meet and why; cfn-guard skips them there.

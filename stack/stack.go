@@ -499,10 +499,21 @@ func network(stack awscdk.Stack, cfg *Config, logs func(constructs.Construct, st
 		},
 		RestrictDefaultSecurityGroup: jsii.Bool(true),
 	})
-	vpc.AddFlowLog(jsii.String("FlowLog"), &awsec2.FlowLogOptions{
+	flowLog := vpc.AddFlowLog(jsii.String("FlowLog"), &awsec2.FlowLogOptions{
 		Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(logs(stack, "VpcFlowLogs", nil), nil),
 		TrafficType: awsec2.FlowLogTrafficType_REJECT,
 	})
+	// The service may use the role only for this account's flow logs (the
+	// confused-deputy conditions of AWS's VPC flow logs guide), as the task
+	// roles are kept to this account's ECS tasks. In place, on aws-cdk-lib's
+	// role: a role of our own would be a new logical id, a replacement.
+	flowLog.IamRole().Node().DefaultChild().(awsiam.CfnRole).AddPropertyOverride(
+		jsii.String("AssumeRolePolicyDocument.Statement.0.Condition"), map[string]any{
+			"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
+			"ArnLike": map[string]any{"aws:SourceArn": stack.FormatArn(&awscdk.ArnComponents{
+				Service: jsii.String("ec2"), Resource: jsii.String("vpc-flow-log"), ResourceName: jsii.String("*"),
+			})},
+		})
 	return vpc
 }
 

@@ -1573,3 +1573,36 @@ func TestEveryKeptResourceIsKeptExceptOnCreate(t *testing.T) {
 		}
 	}
 }
+
+// TestWAFLogsKeepNoCredentials: production's WAF logs, kept a year, hold no
+// caller's Authorization or Cookie value: both headers are redacted.
+func TestWAFLogsKeepNoCredentials(t *testing.T) {
+	check(t, "WAF's logging redacts authorization and cookie", func() {
+		tmpl("Production").HasResourceProperties(jsii.String("AWS::WAFv2::LoggingConfiguration"), map[string]any{
+			"RedactedFields": []any{
+				map[string]any{"SingleHeader": map[string]any{"Name": "authorization"}},
+				map[string]any{"SingleHeader": map[string]any{"Name": "cookie"}},
+			},
+		})
+	})
+}
+
+// TestTheFlowLogRoleServesOnlyThisAccountsFlowLogs: VPC Flow Logs may assume
+// the role only on behalf of this account's flow logs.
+func TestTheFlowLogRoleServesOnlyThisAccountsFlowLogs(t *testing.T) {
+	check(t, "the flow log role's trust has aws:SourceAccount and aws:SourceArn", func() {
+		tmpl("Default").HasResourceProperties(jsii.String("AWS::IAM::Role"), map[string]any{
+			"AssumeRolePolicyDocument": map[string]any{"Statement": []any{map[string]any{
+				"Action": "sts:AssumeRole", "Effect": "Allow",
+				"Principal": map[string]any{"Service": "vpc-flow-logs.amazonaws.com"},
+				"Condition": map[string]any{
+					"StringEquals": map[string]any{"aws:SourceAccount": map[string]any{"Ref": "AWS::AccountId"}},
+					"ArnLike": map[string]any{"aws:SourceArn": map[string]any{"Fn::Join": []any{"", []any{
+						"arn:", map[string]any{"Ref": "AWS::Partition"}, ":ec2:", map[string]any{"Ref": "AWS::Region"}, ":",
+						map[string]any{"Ref": "AWS::AccountId"}, ":vpc-flow-log/*",
+					}}}},
+				},
+			}}},
+		})
+	})
+}
