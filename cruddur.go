@@ -159,6 +159,9 @@ func synth(props *awscdk.AppProps, getenv func(string) string) (err error) {
 		}
 		configs = append(configs, cfg)
 	}
+	if err := stack.CheckSingletons(configs); err != nil {
+		return err
+	}
 	// cdk-nag's AWS Solutions pack reviews every resource at synth; its
 	// findings are errors and warnings on the construct tree, which the CLI
 	// prints and the tests refuse.

@@ -338,6 +338,21 @@ func noAssemblyLeft(t *testing.T, outdir string) {
 // TestBadInputIsOneLine: whichever layer finds the mistake (LoadConfig, a
 // construct's panic, aws-cdk-lib's validator), run returns one line that
 // names it, and leaves no assembly over the earlier one.
+// singletonInBothStages turns Transaction Search on for every stage, each
+// pinned to one account and region (with a certificate there), whatever
+// stages.go pins.
+func singletonInBothStages() map[string]any {
+	ctx := map[string]any{"cruddur:transactionSearch": "true"}
+	for _, s := range stages.All {
+		ctx["cruddur:"+s.StackName+":account"] = "111122223333"
+		ctx["cruddur:"+s.StackName+":region"] = "us-east-1"
+		if s.Production {
+			ctx["cruddur:"+s.StackName+":certificateArn"] = "arn:aws:acm:us-east-1:111122223333:certificate/12345678-1234-1234-1234-123456789012"
+		}
+	}
+	return ctx
+}
+
 func TestBadInputIsOneLine(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -349,6 +364,10 @@ func TestBadInputIsOneLine(t *testing.T) {
 			`context cruddur:serviceName: "a\"b" contains '"'; expected letters, numbers, spaces and _ . : / % & # = + - @`},
 		{"a construct's panic", map[string]any{stack.KeyAppPort: "2000"}, false,
 			"context cruddur:appPort: tracing.NewSidecar Tracing: AppContainer: port 2000 is the X-Ray daemon's; expected the app on another port"},
+		// Both stages read a key for all stages: where they may share an
+		// account and region, the account-wide setting would be made twice.
+		{"an account's singleton in two stages", singletonInBothStages(), false,
+			"context cruddur:transactionSearch: true in stages development and production, which may share an account and region"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -178,7 +178,7 @@ const (
 // every stage), and the environment the CDK CLI sets. Every error names the
 // context key (or the file and field), the bad value, and what is expected.
 func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) string) (*Config, error) {
-	r := contextReader{ctx: ctx}
+	r := contextReader{ctx: ctx, stack: stage.StackName}
 	prod := stage.Production
 	service := r.str(KeyServiceName, "Cruddur")
 	c := &Config{
@@ -250,7 +250,7 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 
 	check := func(key string, err error) {
 		if err != nil && r.err == nil {
-			r.err = fmt.Errorf("context %s: %w", key, err)
+			r.err = fmt.Errorf("context %s: %w", r.name(key), err)
 		}
 	}
 	check(KeyServiceName, xray.ValidateServiceName(service))
@@ -260,7 +260,7 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 	// The team's values are checked as stages checks them, and a bad one is
 	// named where it was set: the context key, or the stage in stages.go.
 	teams := func(key, field string, err error) {
-		if _, set := ctx[key]; set || err == nil || r.err != nil {
+		if r.set(key) || err == nil || r.err != nil {
 			check(key, err)
 			return
 		}
@@ -342,6 +342,33 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 	}
 	return c, nil
 }
+
+// CheckSingletons refuses stages that would each create what an account
+// and region holds once: X-Ray's Transaction Search configuration
+// (AWS::XRay::TransactionSearchConfig, one per account and region; the
+// second create fails, and deleting either stack turns it off for both).
+// A stage without an account or region may deploy anywhere, so it shares
+// with every stage.
+func CheckSingletons(configs []*Config) error {
+	var on []*Config
+	for _, c := range configs {
+		if !c.TransactionSearch {
+			continue
+		}
+		for _, other := range on {
+			if same(c.Account, other.Account) && same(c.Region, other.Region) {
+				return fmt.Errorf("context %s: true in stages %s and %s, which may share an account and region (%s, %s): Transaction Search is one setting per account and region (AWS::XRay::TransactionSearchConfig); expected it in one of them, with %s",
+					keyTransactionSearch, other.Stage.Name, c.Stage.Name, cmp.Or(c.Account, "any account"), cmp.Or(c.Region, "any region"), ownKey("<stack>", keyTransactionSearch))
+			}
+		}
+		on = append(on, c)
+	}
+	return nil
+}
+
+// same says whether two of a stage's values may name the same thing: equal,
+// or one not set.
+func same(a, b string) bool { return a == "" || b == "" || a == b }
 
 // loadRule reads one rule file written for the service (named service,
 // before the stage's suffix) and makes it the stage's. A rule that leaves out
@@ -454,20 +481,54 @@ func pinnedImage(image string) error {
 // contextReader reads typed values from CDK context, keeping the first error
 // and the keys it was asked for.
 type contextReader struct {
-	ctx   map[string]any
+	ctx map[string]any
+	// stack is the stage's stack: its own key, cruddur:<stack>:<key>,
+	// sets key for it alone, over cruddur:<key>.
+	stack string
 	known []string
-	err   error
+	// own are the keys the stage's own key set, by key.
+	own map[string]string
+	err error
+}
+
+// ownKey is a stage's own form of key: cruddur:<stack>:<name>.
+func ownKey(stack, key string) string {
+	return prefix + stack + ":" + strings.TrimPrefix(key, prefix)
 }
 
 func (r *contextReader) lookup(key string) (any, bool) {
-	r.known = append(r.known, key)
+	own := ownKey(r.stack, key)
+	r.known = append(r.known, key, own)
+	if v, ok := r.ctx[own]; ok && v != nil {
+		if r.own == nil {
+			r.own = map[string]string{}
+		}
+		r.own[key] = own
+		return v, true
+	}
 	v, ok := r.ctx[key]
 	return v, ok && v != nil
 }
 
+// name is the key a message names for key: the stage's own key where that
+// set the value.
+func (r *contextReader) name(key string) string {
+	if own, ok := r.own[key]; ok {
+		return own
+	}
+	return key
+}
+
+// set says whether context set key for this stage.
+func (r *contextReader) set(key string) bool {
+	_, own := r.own[key]
+	_, all := r.ctx[key]
+	return own || all
+}
+
 func (r *contextReader) fail(key string, v any, want string) {
 	if r.err == nil {
-		r.err = fmt.Errorf("context %s: %s; expected %s", key, describe(v), want)
+		r.err = fmt.Errorf("context %s: %s; expected %s", r.name(key), describe(v), want)
 	}
 }
 
@@ -590,9 +651,19 @@ const maxTypo = 3
 func (r *contextReader) unknownKeys() error {
 	var unknown []string
 	for k := range r.ctx {
-		if _, ours := nearlyOurs(k); ours && !slices.Contains(r.known, k) {
-			unknown = append(unknown, k)
+		rest, ours := nearlyOurs(k)
+		if !ours || slices.Contains(r.known, k) {
+			continue
 		}
+		if stack, _, perStage := strings.Cut(rest, ":"); perStage && stack != r.stack {
+			// Another stage's own key is its reader's to check; one for a
+			// stack no stage deploys is nobody's.
+			if _, _, err := stages.ByStackName(stack); err != nil {
+				return fmt.Errorf("context %s: %w; a stage's own key is cruddur:<stack>:<key>", k, err)
+			}
+			continue
+		}
+		unknown = append(unknown, k)
 	}
 	if len(unknown) == 0 {
 		return nil
@@ -611,7 +682,9 @@ func (r *contextReader) unknownKeys() error {
 	if editDistance(strings.ToLower(prefix+rest), strings.ToLower(meant)) <= maxTypo {
 		return fmt.Errorf("context %s: unknown key; did you mean %s? (docs/configuration.md lists every key)", strings.Join(unknown, ", "), meant)
 	}
-	return fmt.Errorf("context %s: unknown key; expected one of %s", strings.Join(unknown, ", "), strings.Join(known, ", "))
+	// The list names each key once, as every stage reads it.
+	known = slices.DeleteFunc(known, func(k string) bool { return strings.Count(k, ":") > 1 })
+	return fmt.Errorf("context %s: unknown key; expected one of %s (or cruddur:<stack>:<key>, for one stage)", strings.Join(unknown, ", "), strings.Join(known, ", "))
 }
 
 // nearlyOurs reports whether key's prefix, up to its first colon, is this

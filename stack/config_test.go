@@ -3,6 +3,7 @@ package stack
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -292,7 +293,7 @@ func TestLoadConfigRejectsBadInput(t *testing.T) {
 		{"unknown key", map[string]any{"cruddur:sevriceName": "x"},
 			`context cruddur:sevriceName: unknown key; did you mean cruddur:serviceName? (docs/configuration.md lists every key)`},
 		{"unknown key like none of ours", map[string]any{"cruddur:colour": "x"},
-			`context cruddur:colour: unknown key; expected one of ` + knownKeys},
+			`context cruddur:colour: unknown key; expected one of ` + knownKeys + ` (or cruddur:<stack>:<key>, for one stage)`},
 		{"the stage as context, the prefix in another case", map[string]any{"Cruddur:stage": "production"},
 			`context Cruddur:stage: unknown key: each stage is a stack of its own now; expected no cruddur:stage, and the stack of the stage, one of Cruddur-Dev (development), Cruddur (production) (stack/stages/stages.go)`},
 		{"the prefix in another case", map[string]any{"Cruddur:natGateways": "2"},
@@ -435,5 +436,64 @@ func TestABadRepositoryIsNamedInStagesGo(t *testing.T) {
 	c, err := load(context(nil), noEnv)
 	if err != nil || c.Repository != "octo-org/cruddur" || strings.Contains(fmt.Sprint(c.AccessNotDeployable), "Repository") {
 		t.Errorf("a good repository: %v, %+v", err, c)
+	}
+}
+
+// TestAKeyForOneStage: cruddur:<stack>:<key> sets a key for that stage
+// alone, over cruddur:<key>; production's checks still apply to
+// production's own keys, and messages name the key that was set.
+func TestAKeyForOneStage(t *testing.T) {
+	dev, prod := stages.Development, stages.Production
+	ctx := context(map[string]any{
+		"cruddur:" + dev.StackName + ":ecsExec": "true", "cruddur:" + dev.StackName + ":desiredCount": 1.0, keyDesiredCount: 3.0,
+		keyCertificateArn: testCertificate, keyAccount: "111122223333", keyRegion: "us-east-1",
+	})
+	d, err := LoadConfig(dev, ctx, noEnv)
+	if err != nil || !d.EcsExec || d.DesiredCount != 1 {
+		t.Fatalf("development: %v; EcsExec %v, DesiredCount %v; want true, 1", err, d != nil && d.EcsExec, d)
+	}
+	p, err := LoadConfig(prod, ctx, noEnv)
+	if err != nil || p.EcsExec || p.DesiredCount != 3 {
+		t.Fatalf("production: %v; want the keys for all stages only", err)
+	}
+	for key, want := range map[string]string{
+		"cruddur:" + prod.StackName + ":ecsExec":          "context cruddur:" + prod.StackName + ":ecsExec: true: production's tasks take no shell (stage production)",
+		"cruddur:" + prod.StackName + ":logRetentionDays": "context cruddur:" + prod.StackName + ":logRetentionDays: 30 days is less than production keeps logs (stage production); expected 365 or more",
+		"cruddur:Cruddur-Staging:ecsExec":                 `context cruddur:Cruddur-Staging:ecsExec: no stage deploys as stack "Cruddur-Staging"; expected one of`,
+		"cruddur:" + prod.StackName + ":ecsExc":           "context cruddur:" + prod.StackName + ":ecsExc: unknown key; did you mean cruddur:" + prod.StackName + ":ecsExec?",
+	} {
+		bad := maps.Clone(ctx)
+		bad[key] = map[bool]any{true: 30.0, false: "true"}[strings.HasSuffix(key, "Days")]
+		_, err := LoadConfig(prod, bad, noEnv)
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: %v; want %s...", key, err, want)
+		}
+	}
+}
+
+// TestTransactionSearchIsOnInOneStagePerAccountAndRegion: two stages that
+// may share an account and region cannot both turn it on; one alone, or
+// each in its own account, can.
+func TestTransactionSearchIsOnInOneStagePerAccountAndRegion(t *testing.T) {
+	stage := func(name, account, region string, on bool) *Config {
+		return &Config{Stage: stages.Stage{Name: name}, Account: account, Region: region, TransactionSearch: on}
+	}
+	for _, tc := range []struct {
+		name    string
+		configs []*Config
+		want    string
+	}{
+		{"both on, one account", []*Config{stage("development", "111122223333", "us-east-1", true), stage("production", "111122223333", "us-east-1", true)},
+			"context cruddur:transactionSearch: true in stages development and production, which may share an account and region (111122223333, us-east-1): Transaction Search is one setting per account and region (AWS::XRay::TransactionSearchConfig); expected it in one of them, with cruddur:<stack>:transactionSearch"},
+		{"both on, one not pinned", []*Config{stage("development", "", "", true), stage("production", "111122223333", "us-east-1", true)},
+			"context cruddur:transactionSearch: true in stages development and production, which may share an account and region (111122223333, us-east-1)"},
+		{"both on, two accounts", []*Config{stage("development", "111122223333", "us-east-1", true), stage("production", "444455556666", "us-east-1", true)}, ""},
+		{"both on, two regions", []*Config{stage("development", "111122223333", "eu-west-1", true), stage("production", "111122223333", "us-east-1", true)}, ""},
+		{"one on", []*Config{stage("development", "", "", false), stage("production", "", "", true)}, ""},
+	} {
+		err := CheckSingletons(tc.configs)
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.HasPrefix(err.Error(), tc.want)) {
+			t.Errorf("%s: %v; want %q", tc.name, err, tc.want)
+		}
 	}
 }
