@@ -121,7 +121,7 @@ export async function setVerdict(github, { owner, repo, sha }, code, runUrl) {
  * missing (it failed before it wrote them) gets a comment and an error
  * status that say so.
  */
-export async function run({ github, context, core, dir = 'pull-request-templates' }) {
+export async function run({ github, context, core, dir = 'pull-request-templates', git = gitShow }) {
   const { owner, repo } = context.repo;
   const wr = context.payload.workflow_run;
   const runUrl = `${context.serverUrl}/${owner}/${repo}/actions/runs/${context.runId}`;
@@ -135,7 +135,7 @@ export async function run({ github, context, core, dir = 'pull-request-templates
   try {
     if (!existsSync(dir)) throw new Error(`the pull request's run (${wr.html_url}) left no templates: it failed before its synth`);
     const allow = pr.labels.some((l) => l.name === 'allow-destructive-changes');
-    result = diffAgainstBase({ base: pr.base.sha, dir, allow });
+    result = diffAgainstBase({ base: pr.base.sha, dir, allow, git });
     core.info(result.text);
   } catch (e) {
     await setVerdict(github, target, 2, runUrl);

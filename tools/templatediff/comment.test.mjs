@@ -1,7 +1,6 @@
 // Tests of comment.mjs, the trusted half of the pull-request diff, against a
 // GitHub API made here (it records what was asked) and the stack's golden
 // templates: node --test tools/templatediff (make test runs it).
-import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -156,10 +155,12 @@ test('a whole run: the diff of the head against the base is posted and its verdi
   const core = { info() {}, notice() {}, setFailed: (m) => assert.fail(m) };
   const context = { repo: { owner: 'octo-org', repo: 'cruddur' }, serverUrl: 'https://github.com', runId: 42, payload: { workflow_run: { head_sha: HEAD, pull_requests: [] } } };
   const dir = templatesDir({ 'Cruddur-Dev.template.json': goldenText });
-  // The base is read from this repository's git, at its HEAD.
-  const base = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
-  pulls[0].base.sha = base;
-  await run({ github, context, core, dir });
+  // The base's golden is the head's template: no difference.
+  const git = (commit, path) => (commit === BASE && path === 'testdata/Cruddur-Dev.template.json' ? goldenText : null);
+  await run({ github, context, core, dir, git });
   assert.equal(github.calls.find((c) => c.name === 'createCommitStatus').args.state, 'success');
-  assert.ok(github.calls.some((c) => c.name === 'createComment' && c.args.issue_number === 7 && c.args.body.startsWith(MARKER)));
+  const comment = github.calls.find((c) => c.name === 'createComment');
+  assert.equal(comment.args.issue_number, 7);
+  assert.match(comment.args.body, /^<!-- cruddur-cdk-diff -->\n/);
+  assert.match(comment.args.body, /There were no differences/);
 });
