@@ -5,12 +5,14 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+
 	"github.com/cruddur/tracing/internal/quote"
 )
 
 // X-Ray's limits that aws-cdk-lib's validator does not check, each once:
 // the reserved group name, the filter expression's shape, a rule's
-// Attributes, reserved tag keys, and control characters anywhere.
+// Attributes, its tags, and control and invisible characters anywhere.
 
 // reservedGroupName is the group X-Ray keeps for itself.
 const reservedGroupName = "Default"
@@ -30,11 +32,65 @@ var filterFunctions = map[string]bool{"service": true, "edge": true, "id": true}
 // characters.
 func Quote(v string) string { return quote.Value(v) }
 
-// noControl refuses a value with control characters (a newline, NUL, \x01).
+// noControl refuses a value with control characters (a newline, NUL, \x01)
+// or invisible format characters (Unicode's Cf: the bidirectional
+// overrides, such as U+202E, and the zero-width ones, such as U+200B), which
+// would make a name read as another in the console, a diff or a log.
 func noControl(field, v string) error {
 	for _, r := range v {
 		if unicode.IsControl(r) {
 			return fmt.Errorf("%s: %s contains the control character %q; expected none", field, Quote(v), r)
+		}
+		if unicode.Is(unicode.Cf, r) {
+			return fmt.Errorf("%s: %s contains the invisible character %U; expected none", field, Quote(v), r)
+		}
+	}
+	return nil
+}
+
+// X-Ray's tag limits (the X-Ray API reference, "Tag" and "TagResource"):
+// at most 50 per resource, keys unique, a key 1..128 characters and a
+// value 0..256, both of Unicode letters, numbers and separators and
+// + - = . _ : / @.
+const (
+	maxTags        = 50
+	maxTagKeyLen   = 128
+	maxTagValueLen = 256
+)
+
+// tagText says whether s is of the characters X-Ray takes in a tag.
+func tagText(s string) bool {
+	for _, r := range s {
+		if !unicode.IsLetter(r) && !unicode.IsNumber(r) && !unicode.Is(unicode.Zs, r) && !strings.ContainsRune("+-=._:/@", r) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkTags refuses tags X-Ray would refuse.
+func checkTags(tags []*awscdk.CfnTag) error {
+	if len(tags) > maxTags {
+		return fmt.Errorf("Tags: %d of them; expected at most %d (X-Ray's limit per resource)", len(tags), maxTags)
+	}
+	seen := map[string]int{}
+	for i, t := range tags {
+		if t.Key == nil || t.Value == nil {
+			continue
+		}
+		key, value := *t.Key, *t.Value
+		if strings.HasPrefix(strings.ToLower(key), "aws:") {
+			return fmt.Errorf("Tags[%d].Key: %s starts with aws:, which AWS keeps for its own tags; expected another key", i, Quote(key))
+		}
+		if j, dup := seen[key]; dup {
+			return fmt.Errorf("Tags[%d].Key: %s is also Tags[%d]'s; expected each key once", i, Quote(key), j)
+		}
+		seen[key] = i
+		if n := len([]rune(key)); n < 1 || n > maxTagKeyLen || !tagText(key) {
+			return fmt.Errorf("Tags[%d].Key: %s is not a tag key X-Ray takes; expected 1..%d Unicode letters, numbers, spaces and + - = . _ : / @", i, Quote(key), maxTagKeyLen)
+		}
+		if n := len([]rune(value)); n > maxTagValueLen || !tagText(value) {
+			return fmt.Errorf("Tags[%d].Value: %s is not a tag value X-Ray takes; expected 0..%d Unicode letters, numbers, spaces and + - = . _ : / @", i, Quote(value), maxTagValueLen)
 		}
 	}
 	return nil
@@ -145,17 +201,8 @@ func checkRule(p *SamplingRuleProps) error {
 		}
 	}
 	if p.Tags != nil {
-		for i, t := range *p.Tags {
-			if t.Key != nil && strings.HasPrefix(strings.ToLower(*t.Key), "aws:") {
-				return fmt.Errorf("Tags[%d].Key: %s starts with aws:, which AWS keeps for its own tags; expected another key", i, Quote(*t.Key))
-			}
-			for _, s := range []*string{t.Key, t.Value} {
-				if s != nil {
-					if err := noControl(fmt.Sprintf("Tags[%d]", i), *s); err != nil {
-						return err
-					}
-				}
-			}
+		if err := checkTags(*p.Tags); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package xray
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -49,7 +50,9 @@ func TestFilterExpressionsXRayRefusesFail(t *testing.T) {
 }
 
 // TestTheConstructsRefuseWhatXRayRefuses: the reserved group name, more
-// than five Attributes, an attribute too long, a reserved tag key.
+// than five Attributes, an attribute too long, a reserved tag key, more
+// than 50 tags, a key twice, a key or value X-Ray's character set lacks,
+// and invisible characters (bidi overrides, zero-width) in names.
 func TestTheConstructsRefuseWhatXRayRefuses(t *testing.T) {
 	rule := func(change func(*SamplingRuleProps)) *SamplingRuleProps {
 		p := &SamplingRuleProps{RuleName: jsii.String("r"), Priority: jsii.Number(1)}
@@ -68,14 +71,44 @@ func TestTheConstructsRefuseWhatXRayRefuses(t *testing.T) {
 		"an aws: tag key": {checkRule(rule(func(p *SamplingRuleProps) {
 			p.Tags = &[]*awscdk.CfnTag{{Key: jsii.String("AWS:x"), Value: jsii.String("y")}}
 		})), `Tags[0].Key: "AWS:x" starts with aws:`},
+		"51 tags": {checkRule(rule(func(p *SamplingRuleProps) { p.Tags = tags(51) })), "Tags: 51 of them; expected at most 50 (X-Ray's limit per resource)"},
+		"a tag key twice": {checkRule(rule(func(p *SamplingRuleProps) {
+			p.Tags = &[]*awscdk.CfnTag{{Key: jsii.String("team"), Value: jsii.String("a")}, {Key: jsii.String("team"), Value: jsii.String("b")}}
+		})), `Tags[1].Key: "team" is also Tags[0]'s; expected each key once`},
+		"a tag key of other characters": {checkRule(rule(func(p *SamplingRuleProps) {
+			p.Tags = &[]*awscdk.CfnTag{{Key: jsii.String("te!am<script>"), Value: jsii.String("x")}}
+		})), `Tags[0].Key: "te!am<script>" is not a tag key X-Ray takes; expected 1..128 Unicode letters, numbers, spaces and + - = . _ : / @`},
+		"a tag value too long": {checkRule(rule(func(p *SamplingRuleProps) {
+			p.Tags = &[]*awscdk.CfnTag{{Key: jsii.String("team"), Value: jsii.String(strings.Repeat("v", 257))}}
+		})), `Tags[0].Value: "vvvv`},
+		"a rule name with a bidi override": {checkRule(rule(func(p *SamplingRuleProps) { p.RuleName = jsii.String("Cru\u202eddur") })),
+			`RuleName: "Cru\u202eddur" contains the invisible character U+202E; expected none`},
+		"a group name with a zero-width space": {CheckGroupName("R\u200b"), `GroupName: "R\u200b" contains the invisible character U+200B; expected none`},
 	} {
 		if tc.err == nil || !strings.Contains(tc.err.Error(), tc.want) {
 			t.Errorf("%s: %v; want %q", name, tc.err, tc.want)
 		}
 	}
-	if err := checkRule(rule(func(p *SamplingRuleProps) { p.Attributes = map[string]string{"a": "1"} })); err != nil {
-		t.Errorf("one attribute: %v", err)
+	for name, ok := range map[string]func(*SamplingRuleProps){
+		"one attribute": func(p *SamplingRuleProps) { p.Attributes = map[string]string{"a": "1"} },
+		"50 tags":       func(p *SamplingRuleProps) { p.Tags = tags(50) },
+		"tags of every character X-Ray takes": func(p *SamplingRuleProps) {
+			p.Tags = &[]*awscdk.CfnTag{{Key: jsii.String("Équipe 2 +-=._:/@"), Value: jsii.String("")}, {Key: jsii.String(strings.Repeat("k", 128)), Value: jsii.String(strings.Repeat("v", 256))}}
+		},
+	} {
+		if err := checkRule(rule(ok)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
+}
+
+// tags are n tags of distinct keys.
+func tags(n int) *[]*awscdk.CfnTag {
+	out := make([]*awscdk.CfnTag, n)
+	for i := range out {
+		out[i] = &awscdk.CfnTag{Key: jsii.String(fmt.Sprintf("k%d", i)), Value: jsii.String("v")}
+	}
+	return &out
 }
 
 // FuzzParseSamplingRule: whatever a rule file holds, the reader never
