@@ -5,6 +5,7 @@ import (
 	_ "crypto/sha256" // registers sha256 for go-digest, so images pin by digest
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -291,8 +292,17 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 	if _, ok := retentionDays[c.LogRetentionDays]; !ok {
 		check(keyLogRetentionDays, fmt.Errorf("%d days is not a CloudWatch Logs retention period; expected one of %s", c.LogRetentionDays, retentionChoices()))
 	}
-	if c.VpcID != "" && (c.Account == "" || c.Region == "") {
+	if c.AppPort < minUnprivilegedPort {
+		check(KeyAppPort, fmt.Errorf("%d: the backend runs as uid %s (distroless's nonroot), which may not bind a port below %d; expected %d..65535", c.AppPort, strings.Split(appUser, ":")[0], minUnprivilegedPort, minUnprivilegedPort))
+	}
+	switch {
+	case c.VpcID == "":
+	case !vpcIDPattern.MatchString(c.VpcID):
+		check(keyVpcID, fmt.Errorf("%s is not a VPC id; expected vpc- and 8 or 17 hex digits, such as vpc-0123456789abcdef0", xray.Quote(c.VpcID)))
+	case c.Account == "" || c.Region == "":
 		check(keyVpcID, fmt.Errorf("looking up %s needs the stack's account and region; expected %s and %s too (or AWS credentials for the CLI)", c.VpcID, keyAccount, keyRegion))
+	default:
+		check(keyVpcID, lookupFailed(ctx, c.VpcID, c.Account, c.Region))
 	}
 	if c.CertificateArn != "" && c.CertificateArn != stages.PlaceholderCertificateArn {
 		teams(keyCertificateArn, "CertificateArn", stages.CheckCertificateArn(c.CertificateArn, c.Account, c.Region))
@@ -341,6 +351,31 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 		}
 	}
 	return c, nil
+}
+
+// minUnprivilegedPort is the lowest port a process without
+// CAP_NET_BIND_SERVICE may bind on Linux; the app container has no
+// capabilities and runs as appUser.
+const minUnprivilegedPort = 1024
+
+// vpcIDPattern is an EC2 VPC id (the EC2 API reference, "Vpc": vpc- and 8
+// hex digits, or 17 since 2018).
+var vpcIDPattern = regexp.MustCompile(`^vpc-([0-9a-f]{8}|[0-9a-f]{17})$`)
+
+// lookupFailed is the CDK CLI's error from looking the VPC up, which it
+// keeps in the context under the lookup's key with $providerError: as one
+// line, instead of the errors a synth over its dummy VPC would give.
+func lookupFailed(ctx map[string]any, vpcID, account, region string) error {
+	for k, v := range ctx {
+		if !strings.HasPrefix(k, "vpc-provider:") || !strings.Contains(k, ":filter.vpc-id="+vpcID+":") || !strings.Contains(k, "account="+account+":") || !strings.Contains(k, ":region="+region+":") {
+			continue
+		}
+		if m, ok := v.(map[string]any); ok && m["$providerError"] != nil {
+			msg, _, _ := strings.Cut(fmt.Sprint(m["$providerError"]), "\n")
+			return fmt.Errorf("looking up %s in account %s, region %s failed: %s; expected a VPC there, and AWS credentials of that account for the CDK CLI", vpcID, account, region, xray.Quote(msg))
+		}
+	}
+	return nil
 }
 
 // CheckSingletons refuses stages that would each create what an account

@@ -151,7 +151,89 @@ func CheckFilterExpression(expr string) error {
 	case len(open) > 0:
 		return bad(fmt.Sprintf("leaves %q open", open[len(open)-1]))
 	}
+	if why := misplacedOperator(r); why != "" {
+		return bad(why)
+	}
 	return nil
+}
+
+// misplacedOperator says where, outside strings, an operator stands where
+// X-Ray's grammar has none: '!' but in '!=', two comparisons in a row
+// (= =), AND or OR without an expression on either side, or an empty ( )
+// that calls no function. Empty when there is none. Open sets (keywords,
+// annotation keys) are not judged.
+func misplacedOperator(r []rune) string {
+	type token struct{ kind, text string }
+	var tokens []token
+	for i := 0; i < len(r); i++ {
+		c := r[i]
+		switch {
+		case unicode.IsSpace(c):
+		case c == '"':
+			j := i + 1
+			for ; j < len(r) && r[j] != '"'; j++ {
+				if r[j] == '\\' {
+					j++
+				}
+			}
+			tokens = append(tokens, token{"value", ""})
+			i = j
+		case strings.ContainsRune("=!<>", c):
+			j := i
+			for j < len(r) && strings.ContainsRune("=!<>", r[j]) {
+				j++
+			}
+			op := string(r[i:j])
+			if op != "=" && op != "!=" && op != "<" && op != ">" && op != "<=" && op != ">=" {
+				return fmt.Sprintf("has %q, which is no comparison (=, !=, <, <=, >, >=)", op)
+			}
+			tokens = append(tokens, token{"compare", op})
+			i = j - 1
+		case strings.ContainsRune("({", c):
+			tokens = append(tokens, token{"open", string(c)})
+		case strings.ContainsRune(")}", c):
+			tokens = append(tokens, token{"close", string(c)})
+		case c == ',':
+			tokens = append(tokens, token{"comma", ","})
+		default:
+			j := i
+			for j < len(r) && !unicode.IsSpace(r[j]) && !strings.ContainsRune(`"=!<>(){},`, r[j]) {
+				j++
+			}
+			word := string(r[i:j])
+			kind := "value"
+			if w := strings.ToUpper(word); w == "AND" || w == "OR" {
+				kind = "bool"
+			}
+			tokens = append(tokens, token{kind, word})
+			i = j - 1
+		}
+	}
+	for i, t := range tokens {
+		prev, next := token{"start", ""}, token{"end", ""}
+		if i > 0 {
+			prev = tokens[i-1]
+		}
+		if i+1 < len(tokens) {
+			next = tokens[i+1]
+		}
+		switch t.kind {
+		case "compare":
+			if next.kind == "compare" {
+				return fmt.Sprintf("has two comparisons in a row (%s %s)", t.text, next.text)
+			}
+		case "bool":
+			if prev.kind == "start" || prev.kind == "open" || prev.kind == "bool" || prev.kind == "compare" ||
+				next.kind == "end" || next.kind == "close" || next.kind == "bool" || next.kind == "compare" {
+				return fmt.Sprintf("has %s without an expression on each side", strings.ToUpper(t.text))
+			}
+		case "open":
+			if t.text == "(" && next.text == ")" && prev.kind != "value" {
+				return "has an empty ( ) that calls no function"
+			}
+		}
+	}
+	return ""
 }
 
 // CheckGroupName refuses a group name X-Ray would refuse beyond its length

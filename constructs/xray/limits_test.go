@@ -23,6 +23,10 @@ func TestFilterExpressionsXRayTakesPass(t *testing.T) {
 		`http.url CONTAINS "/api" AND NOT http.status = 404`,
 		`(fault OR error) AND duration >= 5`,
 		`rootcause.fault.service { name = "db" }`,
+		`service() { fault }`,
+		`annotation.and = "or" AND annotation.x != 5 OR NOT ok`,
+		`responsetime >= 1 AND duration <= 2 AND http.status != 200`,
+		`service("a") OR (service("b") AND error)`,
 	} {
 		if err := CheckFilterExpression(expr); err != nil {
 			t.Errorf("%s: %v", expr, err)
@@ -42,6 +46,14 @@ func TestFilterExpressionsXRayRefusesFail(t *testing.T) {
 		`servce("x")`:                  `calls servce(), which X-Ray does not have`,
 		"service(\"x\")\n":             `contains the control character '\n'`,
 		strings.Repeat("(", 300) + "x": `"... (301 characters) leaves '(' open`,
+		`AND OR = = !!`:                `has "!!", which is no comparison`,
+		`fault = = true`:               `has two comparisons in a row (= =)`,
+		`AND fault`:                    `has AND without an expression on each side`,
+		`fault OR`:                     `has OR without an expression on each side`,
+		`fault and or error`:           `has AND without an expression on each side`,
+		`(OR fault)`:                   `has OR without an expression on each side`,
+		`()`:                           `has an empty ( ) that calls no function`,
+		`fault AND ()`:                 `has an empty ( ) that calls no function`,
 	} {
 		if err := CheckFilterExpression(expr); err == nil || !strings.Contains(err.Error(), want) || strings.Count(err.Error(), "(") > 240 {
 			t.Errorf("%.40q: %v; want an error with %q, the value shortened", expr, err, want)
