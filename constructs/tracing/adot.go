@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/jsii-runtime-go"
 )
 
@@ -33,6 +34,12 @@ type ADOTCollectorOptions struct {
 	// task's loopback, memory_limiter and batch, the awsxray exporter to the
 	// stack's region, the health_check extension.
 	Config *string
+	// Statements are granted to the task role beside the X-Ray actions:
+	// what a Config of your own needs for what it adds (the awsemf
+	// exporter: logs:CreateLogGroup, logs:CreateLogStream, logs:PutLogEvents,
+	// logs:DescribeLogStreams; prometheusremotewrite: aps:RemoteWrite).
+	// Default: none.
+	Statements []awsiam.PolicyStatement
 	// SampleRate, when set, has the app's OpenTelemetry SDK trace this share
 	// of requests, 0..1, when no caller decided (OTEL_TRACES_SAMPLER
 	// parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG): for an app that
@@ -77,7 +84,8 @@ func (o *ADOTCollectorOptions) spec() *collectorSpec {
 			}
 			return &map[string]*string{adotConfigVar: jsii.String(config)}
 		},
-		ports: otlpPorts(),
+		ports:      otlpPorts(),
+		statements: o.Statements,
 		// /healthcheck asks the health_check extension; it needs no shell.
 		healthCheck: &awsecs.HealthCheck{
 			Command: jsii.Strings("CMD", "/healthcheck"),

@@ -2,8 +2,10 @@ package tracing
 
 import (
 	"encoding/json"
+	"strconv"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/jsii-runtime-go"
 )
 
@@ -22,9 +24,14 @@ type CloudWatchAgentOptions struct {
 	// one NewSidecar writes; it must still receive on the task's loopback
 	// what the app sends (XRayPort, OTLPGRPCPort, OTLPHTTPPort).
 	// Default: traces only: X-Ray segments and the sampling proxy, OTLP, on
-	// the task's loopback; local mode; the stack's region; a quarter of the
-	// sidecar's memory as buffer.
+	// the task's loopback; local mode; the stack's region.
 	Config *string
+	// Statements are granted to the task role beside the X-Ray actions:
+	// what a Config of your own needs for what it adds (CloudWatch metrics:
+	// cloudwatch:PutMetricData; logs and EMF: logs:CreateLogStream,
+	// logs:PutLogEvents, logs:DescribeLogStreams on its log groups;
+	// Application Signals: its own). Default: none.
+	Statements []awsiam.PolicyStatement
 	// SampleRate, when set, has the app's OpenTelemetry SDK trace this share
 	// of requests, 0..1, when no caller decided (OTEL_TRACES_SAMPLER
 	// parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG): for an app that
@@ -71,11 +78,20 @@ func (o *CloudWatchAgentOptions) spec() *collectorSpec {
 		image:          image,
 		command:        func(string, int) []string { return nil },
 		environment: func(region string, memoryMiB int) *map[string]*string {
-			config := cloudWatchAgentConfig(region, memoryMiB)
+			config := cloudWatchAgentConfig(region)
 			if o.Config != nil {
 				config = *o.Config
 			}
-			return &map[string]*string{cwAgentConfigVar: jsii.String(config)}
+			// The agent's traces pipeline has no memory limiter and its
+			// configuration no key for one (its translator builds receivers,
+			// batch and the awsxray exporter; aws/amazon-cloudwatch-agent
+			// translator/translate/otel/pipeline/xray/translator.go), so
+			// what bounds it is the Go runtime's soft limit, at which its
+			// collector works harder, and the container's hard limit.
+			return &map[string]*string{
+				cwAgentConfigVar: jsii.String(config),
+				"GOMEMLIMIT":     jsii.String(strconv.Itoa(memoryMiB*4/5) + "MiB"),
+			}
 		},
 		ports: otlpPorts(),
 		// At start the agent writes its configuration (JSON, TOML, YAML)
@@ -84,12 +100,16 @@ func (o *CloudWatchAgentOptions) spec() *collectorSpec {
 		// an empty task volume, so the root filesystem stays read-only.
 		writable:       []string{"/opt/aws/amazon-cloudwatch-agent/etc", "/opt/aws/amazon-cloudwatch-agent/logs", "/opt/aws/amazon-cloudwatch-agent/var", "/tmp"},
 		appEnvironment: otelAppEnvironment(o.SampleRate),
+		statements:     o.Statements,
 	}
 }
 
 // cloudWatchAgentConfig is the agent's configuration for this task: traces
-// only, received on the task's loopback, sent to X-Ray in region.
-func cloudWatchAgentConfig(region string, memoryMiB int) string {
+// only, received on the task's loopback, sent to X-Ray in region. (No
+// buffer_size_mb: the agent's OpenTelemetry translator reads none for
+// traces; aws/amazon-cloudwatch-agent translator/translate/otel/receiver/
+// awsxray/translator.go.)
+func cloudWatchAgentConfig(region string) string {
 	type endpoint struct {
 		BindAddress string `json:"bind_address"`
 	}
@@ -108,7 +128,6 @@ func cloudWatchAgentConfig(region string, memoryMiB int) string {
 			// No EC2 instance metadata on Fargate; the region is the stack's.
 			LocalMode      bool   `json:"local_mode"`
 			RegionOverride string `json:"region_override"`
-			BufferSizeMB   int    `json:"buffer_size_mb"`
 		} `json:"traces"`
 	}
 	t := &c.Traces
@@ -118,7 +137,6 @@ func cloudWatchAgentConfig(region string, memoryMiB int) string {
 	t.TracesCollected.OTLP.HTTPEndpoint = loopback(OTLPHTTPPort)
 	t.LocalMode = true
 	t.RegionOverride = region
-	t.BufferSizeMB = memoryMiB / 4
 	out, err := json.Marshal(c)
 	if err != nil {
 		panic(err) // strings, ints and bools always encode

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/cruddur/tracing/constructs/tracing"
@@ -217,8 +218,10 @@ func ExampleCloudWatchAgent() {
 				m := m.(map[string]any)
 				fmt.Println("writable", m["ContainerPath"], "from", m["SourceVolume"])
 			}
-			env := c["Environment"].([]any)[0].(map[string]any)
-			fmt.Println(env["Name"], env["Value"])
+			for _, e := range c["Environment"].([]any) {
+				e := e.(map[string]any)
+				fmt.Println(e["Name"], e["Value"])
+			}
 		}
 		fmt.Println("volumes", len(props["Volumes"].([]any)))
 	}
@@ -230,7 +233,8 @@ func ExampleCloudWatchAgent() {
 	// writable /opt/aws/amazon-cloudwatch-agent/logs from cloudwatch-agent-1
 	// writable /opt/aws/amazon-cloudwatch-agent/var from cloudwatch-agent-2
 	// writable /tmp from cloudwatch-agent-3
-	// CW_CONFIG_CONTENT {"traces":{"traces_collected":{"xray":{"bind_address":"127.0.0.1:2000","tcp_proxy":{"bind_address":"127.0.0.1:2000"}},"otlp":{"grpc_endpoint":"127.0.0.1:4317","http_endpoint":"127.0.0.1:4318"}},"local_mode":true,"region_override":"eu-west-1","buffer_size_mb":64}}
+	// CW_CONFIG_CONTENT {"traces":{"traces_collected":{"xray":{"bind_address":"127.0.0.1:2000","tcp_proxy":{"bind_address":"127.0.0.1:2000"}},"otlp":{"grpc_endpoint":"127.0.0.1:4317","http_endpoint":"127.0.0.1:4318"}},"local_mode":true,"region_override":"eu-west-1"}}
+	// GOMEMLIMIT 204MiB
 	// volumes 4
 }
 
@@ -286,9 +290,17 @@ func TestTheSidecarsSizeAndConfigurationAreTunable(t *testing.T) {
 	} {
 		stack, task, app = newTask()
 		tracing.NewSidecar(stack, "Tracing", &tracing.SidecarProps{TaskDefinition: task, AppContainer: app, ServiceName: jsii.String("orders"), Collector: c.collector})
-		if env := read(stack, c.container).Environment; len(env) != 1 || env[0].Value != own {
+		if env := read(stack, c.container).Environment; len(env) < 1 || env[0].Value != own {
 			t.Errorf("%s with a configuration of its own: %v", c.container, env)
 		}
+	}
+	// The CloudWatch agent's only bound but its hard limit: the Go
+	// runtime's soft limit, 80% of its memory.
+	stack, task, app = newTask()
+	tracing.NewSidecar(stack, "Tracing", &tracing.SidecarProps{TaskDefinition: task, AppContainer: app, ServiceName: jsii.String("orders"),
+		MemoryLimitMiB: jsii.Number(1024), Collector: tracing.CloudWatchAgent(nil)})
+	if env := read(stack, "cloudwatch-agent").Environment; len(env) != 2 || env[1].Name != "GOMEMLIMIT" || env[1].Value != "819MiB" || strings.Contains(env[0].Value, "buffer_size_mb") {
+		t.Errorf("the CloudWatch agent at 1024 MiB: %v; want GOMEMLIMIT=819MiB and no buffer_size_mb, which its translator ignores", env)
 	}
 
 	for _, tc := range []struct {
@@ -303,6 +315,34 @@ func TestTheSidecarsSizeAndConfigurationAreTunable(t *testing.T) {
 		tc.props(p)
 		if got := panicked(func() { tracing.NewSidecar(stack, "Tracing", p) }); got != tc.want {
 			t.Errorf("panic %q, want %q", got, tc.want)
+		}
+	}
+}
+
+// TestACustomConfigsStatementsAreGranted: the statements a collector's
+// options carry go to the task role in a policy of their own, beside the
+// X-Ray actions, and not under their cdk-nag suppression.
+func TestACustomConfigsStatementsAreGranted(t *testing.T) {
+	metrics := awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Actions: jsii.Strings("cloudwatch:PutMetricData"), Resources: jsii.Strings("*")})
+	for _, collector := range []tracing.Collector{
+		tracing.ADOTCollector(&tracing.ADOTCollectorOptions{Statements: []awsiam.PolicyStatement{metrics}}),
+		tracing.CloudWatchAgent(&tracing.CloudWatchAgentOptions{Statements: []awsiam.PolicyStatement{metrics}}),
+	} {
+		stack, task, app := newTask()
+		tracing.NewSidecar(stack, "Tracing", &tracing.SidecarProps{TaskDefinition: task, AppContainer: app, ServiceName: jsii.String("orders"), Collector: collector})
+		policies := *assertions.Template_FromStack(stack, nil).FindResources(jsii.String("AWS::IAM::Policy"), nil)
+		found := false
+		for id, p := range policies {
+			doc, _ := json.Marshal(p)
+			if strings.Contains(string(doc), "cloudwatch:PutMetricData") {
+				found = true
+				if strings.Contains(string(doc), "xray:") || strings.Contains(string(doc), "cdk_nag") || !strings.Contains(id, "ConfigPolicy") {
+					t.Errorf("policy %s: %s; want the caller's statements alone, unsuppressed", id, doc)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no policy grants the caller's statement: %v", policies)
 		}
 	}
 }

@@ -198,6 +198,15 @@ func NewSidecar(scope constructs.Construct, id string, props *SidecarProps) *Sid
 		}},
 	})
 
+	// The caller's statements, for what its own collector configuration
+	// adds, in a policy of their own: cdk-nag judges them, not under the
+	// X-Ray actions' suppression.
+	if len(spec.statements) > 0 {
+		awsiam.NewPolicy(s, jsii.String("ConfigPolicy"), &awsiam.PolicyProps{
+			Roles: &[]awsiam.IRole{props.TaskDefinition.TaskRole()}, Statements: &spec.statements,
+		})
+	}
+
 	// The app's side: where to send, what to call its traces, and to start
 	// only once the sidecar has, since segments sent earlier are lost.
 	appEnv := spec.appEnvironment(*props.ServiceName)
@@ -247,7 +256,9 @@ type collectorSpec struct {
 	// that must run as uid 0).
 	noCapabilities bool
 	// writable paths get an empty task volume each.
-	writable       []string
+	writable []string
+	// statements are the caller's, granted beside the X-Ray actions.
+	statements     []awsiam.PolicyStatement
 	appEnvironment func(serviceName string) map[string]string
 }
 
