@@ -57,6 +57,7 @@ const (
 	keyTransactionSearch     = prefix + "transactionSearch"
 	keyTransactionSearchPct  = prefix + "transactionSearchIndexingPercent"
 	keyGitHubProviderExists  = prefix + "githubOidcProviderExists"
+	keySamplingRuleQuota     = prefix + "samplingRuleQuota"
 )
 
 // retiredStageKey chose the stage before stages were stacks (package
@@ -152,6 +153,9 @@ type Config struct {
 	// GitHub's OIDC provider already, so no access stack creates it.
 	Repository           string
 	GitHubProviderExists bool
+	// SamplingRuleQuota is the account's quota of custom sampling rules per
+	// region, which CheckSingletons holds every stage's rules to.
+	SamplingRuleQuota int
 	// AccessNotDeployable is NotDeployable for the access stack
 	// (stages.Stage.AccessDeployable).
 	AccessNotDeployable error
@@ -219,6 +223,7 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 		TransactionSearchIndexingPercent: r.integer(keyTransactionSearchPct, 1, 0, 100),
 		Repository:                       cmp.Or(stages.Repository, stages.PlaceholderRepository),
 		GitHubProviderExists:             r.boolean(keyGitHubProviderExists, false),
+		SamplingRuleQuota:                r.integer(keySamplingRuleQuota, defaultSamplingRuleQuota, 1, 10000),
 	}
 	c.GroupName = r.str(keyGroupName, service) + stage.NameSuffix
 	c.InsightsNotificationsEnabled = r.boolean(keyInsightsNotifications, c.InsightsEnabled)
@@ -353,6 +358,12 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 	return c, nil
 }
 
+// defaultSamplingRuleQuota is X-Ray's default quota of custom sampling rules
+// per region in an account ("Custom sampling rules per region", 25,
+// adjustable; quota code L-8C0C998A; AWS General Reference, "AWS X-Ray
+// endpoints and quotas").
+const defaultSamplingRuleQuota = 25
+
 // minUnprivilegedPort is the lowest port a process without
 // CAP_NET_BIND_SERVICE may bind on Linux; the app container has no
 // capabilities and runs as appUser.
@@ -384,7 +395,23 @@ func lookupFailed(ctx map[string]any, vpcID, account, region string) error {
 // second create fails, and deleting either stack turns it off for both).
 // A stage without an account or region may deploy anywhere, so it shares
 // with every stage.
+//
+// It also holds the sampling rules of the stages that may share an account
+// and region to X-Ray's quota of custom sampling rules per region.
 func CheckSingletons(configs []*Config) error {
+	for _, c := range configs {
+		rules, sharing := 0, []string{}
+		for _, other := range configs {
+			if same(c.Account, other.Account) && same(c.Region, other.Region) {
+				rules += 1 + len(other.SamplingRuleFiles)
+				sharing = append(sharing, other.Stage.Name)
+			}
+		}
+		if rules > c.SamplingRuleQuota {
+			return fmt.Errorf("context %s, %s: stages %s, which may share an account and region (%s, %s), define %d sampling rules; expected at most %d, X-Ray's quota of custom sampling rules per region (L-8C0C998A; %s sets a raised one)",
+				KeySamplingRuleFile, keySamplingRuleFiles, strings.Join(sharing, " and "), cmp.Or(c.Account, "any account"), cmp.Or(c.Region, "any region"), rules, c.SamplingRuleQuota, keySamplingRuleQuota)
+		}
+	}
 	var on []*Config
 	for _, c := range configs {
 		if !c.TransactionSearch {

@@ -90,7 +90,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		NatGateways: 1, DesiredCount: 2, MaxCount: 10, LoadBalancer: true,
 		SlowRequestSeconds: 1, FaultTracesThreshold: 5, SlowTracesThreshold: 10, ServerErrorsThreshold: 10, LatencyP99Seconds: 1, NoTracesRequestsThreshold: 20,
 		TransactionSearchIndexingPercent: 1, NotDeployable: c.NotDeployable,
-		Repository: cmp.Or(stages.Repository, stages.PlaceholderRepository), AccessNotDeployable: c.AccessNotDeployable,
+		Repository: cmp.Or(stages.Repository, stages.PlaceholderRepository), AccessNotDeployable: c.AccessNotDeployable, SamplingRuleQuota: 25,
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Fatalf("defaults\n got %+v\nwant %+v", *c, want)
@@ -268,7 +268,7 @@ func TestImagesPinByTagOrDigest(t *testing.T) {
 }
 
 // knownKeys are the keys LoadConfig reads, as its errors list them.
-const knownKeys = "cruddur:account, cruddur:alarmEmail, cruddur:appImage, cruddur:appPort, cruddur:certificateArn, cruddur:collector, cruddur:collectorImage, cruddur:daemonImage, cruddur:deletionProtection, cruddur:desiredCount, cruddur:ecsExec, cruddur:faultTracesThreshold, cruddur:githubOidcProviderExists, cruddur:groupFilterExpression, cruddur:groupName, cruddur:insightsEnabled, cruddur:insightsNotificationsEnabled, cruddur:latencyP99Seconds, cruddur:loadBalancer, cruddur:logRetentionDays, cruddur:maxCount, cruddur:natGateways, cruddur:noTracesRequestsThreshold, cruddur:region, cruddur:samplingRuleFile, cruddur:samplingRuleFiles, cruddur:serverErrorsThreshold, cruddur:serviceName, cruddur:slowRequestSeconds, cruddur:slowTracesThreshold, cruddur:taskCpu, cruddur:taskMemoryMiB, cruddur:transactionSearch, cruddur:transactionSearchIndexingPercent, cruddur:vpcId"
+const knownKeys = "cruddur:account, cruddur:alarmEmail, cruddur:appImage, cruddur:appPort, cruddur:certificateArn, cruddur:collector, cruddur:collectorImage, cruddur:daemonImage, cruddur:deletionProtection, cruddur:desiredCount, cruddur:ecsExec, cruddur:faultTracesThreshold, cruddur:githubOidcProviderExists, cruddur:groupFilterExpression, cruddur:groupName, cruddur:insightsEnabled, cruddur:insightsNotificationsEnabled, cruddur:latencyP99Seconds, cruddur:loadBalancer, cruddur:logRetentionDays, cruddur:maxCount, cruddur:natGateways, cruddur:noTracesRequestsThreshold, cruddur:region, cruddur:samplingRuleFile, cruddur:samplingRuleFiles, cruddur:samplingRuleQuota, cruddur:serverErrorsThreshold, cruddur:serviceName, cruddur:slowRequestSeconds, cruddur:slowTracesThreshold, cruddur:taskCpu, cruddur:taskMemoryMiB, cruddur:transactionSearch, cruddur:transactionSearchIndexingPercent, cruddur:vpcId"
 
 // TestLoadConfigRejectsBadInput covers every context value: each error
 // names the key, the bad value and what is expected.
@@ -484,7 +484,7 @@ func TestAKeyForOneStage(t *testing.T) {
 // each in its own account, can.
 func TestTransactionSearchIsOnInOneStagePerAccountAndRegion(t *testing.T) {
 	stage := func(name, account, region string, on bool) *Config {
-		return &Config{Stage: stages.Stage{Name: name}, Account: account, Region: region, TransactionSearch: on}
+		return &Config{Stage: stages.Stage{Name: name}, Account: account, Region: region, TransactionSearch: on, SamplingRuleQuota: defaultSamplingRuleQuota}
 	}
 	for _, tc := range []struct {
 		name    string
@@ -502,6 +502,29 @@ func TestTransactionSearchIsOnInOneStagePerAccountAndRegion(t *testing.T) {
 		err := CheckSingletons(tc.configs)
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.HasPrefix(err.Error(), tc.want)) {
 			t.Errorf("%s: %v; want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestTheSamplingRulesOfStagesThatShareAnAccountFitXRaysQuota: 62 rules
+// over two stages in one account and region are refused, naming both
+// stages; in two accounts, or with a raised quota, they are taken.
+func TestTheSamplingRulesOfStagesThatShareAnAccountFitXRaysQuota(t *testing.T) {
+	stage := func(name, account string, files, quota int) *Config {
+		return &Config{Stage: stages.Stage{Name: name}, Account: account, Region: "us-east-1", SamplingRuleFiles: make([]string, files), SamplingRuleQuota: quota}
+	}
+	err := CheckSingletons([]*Config{stage("development", "111122223333", 30, 25), stage("production", "111122223333", 30, 25)})
+	want := "context cruddur:samplingRuleFile, cruddur:samplingRuleFiles: stages development and production, which may share an account and region (111122223333, us-east-1), define 62 sampling rules; expected at most 25, X-Ray's quota of custom sampling rules per region (L-8C0C998A; cruddur:samplingRuleQuota sets a raised one)"
+	if err == nil || err.Error() != want {
+		t.Errorf("62 rules in one account: %v; want %s", err, want)
+	}
+	for name, configs := range map[string][]*Config{
+		"two accounts":               {stage("development", "111122223333", 20, 25), stage("production", "444455556666", 20, 25)},
+		"a raised quota":             {stage("development", "111122223333", 30, 100), stage("production", "111122223333", 30, 100)},
+		"the shipped two rules each": {stage("development", "", 1, 25), stage("production", "", 1, 25)},
+	} {
+		if err := CheckSingletons(configs); err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }
