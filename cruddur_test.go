@@ -849,6 +849,35 @@ func TestTheImageBuildsFromItsContext(t *testing.T) {
 	}
 }
 
+// TestTheImageBuildKeepsGosCaches: every RUN of the backend's Dockerfile
+// that downloads modules or builds mounts the module cache (and the build,
+// the build cache) as BuildKit cache mounts, so a rebuild on one machine
+// fetches and compiles only what changed.
+func TestTheImageBuildKeepsGosCaches(t *testing.T) {
+	data, err := os.ReadFile("backend/Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Continuation lines joined, as Docker reads them.
+	steps := strings.Split(strings.ReplaceAll(string(data), "\\\n", " "), "\n")
+	found := 0
+	for _, step := range steps {
+		if !strings.HasPrefix(step, "RUN ") || !strings.Contains(step, "go mod download") && !strings.Contains(step, "go build") {
+			continue
+		}
+		found++
+		if !strings.Contains(step, "--mount=type=cache,target=/go/pkg/mod") {
+			t.Errorf("Dockerfile: %q downloads modules without the module cache mount", step)
+		}
+		if strings.Contains(step, "go build") && !strings.Contains(step, "--mount=type=cache,target=/root/.cache/go-build") {
+			t.Errorf("Dockerfile: %q builds without the build cache mount", step)
+		}
+	}
+	if found != 2 {
+		t.Errorf("%d RUN steps download or build; want the download and the build", found)
+	}
+}
+
 // copyInto copies what a Dockerfile's `COPY src ./` takes from context
 // into dst: src is a path or a pattern of the context's top level (as
 // Docker matches it), or "." for the whole context.
