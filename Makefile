@@ -92,10 +92,14 @@ test-filled-in: node_modules/.installed .venv/.installed
 diff: node_modules/.installed
 	STACK="$(STACK)" tools/templatediff/revisions.sh $(BASE) $(HEAD)
 
+# NEED_STACK stops a target that acts on one stack, before it does anything,
+# when STACK names none.
+NEED_STACK = @[ -n "$(STACK)" ] || { echo "make: name the stack: STACK=Cruddur-Dev or STACK=Cruddur (or a stage's -Access stack)"; exit 2; }
+
 ## deployable: refuse, in one line, a stage whose team-only values (stack/stages/stages.go) are
 ##             not filled in; needs no AWS credentials
 deployable:
-	@[ -n "$(STACK)" ] || { echo "make: name the stage's stack: STACK=Cruddur-Dev or STACK=Cruddur"; exit 2; }
+	$(NEED_STACK)
 	go build -o .cdk-app/cruddur . && .cdk-app/cruddur deployable "$(STACK)"
 
 ## deploy: cdk deploy of one stage, STACK=..., with the credentials of the environment (the deploy
@@ -105,7 +109,7 @@ deploy: node_modules/.installed deployable
 
 ## destroy: cdk destroy of one stage, STACK=...; what it keeps (log groups, the bucket) is in README.md
 destroy: node_modules/.installed
-	@[ -n "$(STACK)" ] || { echo "make: name the stage's stack: STACK=Cruddur-Dev or STACK=Cruddur"; exit 2; }
+	$(NEED_STACK)
 	cdk destroy "$(STACK)"
 
 ## golden: deliberately rewrite the golden template from a fresh synth
@@ -144,6 +148,7 @@ fuzz:
 ## diff-deployed: one stage, STACK=..., synthesized and diffed against the stack as deployed
 ##                (tools/templatediff/deployed.sh: a read-only get-template with the credentials
 ##                of the environment, then the offline diff and its guard)
-diff-deployed: synth
-	@[ -n "$(STACK)" ] || { echo "make: name the stage's stack: STACK=Cruddur-Dev or STACK=Cruddur"; exit 2; }
+diff-deployed: node_modules/.installed
+	$(NEED_STACK)
+	@$(MAKE) --no-print-directory synth
 	tools/templatediff/deployed.sh "$(STACK)" "cdk.out/$(STACK).template.json"

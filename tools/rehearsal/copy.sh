@@ -1,4 +1,15 @@
-# Sourced by the rehearsal's scripts: copy_project DEST copies the project
+# Sourced by the rehearsal's scripts, which set name (how their lines
+# start), start ($SECONDS at their start) and work (their scratch folder).
+#
+# step MESSAGE prints a step done, with the seconds since the start.
+step() { echo "$name [$((SECONDS - start)) s]: $*"; }
+
+# quiet COMMAND... runs a command, showing its output only when it fails.
+quiet() {
+  "$@" >"$work/out.log" 2>&1 || { grep -v '^!!' "$work/out.log" | tail -60 >&2; echo "$name: failed: $*" >&2; return 1; }
+}
+
+# copy_project DEST copies the project
 # (its files, tracked or not, as they are; not what .gitignore leaves out)
 # into DEST and links node_modules, so the CLI can run there: what it writes
 # beside cdk.json (cdk.context.json, the app's binary) stays in the copy, and

@@ -12,14 +12,11 @@ cd "$(dirname "$0")/../.."
 start=$SECONDS
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+name=filled-in
 . tools/rehearsal/copy.sh
 copy_project "$work/project"
 cd "$work/project"
 export PATH="$PWD/node_modules/.bin:$PWD/.venv/bin:$PATH"
-step() { echo "filled-in [$((SECONDS - start)) s]: $*"; }
-quiet() { # runs a command, showing its output only when it fails
-  "$@" >"$work/out.log" 2>&1 || { grep -v '^!!' "$work/out.log" | tail -60 >&2; echo "filled-in: failed: $*" >&2; return 1; }
-}
 
 # No credentials of any kind: a synth that needed a lookup would fail.
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL AWS_REGION AWS_DEFAULT_REGION

@@ -32,6 +32,7 @@ cleanup() {
 trap cleanup EXIT
 
 # The CLI runs in a copy of the project (tools/rehearsal/copy.sh).
+name=rehearse
 . tools/rehearsal/copy.sh
 copy_project "$work/project"
 cd "$work/project"
@@ -47,10 +48,6 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
-step() { echo "rehearse [$((SECONDS - start)) s]: $*"; }
-quiet() { # runs a command, showing its output only when it fails
-  "$@" >"$work/out.log" 2>&1 || { grep -v '^!!' "$work/out.log" | tail -40 >&2; return 1; }
-}
 
 step "moto_server on 127.0.0.1:$port"
 # Every stage filled in as a team fills stages.go (here with moto's
