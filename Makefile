@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/.venv/bin:$(PATH)
 BASE ?= origin/main
 HEAD ?=
 
-.PHONY: synth test golden diff-golden diff diff-deployed deployable deploy destroy bench bench-backend bench-load fuzz python-tools
+.PHONY: pin-images synth test golden diff-golden diff diff-deployed deployable deploy destroy bench bench-backend bench-load fuzz python-tools
 
 # NPM_CI_FLAGS adds options to npm ci. The pull-request job passes
 # --ignore-scripts: then the npm package node installs no binary, and the
@@ -72,7 +72,7 @@ test-root:
 test-backend:
 	cd backend && go test ./...
 test-tools:
-	node --test tools/templatediff/diff.test.mjs tools/templatediff/comment.test.mjs tools/controltower/controls.test.mjs tools/importseed/mapping.test.mjs
+	node --test tools/templatediff/diff.test.mjs tools/templatediff/comment.test.mjs tools/controltower/controls.test.mjs tools/importseed/mapping.test.mjs tools/images/pin.test.mjs
 	$(NICE) $(CFN_LINT) testdata/*.template.json
 test-synth: node_modules/.installed
 	@$(NICE) $(MAKE) --no-print-directory synth
@@ -152,3 +152,9 @@ diff-deployed: node_modules/.installed
 	$(NEED_STACK)
 	@$(MAKE) --no-print-directory synth
 	tools/templatediff/deployed.sh "$(STACK)" "cdk.out/$(STACK).template.json"
+
+## pin-images: resolve each image's tag (the backend's base images, the sidecars' defaults, the
+##             compose file's daemon) to its digest now and pin it beside the tag
+##             (tools/images/pin.sh; needs the registries); then make golden
+pin-images:
+	tools/images/pin.sh
