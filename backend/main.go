@@ -288,8 +288,10 @@ func serve(ctx context.Context, port int, handler http.Handler) error {
 
 func serveOn(ctx context.Context, ln net.Listener, handler http.Handler) error {
 	srv := &http.Server{
-		Handler:           refuseAmbiguousFraming(http.MaxBytesHandler(handler, maxBodyBytes)),
-		ConnContext:       withFraming,
+		// Ambiguous framing (Content-Length and Transfer-Encoding both)
+		// is the load balancer's to refuse: its strictest desync
+		// mitigation, where requests are framed for the backend.
+		Handler:           http.MaxBytesHandler(handler, maxBodyBytes),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
@@ -297,7 +299,7 @@ func serveOn(ctx context.Context, ln net.Listener, handler http.Handler) error {
 		MaxHeaderBytes:    maxHeaderBytes,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(framingListener{ln}) }()
+	go func() { errc <- srv.Serve(ln) }()
 	slog.Info("serving", "addr", ln.Addr().String())
 
 	select {

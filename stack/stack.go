@@ -334,6 +334,11 @@ func newService(stack awscdk.Stack, cfg *Config, task awsecs.FargateTaskDefiniti
 		SecurityGroup:           lbSG,
 		DeletionProtection:      jsii.Bool(cfg.DeletionProtection),
 		DropInvalidHeaderFields: jsii.Bool(true),
+		// Requests are framed here, at the edge: strictest refuses every
+		// request HTTP Desync Guardian does not classify compliant (both
+		// Content-Length and Transfer-Encoding among them) with 400,
+		// rather than forwarding it and closing the connections after.
+		DesyncMitigationMode: elbv2.DesyncMitigationMode_STRICTEST,
 	})
 	logAccessLogs(stack, lb)
 

@@ -549,13 +549,17 @@ func TestNetwork(t *testing.T) {
 }
 
 func TestLoadBalancer(t *testing.T) {
-	check(t, "internet-facing ALB with access logs, invalid headers dropped, deletion protection off by default", func() {
+	// The edge frames requests: ambiguous framing (Content-Length and
+	// Transfer-Encoding both) is refused there, in strictest mode, which
+	// the backend therefore does not repeat.
+	check(t, "internet-facing ALB with access logs, invalid headers dropped, ambiguous framing refused (strictest), deletion protection off by default", func() {
 		tmpl("Default").ResourceCountIs(jsii.String("AWS::ElasticLoadBalancingV2::LoadBalancer"), jsii.Number(1))
 		tmpl("Default").HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::LoadBalancer"), map[string]any{
 			"Scheme": "internet-facing", "Type": "application",
 			"LoadBalancerAttributes": assertions.Match_ArrayWith(&[]any{
 				map[string]any{"Key": "deletion_protection.enabled", "Value": "false"},
 				map[string]any{"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"},
+				map[string]any{"Key": "routing.http.desync_mitigation_mode", "Value": "strictest"},
 				map[string]any{"Key": "access_logs.s3.enabled", "Value": "true"},
 				map[string]any{"Key": "access_logs.s3.prefix", "Value": "alb"},
 			}),
