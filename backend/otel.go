@@ -83,6 +83,10 @@ func (o *otelTracing) wrap(h http.Handler, trust bool) http.Handler {
 	return edgeTraceHeader(true, sampledFirstOTel(o.sampler.strategy, o.sampler.service, o.sampler.serviceType, trust, traced, plain))
 }
 
+// xrayContentLength is the response size under the name the collector's
+// awsxray exporter reads for a segment's http.response.content_length.
+const xrayContentLength = attribute.Key("http.response_content_length")
+
 // serverSpans gives each request it serves a server span, as otelhttp's
 // handler would, with what X-Ray shows of a request (the collector's awsxray
 // exporter reads these semantic-convention attributes: method, URL, client,
@@ -98,7 +102,11 @@ func (o *otelTracing) serverSpans(h http.Handler, trust bool) http.Handler {
 		defer span.End()
 		sw := &sizeWriter{statusWriter: statusWriter{ResponseWriter: w, status: http.StatusOK}}
 		h.ServeHTTP(sw, r.WithContext(ctx))
-		span.SetAttributes(semconv.HTTPResponseStatusCode(sw.status), semconv.HTTPResponseBodySize(sw.size))
+		// The awsxray exporter fills the segment's content_length from the
+		// older name, http.response_content_length, not from
+		// http.response.body.size (an independent collector run found 0),
+		// so the size is given under both.
+		span.SetAttributes(semconv.HTTPResponseStatusCode(sw.status), semconv.HTTPResponseBodySize(sw.size), xrayContentLength.Int(sw.size))
 		if sw.status >= 500 {
 			span.SetStatus(codes.Error, "")
 		}

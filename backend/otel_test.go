@@ -319,7 +319,7 @@ func TestServerSpansCarryWhatXRayShows(t *testing.T) {
 	want := map[string]string{
 		"http.request.method": "POST", "url.scheme": "http", "server.address": "api.cruddur.example", "server.port": "8080",
 		"url.path": "/api/messages", "client.address": "203.0.113.7", "user_agent.original": "cruddur-web/1.0",
-		"http.response.status_code": "503", "http.response.body.size": "5",
+		"http.response.status_code": "503", "http.response.body.size": "5", "http.response_content_length": "5",
 	}
 	if !maps.Equal(got, want) {
 		t.Errorf("attributes %v; want exactly %v (no query string)", got, want)
