@@ -125,6 +125,27 @@ func ByStackName(name string) (stage Stage, access bool, err error) {
 	return Stage{}, false, fmt.Errorf("no stage deploys as stack %s; expected one of %s (%s)", quote.Value(name), strings.Join(names, ", "), File)
 }
 
+// DeployCheck checks, without synthesizing, the stage that deploys as the
+// named stack, or whose access stack it is (Deployable, AccessDeployable):
+// it returns a sentence saying it has every value it needs, or one line
+// naming what to fill in.
+func DeployCheck(stackName string) (string, error) {
+	stage, access, err := ByStackName(stackName)
+	switch {
+	case err != nil:
+		return "", err
+	case access:
+		if err := stage.AccessDeployable(); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("the access stack %s of stage %s has every value it needs to deploy", stage.AccessStackName(), stage.Name), nil
+	}
+	if err := stage.Deployable(); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("stage %s (stack %s) has every value it needs to deploy", stage.Name, stage.StackName), nil
+}
+
 // AccessStackName names the stage's access stack: the stage's stack name
 // and "-Access".
 func (s Stage) AccessStackName() string { return s.StackName + "-Access" }

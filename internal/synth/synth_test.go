@@ -1,0 +1,177 @@
+package synth
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// emptyManifest is an assembly's manifest with no stacks, in the version
+// aws-cdk-lib writes, so its reader opens it.
+const emptyManifest = `{"version": "55.0.0", "artifacts": {}}`
+
+// earlier puts an earlier run's manifest and validation report in a new
+// output folder and returns it.
+func earlier(t *testing.T) string {
+	t.Helper()
+	outdir := filepath.Join(t.TempDir(), "cdk.out")
+	if err := os.MkdirAll(outdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"manifest.json", ReportFile} {
+		if err := os.WriteFile(filepath.Join(outdir, name), []byte(emptyManifest), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return outdir
+}
+
+func noManifest(t *testing.T, outdir string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(outdir, "manifest.json")); err == nil {
+		t.Error("the failed run left a manifest.json")
+	}
+}
+
+func TestAnEarlierRunsManifestGoesBeforeTheBuild(t *testing.T) {
+	outdir := earlier(t)
+	var seen []string
+	Run(outdir, func() error {
+		for _, name := range []string{"manifest.json", ReportFile} {
+			if _, err := os.Stat(filepath.Join(outdir, name)); err == nil {
+				seen = append(seen, name)
+			}
+		}
+		return errors.New("stop here")
+	})
+	if len(seen) > 0 {
+		t.Errorf("the build found the earlier run's %v", seen)
+	}
+}
+
+func TestAFailedBuildLeavesNoManifest(t *testing.T) {
+	cases := []struct {
+		name  string
+		build func(outdir string) error
+		want  string
+	}{
+		{"an error", func(outdir string) error {
+			writeManifest(outdir)
+			return errors.New("context x: bad")
+		}, "context x: bad"},
+		{"a panic with a JavaScript stack", func(outdir string) error {
+			writeManifest(outdir)
+			panic(errors.New("ValidationError: port 2000 is the daemon's\n    at new Sidecar (/tmp/jsii-kernel/x.js:1:2)"))
+		}, "ValidationError: port 2000 is the daemon's"},
+		{"the validator's finding", func(outdir string) error {
+			writeManifest(outdir)
+			return os.WriteFile(filepath.Join(outdir, ReportFile), []byte(report), 0o644)
+		}, "the synth found an error, so no assembly is written: App/Stack/Rule/Resource: Priority is below 1 (CloudFormation validator E3034)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			outdir := earlier(t)
+			err := Run(outdir, func() error { return tc.build(outdir) })
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("Run: %v; want %q", err, tc.want)
+			}
+			noManifest(t, outdir)
+		})
+	}
+}
+
+func TestAGoodBuildKeepsItsManifest(t *testing.T) {
+	outdir := earlier(t)
+	if err := Run(outdir, func() error { writeManifest(outdir); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(outdir, "manifest.json")); err != nil {
+		t.Error(err)
+	}
+}
+
+// report is a validation report with an error and a warning: only the
+// error fails the run.
+const report = `{"pluginReports": [{"pluginName": "cfn-validate", "violations": [
+	{"ruleName": "E3034", "description": "Priority is below 1", "severity": "error",
+	 "violatingConstructs": [{"constructPath": "App/Stack/Rule/Resource"}]},
+	{"ruleName": "W1", "description": "a warning", "severity": "warning",
+	 "violatingConstructs": [{"constructPath": "App/Stack/Other"}]}]}]}`
+
+func writeManifest(outdir string) {
+	if err := os.WriteFile(filepath.Join(outdir, "manifest.json"), []byte(emptyManifest), 0o644); err != nil {
+		panic(err)
+	}
+}
+
+// asChild makes the test binary a synth that a signal stops: see
+// TestASignalKillsTheSynthsProcessesAndLeavesNoManifest.
+const asChild = "SYNTH_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if outdir := os.Getenv(asChild); outdir != "" {
+		err := Run(outdir, func() error {
+			// jsii's stand-in: a process with a child of its own, which
+			// writes the manifest when that child ends.
+			cmd := exec.Command("sh", "-c", `sleep 60 & echo "$$ $!"; wait; echo '{}' > manifest.json`)
+			cmd.Dir = outdir
+			out, _ := cmd.StdoutPipe()
+			if err := cmd.Start(); err != nil {
+				return err
+			}
+			line, _ := bufio.NewReader(out).ReadString('\n')
+			fmt.Print("pids ", line)
+			return cmd.Wait()
+		})
+		fmt.Fprintln(os.Stderr, "run returned:", err)
+		os.Exit(3)
+	}
+	os.Exit(m.Run())
+}
+
+// TestASignalKillsTheSynthsProcessesAndLeavesNoManifest stops a synth whose
+// child processes would write a manifest after it: exit 128 plus the
+// signal, both processes gone, no manifest.
+func TestASignalKillsTheSynthsProcessesAndLeavesNoManifest(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			outdir := earlier(t)
+			cmd := exec.Command(os.Args[0])
+			cmd.Env = append(os.Environ(), asChild+"="+outdir)
+			out, _ := cmd.StdoutPipe()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			// The build has started its processes when it names them.
+			line, _ := bufio.NewReader(out).ReadString('\n')
+			var pids []int
+			for _, f := range strings.Fields(strings.TrimPrefix(line, "pids ")) {
+				pid, _ := strconv.Atoi(f)
+				pids = append(pids, pid)
+			}
+			if len(pids) != 2 {
+				cmd.Process.Kill()
+				t.Fatalf("the child printed %q", line)
+			}
+			cmd.Process.Signal(sig)
+			err := cmd.Wait()
+			if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 128+int(sig) {
+				t.Errorf("exit %v, want %d", err, 128+int(sig))
+			}
+			for _, pid := range pids {
+				if running(pid) {
+					t.Errorf("process %d still runs", pid)
+					syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+			noManifest(t, outdir)
+		})
+	}
+}
