@@ -31,9 +31,13 @@ type stepTracer interface {
 	step(ctx context.Context, name string, work func(), describe func() map[string]any)
 }
 
-// xraySteps records steps as X-Ray subsegments, with their attributes as
-// metadata under cruddur.<metadataKey>.
-type xraySteps struct{ metadataKey string }
+// A recorded step's description is its segment's metadata under
+// metadataNamespace, keyed metadataKey, in both tracing modes.
+const metadataNamespace, metadataKey = "cruddur", "home-activities"
+
+// xraySteps records steps as X-Ray subsegments, with their description as
+// metadata.
+type xraySteps struct{}
 
 func (x xraySteps) step(ctx context.Context, name string, work func(), describe func() map[string]any) {
 	// A request X-Ray will not record gets no subsegment: the work alone.
@@ -44,7 +48,7 @@ func (x xraySteps) step(ctx context.Context, name string, work func(), describe 
 	err := xray.Capture(ctx, name, func(ctx context.Context) error {
 		work()
 		// Metadata is not indexed; it carries what helps reading one trace.
-		return xray.AddMetadataToNamespace(ctx, "cruddur", x.metadataKey, describe())
+		return xray.AddMetadataToNamespace(ctx, metadataNamespace, metadataKey, describe())
 	})
 	if err != nil {
 		// A tracing problem is logged, never returned: tracing must not

@@ -20,7 +20,7 @@ var fixedNow = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 
 func TestHealthCheck(t *testing.T) {
 	rec := httptest.NewRecorder()
-	routes(func() time.Time { return fixedNow }, xraySteps{metadataKey: "home-activities"}).ServeHTTP(rec, httptest.NewRequest("GET", "/api/health-check", nil))
+	routes(func() time.Time { return fixedNow }, xraySteps{}).ServeHTTP(rec, httptest.NewRequest("GET", "/api/health-check", nil))
 	if rec.Code != http.StatusOK || rec.Body.String() != "{\"success\":true}\n" {
 		t.Fatalf("got %d %q", rec.Code, rec.Body.String())
 	}
@@ -28,7 +28,7 @@ func TestHealthCheck(t *testing.T) {
 
 func TestHomeActivities(t *testing.T) {
 	rec := httptest.NewRecorder()
-	routes(func() time.Time { return fixedNow }, xraySteps{metadataKey: "home-activities"}).ServeHTTP(rec, httptest.NewRequest("GET", "/api/activities/home", nil))
+	routes(func() time.Time { return fixedNow }, xraySteps{}).ServeHTTP(rec, httptest.NewRequest("GET", "/api/activities/home", nil))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body.String())
 	}
@@ -65,7 +65,7 @@ func TestRoutesRefuseWhatTheyDoNotServe(t *testing.T) {
 	}
 	for _, tc := range cases {
 		rec := httptest.NewRecorder()
-		routes(time.Now, xraySteps{metadataKey: "home-activities"}).ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, nil))
+		routes(time.Now, xraySteps{}).ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, nil))
 		if rec.Code != tc.want {
 			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, rec.Code, tc.want)
 		}
@@ -104,8 +104,8 @@ func TestOnlyRecordedStepsAreDescribed(t *testing.T) {
 		describe bool
 	}{
 		{"untraced", noSteps{}, context.Background(), false},
-		{"x-ray, no segment", xraySteps{metadataKey: "k"}, context.Background(), false},
-		{"x-ray, unsampled segment", xraySteps{metadataKey: "k"}, unsampled, false},
+		{"x-ray, no segment", xraySteps{}, context.Background(), false},
+		{"x-ray, unsampled segment", xraySteps{}, unsampled, false},
 		{"opentelemetry, no request span", always, context.Background(), false},
 		{"opentelemetry, unsampled", never, request(never), false},
 		{"opentelemetry, sampled", always, request(always), true},

@@ -73,7 +73,7 @@ func BenchmarkHomeActivities(b *testing.B) {
 		// The floor: the same middleware asking the SDK's sampler, and
 		// recording nothing, not even what it samples.
 		{"floor-sampling-decision-only", func() http.Handler {
-			plain := accessLog(unsampledTraceID, routes(time.Now, xraySteps{metadataKey: "home-activities"}))
+			plain := accessLog(unsampledTraceID, routes(time.Now, xraySteps{}))
 			return edgeTraceHeader(false, sampledFirst(seed, xray.NewFixedSegmentNamer("Cruddur"), "", "", plain, plain))
 		}},
 		// OpenTelemetry with every request recorded (spans batched to an
@@ -107,7 +107,7 @@ func BenchmarkHomeActivities(b *testing.B) {
 }
 
 func mustTrace(b *testing.B, opts tracingOptions, s sampling.Strategy) http.Handler {
-	h, err := traced(routes(time.Now, xraySteps{metadataKey: "home-activities"}), opts, xray.Config{SamplingStrategy: s})
+	h, err := traced(routes(time.Now, xraySteps{}), opts, xray.Config{SamplingStrategy: s})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -99,7 +99,7 @@ func TestTheClientAddressIsTheOneTheProxiesSaw(t *testing.T) {
 					t.Fatal(err)
 				}
 				if !strings.HasSuffix(seg.HTTP.Request.URL, path) {
-					continue // a health check the SDK's fallback traced before the rules came
+					continue // another request's segment
 				}
 				if r := seg.HTTP.Request; r.ClientIP != tc.want || r.XForwardedFor != (tc.want != "127.0.0.1") {
 					t.Errorf("X-Forwarded-For %q: segment client_ip %q, x_forwarded_for %v; want %s", tc.xff, r.ClientIP, r.XForwardedFor, tc.want)

@@ -112,7 +112,7 @@ func seedRule(t *testing.T) sampling.Strategy {
 func recordedShare(t *testing.T, trust bool, n int, header func(i int) string) float64 {
 	t.Helper()
 	daemon := newSegmentCounter(t)
-	h, err := traced(routes(time.Now, xraySteps{metadataKey: "home-activities"}),
+	h, err := traced(routes(time.Now, xraySteps{}),
 		tracingOptions{ServiceName: "Cruddur", DaemonAddr: daemon.conn.LocalAddr().String(), TrustTraceHeader: trust},
 		xray.Config{DaemonAddr: daemon.conn.LocalAddr().String(), SamplingStrategy: seedRule(t)})
 	if err != nil {
@@ -181,7 +181,7 @@ func TestMalformedTraceHeaderIsNeitherSentNorEchoed(t *testing.T) {
 	for _, trust := range []bool{false, true} {
 		for _, junk := range []string{"Root=junk;Sampled=1", "Root=1-5759e988-" + strings.Repeat("a", 6000) + ";Sampled=1"} {
 			daemon := newSegmentCounter(t)
-			h, err := traced(routes(time.Now, xraySteps{metadataKey: "home-activities"}),
+			h, err := traced(routes(time.Now, xraySteps{}),
 				tracingOptions{ServiceName: "Cruddur", TrustTraceHeader: trust},
 				xray.Config{DaemonAddr: daemon.conn.LocalAddr().String(), SamplingStrategy: sampleAll(t)})
 			if err != nil {

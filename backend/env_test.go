@@ -90,7 +90,7 @@ func TestDynamicNamingFromTheEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := traced(routes(time.Now, xraySteps{metadataKey: "home-activities"}), opts, xray.Config{SamplingStrategy: sampleAll(t)})
+	h, err := traced(routes(time.Now, xraySteps{}), opts, xray.Config{SamplingStrategy: sampleAll(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,7 +84,7 @@ func TestFaultsLogOnceWithTheDaemonDown(t *testing.T) {
 	addr := conn.LocalAddr().String()
 	conn.Close()
 	xray.SetLogger(slogXRay{min: xraylog.LogLevelWarn, faults: newFaultLog()})
-	h, err := traced(routes(time.Now, xraySteps{metadataKey: "home-activities"}), tracingOptions{ServiceName: "Cruddur"},
+	h, err := traced(routes(time.Now, xraySteps{}), tracingOptions{ServiceName: "Cruddur"},
 		xray.Config{DaemonAddr: addr, SamplingStrategy: sampleAll(t)})
 	if err != nil {
 		t.Fatal(err)

@@ -228,7 +228,7 @@ func withTracing(ctx context.Context, getenv func(string) string, opts tracingOp
 	otel.SetLogger(logr.FromSlogHandler(slog.Default().Handler()))
 	switch mode := getenv("CRUDDUR_TRACING"); mode {
 	case "", "xray":
-		h, err := traced(routes(time.Now, xraySteps{metadataKey: "home-activities"}), opts, xray.Config{})
+		h, err := traced(routes(time.Now, xraySteps{}), opts, xray.Config{})
 		return h, func() {}, err
 	case "otel":
 		name := getenv("OTEL_SERVICE_NAME")
@@ -253,7 +253,7 @@ func withTracing(ctx context.Context, getenv func(string) string, opts tracingOp
 		if ruleName == "" {
 			ruleName = name
 		}
-		o, err := newOTelTracing(ctx, name, endpoint, xraySampler{strategy: strategy, service: ruleName, serviceType: opts.serviceType()})
+		o, err := newOTelTracing(ctx, name, endpoint, xraySampler{strategy: strategy, service: ruleName})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -59,7 +61,33 @@ func serviceResource(ctx context.Context, serviceName string) (*resource.Resourc
 	return res, nil
 }
 
+// xrayOrigin is the origin X-Ray's exporter (the collector's awsxray, in
+// the ADOT collector and the CloudWatch agent alike) writes on segments
+// from res: on ECS, by launch type. The sampler asks the rules with it, so
+// a rule's ServiceType matches the segments it samples. (In X-Ray mode the
+// SDK's ECS plugin writes AWS::ECS::Container, and the rules are asked with
+// that.)
+func xrayOrigin(res *resource.Resource) string {
+	attrs := map[attribute.Key]string{}
+	for _, kv := range res.Attributes() {
+		attrs[kv.Key] = kv.Value.Emit()
+	}
+	if attrs[semconv.CloudProviderKey] != "aws" || attrs[semconv.CloudPlatformKey] != "aws_ecs" {
+		return ""
+	}
+	switch attrs[semconv.AWSECSLaunchtypeKey] {
+	case "fargate":
+		return "AWS::ECS::Fargate"
+	case "ec2":
+		return "AWS::ECS::EC2"
+	}
+	return "AWS::ECS::Container"
+}
+
+// newOTelTracingWith makes the tracer provider: X-Ray's ids, res, and
+// X-Ray's rules asked with res's origin.
 func newOTelTracingWith(res *resource.Resource, sampler xraySampler, export sdktrace.TracerProviderOption) *otelTracing {
+	sampler.serviceType = xrayOrigin(res)
 	provider := sdktrace.NewTracerProvider(
 		export,
 		// X-Ray accepts only trace ids that start with the time in seconds.
@@ -179,16 +207,15 @@ func (o *otelTracing) step(ctx context.Context, name string, work func(), descri
 	if !span.IsRecording() {
 		return
 	}
-	for k, v := range describe() {
-		switch x := v.(type) {
-		case int:
-			span.SetAttributes(attribute.Int(k, x))
-		case string:
-			span.SetAttributes(attribute.String(k, x))
-		default:
-			span.SetAttributes(attribute.String(k, fmt.Sprint(x)))
-		}
+	// The awsxray exporter makes an attribute named for a namespace, a
+	// JSON object, that namespace's metadata; other attributes would land
+	// under "default".
+	meta, err := json.Marshal(map[string]any{metadataKey: describe()})
+	if err != nil {
+		slog.Debug("tracing "+name, "err", err)
+		return
 	}
+	span.SetAttributes(attribute.String("aws.xray.metadata."+metadataNamespace, string(meta)))
 }
 
 // shutdown sends what is buffered and stops the exporter.

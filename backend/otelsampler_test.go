@@ -7,11 +7,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
 	"github.com/cruddur/tracing/backend/internal/standin"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 )
 
@@ -118,8 +125,7 @@ func TestOpenTelemetrySamplesByTheTemplatesRules(t *testing.T) {
 	})
 	url, collector, flush := otelRulesBackend(t, handler)
 
-	// The first request starts the SDK's pollers; the rules come next.
-	recorded(t, url, "/api/activities/home", 1, collector, flush)
+	// The SDK polls from the start.
 	select {
 	case <-served:
 	case <-time.After(10 * time.Second):
@@ -155,22 +161,85 @@ func TestOpenTelemetrySamplesByTheTemplatesRules(t *testing.T) {
 	}
 }
 
-// TestOpenTelemetryWithoutItsSamplingProxy: a proxy that is not there, or
-// answers garbage, leaves the SDK's fallback (the first request of each
-// second, and 5% of the rest) and every request served.
-func TestOpenTelemetryWithoutItsSamplingProxy(t *testing.T) {
+// TestWithoutTheAccountsRulesNothingIsTraced: a proxy that is not there,
+// answers garbage, or has not answered yet leaves the SDK deciding by its
+// fallback (the first request of each second, and 5% of the rest); no such
+// decision traces, and every request is served. Rules that then arrive
+// decide the next requests.
+func TestWithoutTheAccountsRulesNothingIsTraced(t *testing.T) {
 	t.Parallel()
+	// The relay waits 5 s for a reply, and the SDK polls the rules again
+	// only minutes later: the rules come within that.
+	release := make(chan struct{})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	later := standin.SamplingProxy([]*sampling.SamplingRule{everything()}, nil)
 	for name, proxy := range map[string]http.Handler{
 		"unreachable": http.NotFoundHandler(),
 		"garbage":     http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{{{ not json")) }),
+		"not yet": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			<-release
+			later.ServeHTTP(w, r)
+		}),
 	} {
 		url, collector, flush := otelRulesBackend(t, proxy)
-		const n = 600
-		k, took := recorded(t, url, "/api/activities/home", n, collector, flush)
-		lo, hi, ok := withinRule(k, n, took, 0.05, 1)
-		t.Logf("%s: %d of %d recorded in %v by the fallback (bounds %.0f..%.0f)", name, k, n, took.Round(time.Millisecond), lo, hi)
-		if !ok {
-			t.Errorf("%s: %d of %d recorded in %v; the SDK's fallback gives %.0f..%.0f", name, k, n, took, lo, hi)
+		const n = 150
+		for _, path := range []string{healthCheckPath, "/api/activities/home"} {
+			if k, _ := recorded(t, url, path, n, collector, flush); k != 0 {
+				t.Errorf("%s: %d of %d requests to %s traced without the account's rules, want none", name, k, n, path)
+			}
+		}
+		if name != "not yet" {
+			continue
+		}
+		once.Do(func() { close(release) })
+		deadline := time.Now().Add(20 * time.Second)
+		for k := 0; k == 0; k, _ = recorded(t, url, "/api/activities/home", 1, collector, flush) {
+			if time.Now().After(deadline) {
+				t.Fatal("not yet: the rules came and nothing was traced within 20 s")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// askedWith records the service type every decision is asked with, and
+// traces nothing.
+type askedWith struct {
+	mu    sync.Mutex
+	types []string
+}
+
+func (a *askedWith) ShouldTrace(r *sampling.Request) *sampling.Decision {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.types = append(a.types, r.ServiceType)
+	return &sampling.Decision{}
+}
+
+// TestOpenTelemetryAsksTheRulesWithItsSegmentsOrigin: the origin that the
+// awsxray exporter writes from the resource (ECS by launch type, nothing
+// off AWS) is the service type the rules are asked with, so a rule typed
+// to AWS::ECS::Fargate matches the Fargate task's segments.
+func TestOpenTelemetryAsksTheRulesWithItsSegmentsOrigin(t *testing.T) {
+	ecs := func(launch ...attribute.KeyValue) *resource.Resource {
+		return resource.NewSchemaless(append([]attribute.KeyValue{semconv.CloudProviderAWS, semconv.CloudPlatformAWSECS}, launch...)...)
+	}
+	for _, tc := range []struct {
+		name string
+		res  *resource.Resource
+		want string
+	}{
+		{"Fargate", ecs(semconv.AWSECSLaunchtypeFargate), "AWS::ECS::Fargate"},
+		{"EC2", ecs(semconv.AWSECSLaunchtypeEC2), "AWS::ECS::EC2"},
+		{"ECS, launch type unknown", ecs(), "AWS::ECS::Container"},
+		{"off AWS", resource.Empty(), ""},
+	} {
+		asked := &askedWith{}
+		o := newOTelTracingWith(tc.res, xraySampler{strategy: asked, service: "Cruddur"}, sdktrace.WithSpanProcessor(tracetest.NewSpanRecorder()))
+		o.wrap(routes(time.Now, o), false).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/activities/home", nil))
+		if len(asked.types) != 1 || asked.types[0] != tc.want {
+			t.Errorf("%s: the rules were asked with service types %q, want [%q]", tc.name, asked.types, tc.want)
 		}
 	}
 }

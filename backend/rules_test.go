@@ -52,7 +52,7 @@ func TestHealthChecksAreNeverRecorded(t *testing.T) {
 	proxy, served := samplingProxy(t, templateRules(t))
 	// The strategy as main makes it: through the bounded relay.
 	addr := "tcp:" + proxy + " udp:" + daemon.conn.LocalAddr().String()
-	h, err := traced(routes(time.Now, xraySteps{metadataKey: "home-activities"}), tracingOptions{ServiceName: "Cruddur"},
+	h, err := traced(routes(time.Now, xraySteps{}), tracingOptions{ServiceName: "Cruddur"},
 		xray.Config{DaemonAddr: addr})
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func TestHealthChecksAreNeverRecorded(t *testing.T) {
 		after, _ := daemon.settle(0)
 		return float64(after-before) / float64(n)
 	}
-	send("/api/activities/home", 1) // starts the SDK's pollers
+	send("/api/activities/home", 1) // before the rules: served, not traced
 	select {
 	case <-served:
 	case <-time.After(10 * time.Second):
@@ -129,7 +129,7 @@ func TestEveryRequestLogsItsTraceID(t *testing.T) {
 	t.Run("xray", func(t *testing.T) {
 		buf := captureLog(t)
 		daemon := newSegmentCounter(t)
-		h, err := traced(routes(time.Now, xraySteps{metadataKey: "home-activities"}), tracingOptions{ServiceName: "Cruddur"},
+		h, err := traced(routes(time.Now, xraySteps{}), tracingOptions{ServiceName: "Cruddur"},
 			xray.Config{DaemonAddr: daemon.conn.LocalAddr().String(), SamplingStrategy: sampleAll(t)})
 		if err != nil {
 			t.Fatal(err)
@@ -156,7 +156,7 @@ func TestEveryRequestLogsItsTraceID(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h, err := traced(routes(time.Now, xraySteps{metadataKey: "home-activities"}), tracingOptions{ServiceName: "Cruddur"},
+		h, err := traced(routes(time.Now, xraySteps{}), tracingOptions{ServiceName: "Cruddur"},
 			xray.Config{DaemonAddr: daemon.conn.LocalAddr().String(), SamplingStrategy: none})
 		if err != nil {
 			t.Fatal(err)

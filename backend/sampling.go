@@ -24,10 +24,9 @@ const (
 
 // centralizedStrategy is the X-Ray SDK's centralized sampling strategy (the
 // account's rules and targets, polled through the collector's sampling
-// proxy, statistics reported back; before the first rules and whenever they
-// expire, the SDK's fallback: 1 request a second and 5% more), reading the
-// proxy only through a bounded relay (samplingRelay). It is a type of its
-// own so that xray.Config does not point it back at the proxy itself.
+// proxy, statistics reported back), reading the proxy only through a
+// bounded relay (samplingRelay), polling from the start, and tracing only
+// by the account's rules (accountRulesOnly).
 func centralizedStrategy(daemonAddr string, faults *faultLog) (sampling.Strategy, error) {
 	endpoints, err := daemoncfg.GetDaemonEndpointsFromString(daemonAddr)
 	if err != nil {
@@ -42,10 +41,29 @@ func centralizedStrategy(daemonAddr string, faults *faultLog) (sampling.Strategy
 		return nil, err
 	}
 	strategy.LoadDaemonEndpoints(&daemoncfg.DaemonEndpoints{UDPAddr: endpoints.UDPAddr, TCPAddr: relay})
-	return boundedStrategy{strategy}, nil
+	// The SDK starts polling at its first decision: this one, at start-up,
+	// not a request's.
+	strategy.ShouldTrace(&sampling.Request{})
+	return accountRulesOnly{strategy}, nil
 }
 
-type boundedStrategy struct{ *sampling.CentralizedStrategy }
+// accountRulesOnly is the SDK's strategy, tracing only what one of the
+// account's rules decides to. Before the first rules load, and whenever
+// they expire (an hour without a reply from the proxy), the SDK decides by
+// its local fallback, which traces the first request of each second
+// whatever it is: a health check, which the account's rules never trace.
+// Such a decision carries no rule's name; it becomes "not traced". (A type
+// of its own also keeps xray.Config from pointing the SDK's strategy back
+// at the proxy.)
+type accountRulesOnly struct{ *sampling.CentralizedStrategy }
+
+// ShouldTrace is the SDK's decision when a rule of the account's made it.
+func (s accountRulesOnly) ShouldTrace(r *sampling.Request) *sampling.Decision {
+	if d := s.CentralizedStrategy.ShouldTrace(r); d.Rule != nil {
+		return d
+	}
+	return &sampling.Decision{}
+}
 
 // samplingRelay serves, on a loopback port of its own, the two calls the
 // SDK's sampling poller makes (GetSamplingRules, SamplingTargets), forwarding

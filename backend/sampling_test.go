@@ -174,8 +174,8 @@ func TestTheBackendIsBoundedAgainstItsSamplingProxy(t *testing.T) {
 				}
 				get()
 				idle := rssKiB(t, proc)
-				// The first request started the SDK's pollers, which ask the
-				// proxy at once; the relay gives up within samplingTimeout.
+				// The SDK polls from start-up; the relay gives up within
+				// samplingTimeout.
 				peak := idle
 				for stop := time.Now().Add(samplingTimeout + 2*time.Second); time.Now().Before(stop); time.Sleep(20 * time.Millisecond) {
 					get()

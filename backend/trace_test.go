@@ -74,7 +74,7 @@ type segment struct {
 
 func tracedServer(t *testing.T, opts tracingOptions) *httptest.Server {
 	t.Helper()
-	h, err := traced(routes(func() time.Time { return fixedNow }, xraySteps{metadataKey: "home-activities"}), opts, xray.Config{SamplingStrategy: sampleAll(t)})
+	h, err := traced(routes(func() time.Time { return fixedNow }, xraySteps{}), opts, xray.Config{SamplingStrategy: sampleAll(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
