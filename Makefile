@@ -107,7 +107,7 @@ deployable:
 deploy: node_modules/.installed deployable
 	cdk deploy "$(STACK)" --require-approval never
 
-## destroy: cdk destroy of one stage, STACK=...; what it keeps (log groups, the bucket) is in README.md
+## destroy: cdk destroy of one stage, STACK=...; what it keeps (log groups, the bucket, the key) is in docs/diff-and-deploy.md
 destroy: node_modules/.installed
 	$(NEED_STACK)
 	cdk destroy "$(STACK)"

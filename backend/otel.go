@@ -145,7 +145,7 @@ func (o *otelTracing) serverSpans(h http.Handler, trust bool) http.Handler {
 // a function of its own so that its frame (the attributes, the start
 // options) is gone before the handler runs: on the handler's stack it would
 // push a recorded request's goroutine past its first stack, which the Go
-// runtime then grows, and shrinks again at the next GC (docs/performance.md).
+// runtime then grows, and shrinks again at the next GC (docs/performance-history.md).
 func (o *otelTracing) startServerSpan(r *http.Request, trust bool) (context.Context, trace.Span) {
 	ctx := r.Context()
 	attrs := make([]attribute.KeyValue, 0, 10)

@@ -268,7 +268,7 @@ func appEnvironment(cfg *Config) *map[string]*string {
 // resident size of 48 MiB instead of 31), and GOMEMLIMIT a share of the
 // container's hard limit, below which the runtime collects as often as it
 // must to stay, before the kernel's OOM killer would act
-// (docs/performance.md has the figures).
+// (docs/performance-history.md has the figures).
 const (
 	appGOGC             = 400
 	appMemoryLimitShare = 0.9

@@ -10,7 +10,7 @@
 // Zones and writes them to cdk.context.json. Commit that file with this
 // one, then `make golden`: every later synth (tests, pull requests, the
 // pipeline) reads the AZs from it and needs no credentials (README.md,
-// "From clone to production").
+// "Deploy").
 //
 // Each stage also has an access stack (AccessStackName), which an
 // administrator of the stage's account deploys once: the roles the stage's

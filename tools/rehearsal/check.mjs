@@ -5,11 +5,11 @@
 //     every container of the template's task definition, as the ECS API
 //     describes it (aws ecs describe-task-definition): image, user,
 //     read-only root, ports, environment and start order match.
-//   node check.mjs retained TEMPLATE LEFT.tsv README.md
+//   node check.mjs retained TEMPLATE LEFT.tsv DOC.md
 //     LEFT.tsv has a line "logicalId<TAB>physicalId<TAB>yes|no" for each
 //     resource the stack had, whether it is still there after the destroy:
 //     every resource the template keeps (DeletionPolicy Retain or RetainExceptOnCreate) is, and
-//     README.md's Destroy section names each kept type. A RetainExceptOnCreate
+//     DOC.md's Destroy section names each kept type. A RetainExceptOnCreate
 //     resource that moto deleted (moto keeps only Retain) is printed as
 //     "TYPE<TAB>physicalId", for the rehearsal to put back as AWS keeps it.
 //   node check.mjs trust TEMPLATE ROLE.json
@@ -60,12 +60,12 @@ function taskdef(templatePath, describedPath) {
   if (described.length !== (tasks[0]?.Properties.ContainerDefinitions ?? []).length) problems.push(`ECS has ${described.length} containers, the template ${tasks[0]?.Properties.ContainerDefinitions.length}`);
 }
 
-function retained(templatePath, leftPath, readmePath) {
+function retained(templatePath, leftPath, docPath) {
   const template = read(templatePath);
   const after = Object.fromEntries(readFileSync(leftPath, 'utf8').split('\n').filter(Boolean)
     .map((line) => line.split('\t')).map(([id, physical, left]) => [id, { physical, exists: left === 'yes' }]));
   const kept = Object.entries(template.Resources).filter(([, r]) => ['Retain', 'RetainExceptOnCreate'].includes(r.DeletionPolicy));
-  if (kept.length === 0) problems.push(`${templatePath}: nothing is kept on delete; the README says log groups and a bucket are`);
+  if (kept.length === 0) problems.push(`${templatePath}: nothing is kept on delete; the docs say log groups and a bucket are`);
   for (const [id, r] of kept) {
     if (after[id]?.exists) continue;
     // moto 5.2's CloudFormation keeps only DeletionPolicy Retain on a stack's
@@ -75,11 +75,11 @@ function retained(templatePath, leftPath, readmePath) {
     if (r.DeletionPolicy === 'RetainExceptOnCreate' && after[id]) console.log(`${r.Type}\t${after[id].physical}`);
     else problems.push(`${id} (${r.Type}, DeletionPolicy ${r.DeletionPolicy}) is gone after the destroy`);
   }
-  const readme = readFileSync(readmePath, 'utf8');
+  const readme = readFileSync(docPath, 'utf8');
   const destroy = readme.slice(readme.indexOf('## Destroy'), readme.indexOf('\n## ', readme.indexOf('## Destroy') + 1));
   const words = { 'AWS::Logs::LogGroup': 'log group', 'AWS::S3::Bucket': 'bucket', 'AWS::KMS::Key': 'KMS key' };
   for (const type of new Set(kept.map(([, r]) => r.Type))) {
-    if (!words[type] || !destroy.includes(words[type])) problems.push(`README.md's Destroy section does not say that the stack keeps its ${words[type] ?? type}`);
+    if (!words[type] || !destroy.includes(words[type])) problems.push(`${docPath}'s Destroy section does not say that the stack keeps its ${words[type] ?? type}`);
   }
 }
 
@@ -102,7 +102,7 @@ if (command === 'taskdef' && args.length === 2) taskdef(...args);
 else if (command === 'trust' && args.length === 2) trust(...args);
 else if (command === 'retained' && args.length === 3) retained(...args);
 else {
-  console.error('usage: node check.mjs taskdef TEMPLATE DESCRIBED.json | retained TEMPLATE LEFT.tsv README.md | trust TEMPLATE ROLE.json');
+  console.error('usage: node check.mjs taskdef TEMPLATE DESCRIBED.json | retained TEMPLATE LEFT.tsv DOC.md | trust TEMPLATE ROLE.json');
   process.exit(2);
 }
 for (const p of problems) console.error(`rehearsal: ${p}`);

@@ -4,7 +4,7 @@
 # stage; cdk diff of each against what was deployed ("no differences"); each
 # ECS task definition read back through the ECS API and compared with the
 # template's containers; cdk destroy, and what DeletionPolicy Retain keeps
-# compared with the README's Destroy section. It starts and stops its own
+# compared with docs/diff-and-deploy.md's Destroy section. It starts and stops its own
 # server, and uses no AWS credentials but moto's fake ones.
 #
 # Where moto_server is missing it says so and exits 0, or 1 under CI=true.
@@ -161,7 +161,7 @@ for s in "${stacks[@]}"; do
     esac
     echo -e "$id\t$physical\t$([ "$left" = 1 ] && echo yes || echo no)"
   done <"$work/$s.resources.tsv" >"$work/$s.left.tsv"
-  node tools/rehearsal/check.mjs retained "$work/cdk.out/$s.template.json" "$work/$s.left.tsv" README.md >"$work/$s.restore.tsv"
+  node tools/rehearsal/check.mjs retained "$work/cdk.out/$s.template.json" "$work/$s.left.tsv" docs/diff-and-deploy.md >"$work/$s.restore.tsv"
   # What AWS keeps and moto deleted, put back under the same names, so the
   # deploy after the destroy meets what it would meet in AWS. (A key has no
   # name to collide with.)
@@ -178,7 +178,7 @@ for ((i = ${#access[@]} - 1; i >= 0; i--)); do
   export AWS_REGION="${region_of[${access[i]}]}" AWS_DEFAULT_REGION="${region_of[${access[i]}]}"
   quiet cdk destroy --app "$work/cdk.out" --force "${access[i]}"
 done
-step "cdk destroy: what is kept is kept, as README.md says (the VPC's delete fails on moto's side; $restored RetainExceptOnCreate resources that moto deleted put back)"
+step "cdk destroy: what is kept is kept, as docs/diff-and-deploy.md says (the VPC's delete fails on moto's side; $restored RetainExceptOnCreate resources that moto deleted put back)"
 
 # A second deploy after the destroy: nothing the first kept (a fixed name)
 # stands in its way.
