@@ -115,6 +115,7 @@ destroy: node_modules/.installed
 ## golden: deliberately rewrite the golden template from a fresh synth
 golden: node_modules/.installed
 	go test . -run '^TestGolden$$' -update -v
+	cd backend && go test . -run '^TestTheFixturesAreTheGoldensTasks$$' -update-fixtures
 
 ## diff-golden: show, with the CLI's own diff, how a fresh synth of each stage (or STACK) differs
 ##              from its golden template

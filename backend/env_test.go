@@ -17,7 +17,7 @@ import (
 // the stack's golden templates: what ECS gives this backend.
 func appContainer(t *testing.T, golden string) (map[string]string, int) {
 	t.Helper()
-	task, err := standin.ReadTemplate("../testdata/" + golden)
+	task, err := standin.ReadTemplate("testdata/" + golden)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestTheStacksEnvironment(t *testing.T) {
 func TestTheShutdownGraceFitsTheStopTimeout(t *testing.T) {
 	const flush = 5 * time.Second // tracedHandler's flush bound
 	for _, golden := range []string{"Cruddur.template.json", "Cruddur-Dev.template.json", "Cruddur-adot.template.json", "Cruddur-cloudwatch-agent.template.json"} {
-		task, err := standin.ReadTemplate("../testdata/" + golden)
+		task, err := standin.ReadTemplate("testdata/" + golden)
 		if err != nil {
 			t.Fatal(err)
 		}

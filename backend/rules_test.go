@@ -20,7 +20,7 @@ import (
 // in the X-Ray API's shape, with X-Ray's own default rule after them.
 func templateRules(t *testing.T) []*sampling.SamplingRule {
 	t.Helper()
-	task, err := standin.ReadTemplate("../testdata/Cruddur.template.json")
+	task, err := standin.ReadTemplate("testdata/Cruddur.template.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 // container's environment from each golden template, less the variables it
 // sets itself, so the backend runs as the task runs it.
 func TestTheBackendRunsWithTheTasksEnvironment(t *testing.T) {
-	spec, err := readTemplate("../../testdata/Cruddur.template.json")
+	spec, err := readTemplate("../testdata/Cruddur.template.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestTheBackendRunsWithTheTasksEnvironment(t *testing.T) {
 	}
 	// The ADOT stack's app runs in OpenTelemetry mode; the bench picks the
 	// mode itself.
-	adot, err := readTemplate("../../testdata/Cruddur-adot.template.json")
+	adot, err := readTemplate("../testdata/Cruddur-adot.template.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestATemplateWithoutAnAppIsRefused(t *testing.T) {
 // does: the template's rules in priority order, the health check's first,
 // and OpenTelemetry at the rate of the rule that applies to the bench's path.
 func TestTheStandInServesTheTemplatesRules(t *testing.T) {
-	spec, err := readTemplate("../../testdata/Cruddur.template.json")
+	spec, err := readTemplate("../testdata/Cruddur.template.json")
 	if err != nil {
 		t.Fatal(err)
 	}
