@@ -14,7 +14,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { arch, platform, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -24,6 +24,12 @@ const binary = join(pkg, 'bin', { linux: 'ubuntu', darwin: 'macos' }[platform()]
 const allRules = join(pkg, 'rules', 'control-tower', 'cfn-guard');
 const testdata = new URL('../../testdata/', import.meta.url);
 const golden = (file) => readFileSync(new URL(file, testdata), 'utf8');
+// Every golden the Go tests keep (each stage's stack and access stack,
+// production with each collector): a stage added in stages.go is checked
+// here once make golden has written its templates.
+const goldens = readdirSync(testdata).filter((f) => f.endsWith('.template.json')).sort();
+const accessStacks = goldens.filter((f) => f.endsWith('-Access.template.json'));
+const appStacks = goldens.filter((f) => !accessStacks.includes(f));
 
 /** Runs cfn-guard; returns its exit code and, per failed rule, the logical ids it names. */
 function guard(text, rules) {
@@ -64,7 +70,11 @@ function unexempted(text, failures) {
 // CloudWatch agent's task: the agent runs as uid 0 (without capabilities),
 // since Fargate's empty task volumes are root's (docs/operations.md).
 const ecsExemptions = { 'Cruddur-cloudwatch-agent.template.json': ['ecs_task_definition_nonroot_user_check: Task79114B6B'] };
-for (const file of ['Cruddur.template.json', 'Cruddur-Dev.template.json', 'Cruddur-adot.template.json', 'Cruddur-cloudwatch-agent.template.json']) {
+test('the goldens are here: an app stack and an access stack per stage', () => {
+  assert.ok(appStacks.length >= 2 && accessStacks.length >= 2, `goldens ${goldens}`);
+});
+
+for (const file of appStacks) {
   test(`${file} passes every ECS control`, () => {
     const text = golden(file);
     const r = guard(text, join(allRules, 'ecs'));
@@ -76,7 +86,7 @@ for (const file of ['Cruddur.template.json', 'Cruddur-Dev.template.json', 'Crudd
 
 // The access stacks (stack/access.go): IAM roles and GitHub's provider,
 // with no exemption at all.
-for (const file of ['Cruddur-Access.template.json', 'Cruddur-Dev-Access.template.json']) {
+for (const file of accessStacks) {
   test(`${file} passes every control of every family`, () => {
     const r = guard(golden(file), allRules);
     assert.deepEqual([...r.failures.keys()], []);
