@@ -295,7 +295,7 @@ func TestLoadConfigRejectsBadInput(t *testing.T) {
 		{"unknown key like none of ours", map[string]any{"cruddur:colour": "x"},
 			`context cruddur:colour: unknown key; expected one of ` + knownKeys + ` (or cruddur:<stack>:<key>, for one stage)`},
 		{"the stage as context, the prefix in another case", map[string]any{"Cruddur:stage": "production"},
-			`context Cruddur:stage: unknown key: each stage is a stack of its own now; expected no cruddur:stage, and the stack of the stage, one of Cruddur-Dev (development), Cruddur (production) (stack/stages/stages.go)`},
+			`context Cruddur:stage: unknown key: each stage is a stack of its own now; expected no cruddur:stage, and the stack of the stage, one of ` + stackList() + ` (stack/stages/stages.go)`},
 		{"the prefix in another case", map[string]any{"Cruddur:natGateways": "2"},
 			`context Cruddur:natGateways: unknown key; did you mean cruddur:natGateways? (docs/configuration.md lists every key)`},
 		{"the prefix a letter off", map[string]any{"crudur:desiredCount": "500"},
@@ -339,7 +339,7 @@ func TestLoadConfigRejectsBadInput(t *testing.T) {
 		{"maximum below the desired count", map[string]any{keyDesiredCount: 4.0, keyMaxCount: "3"},
 			`context cruddur:maxCount: 3 is below cruddur:desiredCount 4; expected at least that`},
 		{"the stage as context, as before stages were stacks", map[string]any{"cruddur:stage": "production"},
-			`context cruddur:stage: unknown key: each stage is a stack of its own now; expected no cruddur:stage, and the stack of the stage, one of Cruddur-Dev (development), Cruddur (production) (stack/stages/stages.go)`},
+			`context cruddur:stage: unknown key: each stage is a stack of its own now; expected no cruddur:stage, and the stack of the stage, one of ` + stackList() + ` (stack/stages/stages.go)`},
 		{"production without a certificate", map[string]any{stageKey: "production"},
 			`context cruddur:certificateArn: not set: production serves HTTPS only (stage production); expected an ACM certificate ARN`},
 		{"production keeping logs a month", map[string]any{stageKey: "production", keyCertificateArn: testCertificate, keyLogRetentionDays: 30.0},
@@ -467,7 +467,7 @@ func TestAKeyForOneStage(t *testing.T) {
 	for key, want := range map[string]string{
 		"cruddur:" + prod.StackName + ":ecsExec":          "context cruddur:" + prod.StackName + ":ecsExec: true: production's tasks take no shell (stage production)",
 		"cruddur:" + prod.StackName + ":logRetentionDays": "context cruddur:" + prod.StackName + ":logRetentionDays: 30 days is less than production keeps logs (stage production); expected 365 or more",
-		"cruddur:Cruddur-Staging:ecsExec":                 `context cruddur:Cruddur-Staging:ecsExec: no stage deploys as stack "Cruddur-Staging"; expected one of`,
+		"cruddur:Cruddur-Nowhere:ecsExec":                 `context cruddur:Cruddur-Nowhere:ecsExec: no stage deploys as stack "Cruddur-Nowhere"; expected one of`,
 		"cruddur:" + prod.StackName + ":ecsExc":           "context cruddur:" + prod.StackName + ":ecsExc: unknown key; did you mean cruddur:" + prod.StackName + ":ecsExec?",
 	} {
 		bad := maps.Clone(ctx)
@@ -527,4 +527,13 @@ func TestTheSamplingRulesOfStagesThatShareAnAccountFitXRaysQuota(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+}
+
+// stackList names every stage's stack as the messages list them.
+func stackList() string {
+	var names []string
+	for _, s := range stages.All {
+		names = append(names, fmt.Sprintf("%s (%s)", s.StackName, s.Name))
+	}
+	return strings.Join(names, ", ")
 }

@@ -54,7 +54,11 @@ func TestEveryStageHasNamesOfItsOwn(t *testing.T) {
 			t.Errorf("ByStackName(%s): %v, %v, %v", s.AccessStackName(), got, access, err)
 		}
 	}
-	if _, _, err := ByStackName("Cruddur-Staging"); err == nil || !strings.Contains(err.Error(), "Cruddur-Dev (development), Cruddur-Dev-Access, Cruddur (production), Cruddur-Access") {
+	var names []string
+	for _, s := range All {
+		names = append(names, s.StackName+" ("+s.Name+")", s.AccessStackName())
+	}
+	if _, _, err := ByStackName("Cruddur-Nowhere"); err == nil || !strings.Contains(err.Error(), `"Cruddur-Nowhere"; expected one of `+strings.Join(names, ", ")) {
 		t.Errorf("an unknown stack: %v", err)
 	}
 }

@@ -196,21 +196,21 @@ func stagesAgainstJobs(w *actionlint.Workflow, deploys map[string]string, all []
 func TestTheStageCheckIsNotBlind(t *testing.T) {
 	w, _ := parse(t, "deploy.yml")
 	deploys := deployJobs(w)
-	staging := stages.Stage{Name: "staging", StackName: "Cruddur-Staging"}
+	canary := stages.Stage{Name: "canary", StackName: "Cruddur-Canary"}
 	reversed := []stages.Stage{stages.All[len(stages.All)-1], stages.All[0]}
-	extra := map[string]string{"deploy-staging": "Cruddur-Staging"}
+	extra := map[string]string{"deploy-canary": "Cruddur-Canary"}
 	for id, s := range deploys {
 		extra[id] = s
 	}
-	w.Jobs["deploy-staging"] = &actionlint.Job{Needs: []*actionlint.String{{Value: "test"}}}
+	w.Jobs["deploy-canary"] = &actionlint.Job{Needs: []*actionlint.String{{Value: "test"}}}
 	for _, tc := range []struct {
 		name    string
 		deploys map[string]string
 		stages  []stages.Stage
 		want    string
 	}{
-		{"a stage without a job", deploys, append(slices.Clone(stages.All), staging), "stage staging (stack Cruddur-Staging) has no deploy job"},
-		{"a job for a stack the app lacks", extra, stages.All, `job deploy-staging: no stage deploys as stack "Cruddur-Staging"`},
+		{"a stage without a job", deploys, append(slices.Clone(stages.All), canary), "stage canary (stack Cruddur-Canary) has no deploy job"},
+		{"a job for a stack the app lacks", extra, stages.All, `job deploy-canary: no stage deploys as stack "Cruddur-Canary"`},
 		{"the stages out of order", deploys, reversed, "; want after test, in the stages' order"},
 	} {
 		if got := strings.Join(stagesAgainstJobs(w, tc.deploys, tc.stages), "\n"); !strings.Contains(got, tc.want) {
