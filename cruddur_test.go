@@ -363,8 +363,8 @@ func TestBadInputIsOneLine(t *testing.T) {
 	}{
 		{"config", map[string]any{stack.KeyServiceName: `a"b`}, false,
 			`context cruddur:serviceName: "a\"b" contains '"'; expected letters, numbers, spaces and _ . : / % & # = + - @`},
-		{"a construct's panic", map[string]any{stack.KeyAppPort: "2000"}, false,
-			"context cruddur:appPort: tracing.NewSidecar Tracing: AppContainer: port 2000 is the X-Ray daemon's; expected the app on another port"},
+		{"a construct's check, run before the construct", map[string]any{stack.KeyAppPort: "2000"}, false,
+			"context cruddur:appPort: port 2000 is the X-Ray daemon's; expected the app on another port"},
 		// Both stages read a key for all stages: where they may share an
 		// account and region, the account-wide setting would be made twice.
 		{"an account's singleton in two stages", singletonInBothStages(), false,

@@ -15,6 +15,7 @@ import (
 	"github.com/distribution/reference"
 
 	"github.com/cruddur/tracing/constructs/githubaccess"
+	"github.com/cruddur/tracing/constructs/tracing"
 	"github.com/cruddur/tracing/constructs/xray"
 	"github.com/cruddur/tracing/stack/stages"
 )
@@ -296,6 +297,12 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 	}
 	if _, ok := retentionDays[c.LogRetentionDays]; !ok {
 		check(keyLogRetentionDays, fmt.Errorf("%d days is not a CloudWatch Logs retention period; expected one of %s", c.LogRetentionDays, retentionChoices()))
+	}
+	check(keyInsightsNotifications, xray.CheckInsights(c.InsightsEnabled, c.InsightsNotificationsEnabled))
+	if r.err == nil {
+		// The chosen collector's ports (a collector of the three, its
+		// images pinned: checked above).
+		check(KeyAppPort, tracing.CheckAppPort(collector(c), float64(c.AppPort)))
 	}
 	if c.AppPort < minUnprivilegedPort {
 		check(KeyAppPort, fmt.Errorf("%d: the backend runs as uid %s (distroless's nonroot), which may not bind a port below %d; expected %d..65535", c.AppPort, strings.Split(appUser, ":")[0], minUnprivilegedPort, minUnprivilegedPort))

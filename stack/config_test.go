@@ -310,6 +310,14 @@ func TestLoadConfigRejectsBadInput(t *testing.T) {
 			`context cruddur:alarmEmail: "a\x01b@c.d" is not an e-mail address SNS takes; expected one address such as oncall@example.com (ASCII, no spaces, commas or display name)`},
 		{"a 10,000-character service name, shortened", map[string]any{KeyServiceName: strings.Repeat("a", 10000)},
 			`context cruddur:serviceName: "` + strings.Repeat("a", 200) + `"... (10000 characters) has 10000 characters; expected 1..64`},
+		// The constructs' own checks, run before any construct, so that
+		// the message names the key.
+		{"the collector's port", map[string]any{KeyAppPort: 2000.0},
+			`context cruddur:appPort: port 2000 is the X-Ray daemon's; expected the app on another port`},
+		{"the ADOT collector's OTLP port", map[string]any{KeyAppPort: 4318.0, KeyCollector: "adot"},
+			`context cruddur:appPort: port 4318 is the ADOT collector's; expected the app on another port`},
+		{"Insights notifications without Insights", map[string]any{keyInsightsNotifications: true},
+			`context cruddur:insightsNotificationsEnabled: NotificationsEnabled: true needs InsightsEnabled true; expected InsightsEnabled true or NotificationsEnabled false`},
 		{"a port only root may bind", map[string]any{KeyAppPort: 80.0},
 			`context cruddur:appPort: 80: the backend runs as uid 65532 (distroless's nonroot), which may not bind a port below 1024; expected 1024..65535`},
 		{"not a VPC id", map[string]any{keyVpcID: "not-a-vpc", keyAccount: "111122223333", keyRegion: "eu-west-1"},

@@ -7,7 +7,6 @@ package stack
 import (
 	"fmt"
 	"maps"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -98,26 +97,18 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 	if cfg.InsightsEnabled || cfg.InsightsNotificationsEnabled {
 		insights, notifications = jsii.Bool(cfg.InsightsEnabled), jsii.Bool(cfg.InsightsNotificationsEnabled)
 	}
-	var group *xray.Group
-	keyed(keyInsightsNotifications, func() {
-		group = xray.NewGroup(stack, "Group", &xray.GroupProps{
-			GroupName: &cfg.GroupName, FilterExpression: &filter,
-			InsightsEnabled: insights, NotificationsEnabled: notifications,
-		})
+	group := xray.NewGroup(stack, "Group", &xray.GroupProps{
+		GroupName: &cfg.GroupName, FilterExpression: &filter,
+		InsightsEnabled: insights, NotificationsEnabled: notifications,
 	})
-	var rule *xray.SamplingRule
-	keyed(KeySamplingRuleFile+": "+cfg.SamplingRuleFile, func() {
-		rule = xray.NewSamplingRule(stack, "SamplingRule", cfg.SamplingRule)
-	})
+	rule := xray.NewSamplingRule(stack, "SamplingRule", cfg.SamplingRule)
 	// What a team may have made by hand (the seed's create-group and
 	// create-sampling-rule) carries an explicit DeletionPolicy, which
 	// CloudFormation requires of a resource `cdk import` adopts
 	// (tools/importseed); Delete is what it did without one.
 	importable := []constructs.IConstruct{group, rule}
-	for i, props := range cfg.SamplingRules {
-		keyed(keySamplingRuleFiles+": "+cfg.SamplingRuleFiles[i], func() {
-			importable = append(importable, xray.NewSamplingRule(stack, "SamplingRule-"+*props.RuleName, props))
-		})
+	for _, props := range cfg.SamplingRules {
+		importable = append(importable, xray.NewSamplingRule(stack, "SamplingRule-"+*props.RuleName, props))
 	}
 	for _, c := range importable {
 		c.Node().DefaultChild().(awscdk.CfnResource).ApplyRemovalPolicy(awscdk.RemovalPolicy_DESTROY, nil)
@@ -133,18 +124,15 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 		},
 	})
 	appLogs := logs(task, "AppLogs", nil)
-	var sidecar *tracing.Sidecar
-	appMemory := &leftOver{cfg.TaskMemoryMiB, &sidecar}
+	appMemory := cfg.TaskMemoryMiB - sidecarMiB
 	app := task.AddContainer(jsii.String("app"), &awsecs.ContainerDefinitionOptions{
 		Image:        appImage(cfg),
 		Environment:  appEnvironment(cfg),
 		PortMappings: &[]*awsecs.PortMapping{{Name: jsii.String("http"), ContainerPort: jsii.Number(cfg.AppPort), Protocol: awsecs.Protocol_TCP}},
 		Essential:    jsii.Bool(true),
-		// What the sidecar leaves of the task's memory, as a hard limit,
-		// read back from the sidecar once it is made (it needs this
-		// container first): every Fargate size has at least 512 MiB,
-		// twice the sidecar's default.
-		MemoryLimitMiB: awscdk.Lazy_Number(appMemory),
+		// What the sidecar leaves of the task's memory, as a hard limit:
+		// every Fargate size has at least 512 MiB, twice the sidecar's.
+		MemoryLimitMiB: jsii.Number(appMemory),
 		// The image has no shell or curl: the binary checks itself.
 		HealthCheck: &awsecs.HealthCheck{
 			Command: jsii.Strings("CMD", "/cruddur-backend", "-healthcheck"),
@@ -160,17 +148,16 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 			StreamPrefix: jsii.String("app"),
 		}),
 	})
-	keyed(KeyAppPort, func() {
-		sidecar = tracing.NewSidecar(stack, "Tracing", &tracing.SidecarProps{
-			TaskDefinition: task,
-			AppContainer:   app,
-			ServiceName:    &cfg.ServiceName,
-			Collector:      collector(cfg),
-			// The log group's id predates the ADOT choice; ids are API.
-			LogGroup: logs(task, "DaemonLogs", nil),
-		})
+	sidecar := tracing.NewSidecar(stack, "Tracing", &tracing.SidecarProps{
+		TaskDefinition: task,
+		AppContainer:   app,
+		ServiceName:    &cfg.ServiceName,
+		Collector:      collector(cfg),
+		MemoryLimitMiB: jsii.Number(sidecarMiB),
+		// The log group's id predates the ADOT choice; ids are API.
+		LogGroup: logs(task, "DaemonLogs", nil),
 	})
-	for _, kv := range goRuntimeEnvironment(appMemory.miB()) {
+	for _, kv := range goRuntimeEnvironment(appMemory) {
 		app.AddEnvironment(jsii.String(kv[0]), jsii.String(kv[1]))
 	}
 
@@ -215,18 +202,10 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 	return stack
 }
 
-// leftOver is the memory a task leaves its app container: the task's less
-// its tracing sidecar's, as the sidecar reports it at synth.
-type leftOver struct {
-	taskMiB int
-	sidecar **tracing.Sidecar
-}
-
-// miB is the app container's memory, once the sidecar is made.
-func (l *leftOver) miB() int { return l.taskMiB - (*l.sidecar).MemoryLimitMiB() }
-
-// Produce gives aws-cdk-lib the app container's memory.
-func (l *leftOver) Produce() *float64 { return jsii.Number(l.miB()) }
+// sidecarMiB is the tracing sidecar's memory, reserved and its hard limit,
+// whichever collector: each sizes its buffers from it. The app container
+// has the rest of the task's.
+const sidecarMiB = 256
 
 // collector is the tracing sidecar cruddur:collector chooses. With the ADOT
 // collector or the CloudWatch agent the backend traces with OpenTelemetry,
@@ -302,21 +281,21 @@ func newService(stack awscdk.Stack, cfg *Config, task awsecs.FargateTaskDefiniti
 	})
 	tasksSG.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)),
 		jsii.String("HTTPS to X-Ray, CloudWatch Logs and ECR through the NAT gateway"), nil)
-	// How the tasks run, whichever way they are reached: ecs-patterns'
-	// props take the same fields by the same names (copyFields), but for
-	// the subnets.
+	// How the tasks run, whichever way they are reached (both props below
+	// take these): new tasks before old ones stop, and a deploy that does
+	// not become healthy rolls back.
 	private := &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS}
-	base := &awsecs.FargateServiceProps{
-		Cluster: cluster, TaskDefinition: task,
-		MinHealthyPercent: jsii.Number(100), MaxHealthyPercent: jsii.Number(200),
-		CircuitBreaker:       &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)},
-		EnableExecuteCommand: jsii.Bool(cfg.EcsExec), PlatformVersion: awsecs.FargatePlatformVersion_LATEST,
-		AssignPublicIp: jsii.Bool(false), SecurityGroups: &[]awsec2.ISecurityGroup{tasksSG},
-	}
+	minHealthy, maxHealthy := jsii.Number(100), jsii.Number(200)
+	rollback := &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)}
+	groups := &[]awsec2.ISecurityGroup{tasksSG}
 
 	if !cfg.LoadBalancer {
-		base.VpcSubnets = private
-		service := awsecs.NewFargateService(stack, jsii.String("Service"), base)
+		service := awsecs.NewFargateService(stack, jsii.String("Service"), &awsecs.FargateServiceProps{
+			Cluster: cluster, TaskDefinition: task, VpcSubnets: private,
+			MinHealthyPercent: minHealthy, MaxHealthyPercent: maxHealthy, CircuitBreaker: rollback,
+			EnableExecuteCommand: jsii.Bool(cfg.EcsExec), PlatformVersion: awsecs.FargatePlatformVersion_LATEST,
+			AssignPublicIp: jsii.Bool(false), SecurityGroups: groups,
+		})
 		scale(cfg, service, nil)
 		return service, nil
 	}
@@ -343,10 +322,13 @@ func newService(stack awscdk.Stack, cfg *Config, task awsecs.FargateTaskDefiniti
 	logAccessLogs(stack, lb)
 
 	props := &awsecspatterns.ApplicationLoadBalancedFargateServiceProps{
-		TaskSubnets: private, LoadBalancer: lb, OpenListener: jsii.Bool(true),
+		Cluster: cluster, TaskDefinition: task, TaskSubnets: private,
+		MinHealthyPercent: minHealthy, MaxHealthyPercent: maxHealthy, CircuitBreaker: rollback,
+		EnableExecuteCommand: jsii.Bool(cfg.EcsExec), PlatformVersion: awsecs.FargatePlatformVersion_LATEST,
+		AssignPublicIp: jsii.Bool(false), SecurityGroups: groups,
+		LoadBalancer: lb, OpenListener: jsii.Bool(true),
 		HealthCheckGracePeriod: awscdk.Duration_Seconds(jsii.Number(60)),
 	}
-	copyFields(props, base)
 	if cfg.CertificateArn != "" {
 		props.Certificate = awscertificatemanager.Certificate_FromCertificateArn(stack, jsii.String("Certificate"), &cfg.CertificateArn)
 		props.Protocol = elbv2.ApplicationProtocol_HTTPS
@@ -367,29 +349,6 @@ func newService(stack awscdk.Stack, cfg *Config, task awsecs.FargateTaskDefiniti
 	svc.TargetGroup().SetAttribute(jsii.String("deregistration_delay.timeout_seconds"), jsii.String("30"))
 	scale(cfg, svc.Service(), svc.TargetGroup())
 	return svc.Service(), lb
-}
-
-// copyFields sets each field of *dst from the field of *src with the same
-// name, where src's is set: both are props structs, and a field src sets
-// that dst lacks, or cannot hold, is a programming error. (A field may be
-// narrower in dst, such as FargateTaskDefinition for TaskDefinition: the
-// value itself must fit.)
-func copyFields(dst, src any) {
-	d, s := reflect.ValueOf(dst).Elem(), reflect.ValueOf(src).Elem()
-	for i := range s.NumField() {
-		name, v := s.Type().Field(i).Name, s.Field(i)
-		if v.IsZero() {
-			continue
-		}
-		f := d.FieldByName(name)
-		if f.IsValid() && !v.Type().AssignableTo(f.Type()) && v.Kind() == reflect.Interface {
-			v = v.Elem()
-		}
-		if !f.IsValid() || !v.Type().AssignableTo(f.Type()) {
-			panic(fmt.Sprintf("copyFields: %s has no field %s that holds a %s", d.Type(), name, v.Type()))
-		}
-		f.Set(v)
-	}
 }
 
 // Target tracking: tasks are added when their average CPU passes
@@ -540,18 +499,6 @@ func registryImage(ref string) awsecs.ContainerImage {
 		return nil
 	}
 	return awsecs.ContainerImage_FromRegistry(&ref, nil)
-}
-
-// keyed runs build and names key in the error of any construct in it that
-// refuses its props: the construct checks, the app says where the value came
-// from.
-func keyed(key string, build func()) {
-	defer func() {
-		if r := recover(); r != nil {
-			panic(fmt.Errorf("context %s: %v", key, r))
-		}
-	}()
-	build()
 }
 
 // refuseToDeploy, given what a stage still needs from the team, makes a

@@ -117,10 +117,8 @@ func NewSidecar(scope constructs.Construct, id string, props *SidecarProps) *Sid
 	}
 	if props.AppContainer.PortMappings() != nil {
 		for _, m := range *props.AppContainer.PortMappings() {
-			for _, p := range spec.ports {
-				if *m.ContainerPort == float64(p.port) {
-					panic(fmt.Errorf("tracing.NewSidecar %s: AppContainer: port %d is the %s's; expected the app on another port", id, p.port, spec.name))
-				}
+			if err := CheckAppPort(collector, *m.ContainerPort); err != nil {
+				panic(fmt.Errorf("tracing.NewSidecar %s: AppContainer: %w", id, err))
 			}
 		}
 	}
@@ -236,6 +234,19 @@ func (s *Sidecar) Policy() awsiam.Policy { return s.policy }
 
 // CollectorName says which collector runs, such as "X-Ray daemon".
 func (s *Sidecar) CollectorName() string { return s.name }
+
+// CheckAppPort refuses an app port the collector listens on, in the task's
+// one network namespace; NewSidecar checks the app container's every mapped
+// port with it, and an app can check its configuration before.
+func CheckAppPort(collector Collector, appPort float64) error {
+	spec := collector.spec()
+	for _, p := range spec.ports {
+		if appPort == float64(p.port) {
+			return fmt.Errorf("port %d is the %s's; expected the app on another port", p.port, spec.name)
+		}
+	}
+	return nil
+}
 
 // Collector is a choice of tracing sidecar: make one with XRayDaemon,
 // ADOTCollector or CloudWatchAgent.

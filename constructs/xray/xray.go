@@ -56,8 +56,8 @@ func NewGroup(scope constructs.Construct, id string, props *GroupProps) *Group {
 			panic(fmt.Errorf("xray.NewGroup %s: %w", id, err))
 		}
 	}
-	if isTrue(props.NotificationsEnabled) && !isTrue(props.InsightsEnabled) {
-		panic(fmt.Errorf("xray.NewGroup %s: NotificationsEnabled: true needs InsightsEnabled true; expected InsightsEnabled true or NotificationsEnabled false", id))
+	if err := CheckInsights(isTrue(props.InsightsEnabled), isTrue(props.NotificationsEnabled)); err != nil {
+		panic(fmt.Errorf("xray.NewGroup %s: %w", id, err))
 	}
 	g := &Group{props: *props}
 	constructs.NewConstruct_Override(g, scope, &id)
@@ -224,6 +224,15 @@ func ServiceFilter(name string) (string, error) {
 		return "", err
 	}
 	return `service("` + name + `")`, nil
+}
+
+// CheckInsights refuses Insights notifications without Insights, which
+// X-Ray would refuse; NewGroup checks its props with it.
+func CheckInsights(insightsEnabled, notificationsEnabled bool) error {
+	if notificationsEnabled && !insightsEnabled {
+		return fmt.Errorf("NotificationsEnabled: true needs InsightsEnabled true; expected InsightsEnabled true or NotificationsEnabled false")
+	}
+	return nil
 }
 
 func isTrue(b *bool) bool { return b != nil && *b }
