@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsxray"
 	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawsevents"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/cruddur/tracing/constructs/xray"
@@ -34,18 +35,9 @@ const alarmPeriod = 5 * 60
 // minute, so a quiet quarter of an hour is not a late metric.
 const noTracesPeriods = 3
 
-// operations adds the groups, alarms, topic and dashboard for a service.
-func operations(stack awscdk.Stack, cfg *Config, main *xray.Group, key awskms.IKey, service awsecs.FargateService, lb elbv2.ApplicationLoadBalancer) {
-	serviceFilter := cfg.ServiceFilter
-	faults := xray.NewGroup(stack, "FaultsGroup", &xray.GroupProps{
-		GroupName:        jsii.String(cfg.GroupName + faultsSuffix),
-		FilterExpression: jsii.String(serviceFilter + " { fault = true }"),
-	})
-	slow := xray.NewGroup(stack, "SlowGroup", &xray.GroupProps{
-		GroupName:        jsii.String(cfg.GroupName + slowSuffix),
-		FilterExpression: jsii.String(serviceFilter + " AND responsetime > " + strconv.FormatFloat(cfg.SlowRequestSeconds, 'g', -1, 64)),
-	})
-
+// alarmTopic is the one topic every alarm and Insights notification of the
+// stack's services goes to, encrypted with the stack's key.
+func alarmTopic(stack awscdk.Stack, cfg *Config, key awskms.IKey) awssns.Topic {
 	topic := awssns.NewTopic(stack, jsii.String("Alarms"), &awssns.TopicProps{
 		DisplayName: jsii.String(cfg.ServiceName + " alarms"),
 		MasterKey:   key,
@@ -70,9 +62,25 @@ func operations(stack awscdk.Stack, cfg *Config, main *xray.Group, key awskms.IK
 			"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
 		},
 	}))
+	return topic
+}
+
+// alarms adds a service's groups of faults and slow requests, its alarms on
+// them and on its load balancer, and its dashboard widgets.
+func (p *platform) alarms(scope constructs.Construct, cfg *Config, main *xray.Group, service awsecs.FargateService, lb elbv2.ApplicationLoadBalancer) {
+	serviceFilter := cfg.ServiceFilter
+	faults := xray.NewGroup(scope, "FaultsGroup", &xray.GroupProps{
+		GroupName:        jsii.String(cfg.GroupName + faultsSuffix),
+		FilterExpression: jsii.String(serviceFilter + " { fault = true }"),
+	})
+	slow := xray.NewGroup(scope, "SlowGroup", &xray.GroupProps{
+		GroupName:        jsii.String(cfg.GroupName + slowSuffix),
+		FilterExpression: jsii.String(serviceFilter + " AND responsetime > " + strconv.FormatFloat(cfg.SlowRequestSeconds, 'g', -1, 64)),
+	})
+	topic := p.topic
 	notify := awscloudwatchactions.NewSnsAction(topic)
 	alarm := func(id, what string, metric awscloudwatch.IMetric, threshold float64, periods float64) {
-		a := awscloudwatch.NewAlarm(stack, jsii.String(id), &awscloudwatch.AlarmProps{
+		a := awscloudwatch.NewAlarm(scope, jsii.String(id), &awscloudwatch.AlarmProps{
 			AlarmDescription:   jsii.String(what),
 			Metric:             metric,
 			Threshold:          jsii.Number(threshold),
@@ -137,17 +145,12 @@ func operations(stack awscdk.Stack, cfg *Config, main *xray.Group, key awskms.IK
 		Title: jsii.String("Service: CPU and memory (%)"), Width: jsii.Number(8),
 		Left: &[]awscloudwatch.IMetric{service.MetricCpuUtilization(&awscloudwatch.MetricOptions{Period: period}), service.MetricMemoryUtilization(&awscloudwatch.MetricOptions{Period: period})},
 	}))
-	dashboard := awscloudwatch.NewDashboard(stack, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
-		Widgets: &[]*[]awscloudwatch.IWidget{&widgets},
-	})
-	output(stack, "DashboardUrl", jsii.String(fmt.Sprintf("https://%[1]s.console.aws.amazon.com/cloudwatch/home?region=%[1]s#dashboards/dashboard/%[2]s", *stack.Region(), *dashboard.DashboardName())),
-		"The service's CloudWatch dashboard")
-	output(stack, "AlarmTopicArn", topic.TopicArn(), "The SNS topic every alarm and Insights notification goes to")
+	p.widgets = append(p.widgets, widgets...)
 
 	if cfg.InsightsNotificationsEnabled {
 		// Insights events for this group, from EventBridge's default bus
 		// (AWS service events there cost nothing), to the same topic.
-		awsevents.NewRule(stack, jsii.String("InsightsNotifications"), &awsevents.RuleProps{
+		awsevents.NewRule(scope, jsii.String("InsightsNotifications"), &awsevents.RuleProps{
 			Description: jsii.String("X-Ray Insights on " + *main.GroupName() + " to the alarm topic"),
 			EventPattern: &awsevents.EventPattern{
 				Source:     jsii.Strings("aws.xray"),
@@ -156,9 +159,6 @@ func operations(stack awscdk.Stack, cfg *Config, main *xray.Group, key awskms.IK
 			},
 			Targets: &[]awsevents.IRuleTarget{&ruleToTopic{topic: topic}},
 		})
-	}
-	if cfg.TransactionSearch {
-		transactionSearch(stack, cfg.TransactionSearchIndexingPercent)
 	}
 }
 

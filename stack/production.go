@@ -69,7 +69,8 @@ func stackKey(stack awscdk.Stack, logs bool) awskms.Key {
 // webACL puts AWS WAF in front of the load balancer: AWS's managed rule groups
 // for common exploits, known bad inputs and addresses with a bad reputation,
 // and a rate limit per address, with its decisions logged.
-func webACL(stack awscdk.Stack, lb elbv2.ApplicationLoadBalancer, logs func(constructs.Construct, string, *string) awslogs.LogGroup) {
+func webACL(scope constructs.Construct, lb elbv2.ApplicationLoadBalancer, logs func(constructs.Construct, string, *string) awslogs.LogGroup) {
+	stack := awscdk.Stack_Of(scope)
 	visibility := func(name string) *awswafv2.CfnWebACL_VisibilityConfigProperty {
 		return &awswafv2.CfnWebACL_VisibilityConfigProperty{
 			CloudWatchMetricsEnabled: jsii.Bool(true), MetricName: jsii.String(name), SampledRequestsEnabled: jsii.Bool(true),
@@ -89,22 +90,27 @@ func webACL(stack awscdk.Stack, lb elbv2.ApplicationLoadBalancer, logs func(cons
 			VisibilityConfig: visibility(group),
 		})
 	}
-	acl := awswafv2.NewCfnWebACL(stack, jsii.String("WebAcl"), &awswafv2.CfnWebACLProps{
+	acl := awswafv2.NewCfnWebACL(scope, jsii.String("WebAcl"), &awswafv2.CfnWebACLProps{
 		Scope:            jsii.String("REGIONAL"),
 		DefaultAction:    &awswafv2.CfnWebACL_DefaultActionProperty{Allow: map[string]any{}},
 		VisibilityConfig: visibility("WebAcl"),
 		Rules:            &rules,
 	})
-	awswafv2.NewCfnWebACLAssociation(stack, jsii.String("WebAclAssociation"), &awswafv2.CfnWebACLAssociationProps{
+	awswafv2.NewCfnWebACLAssociation(scope, jsii.String("WebAclAssociation"), &awswafv2.CfnWebACLAssociationProps{
 		ResourceArn: lb.LoadBalancerArn(), WebAclArn: acl.AttrArn(),
 	})
 	// WAF logs only to log groups whose names start with aws-waf-logs-, so
 	// CloudFormation cannot name it; the name ends in the stack's own id
 	// (the last part of AWS::StackId), which each create of the stack
 	// draws anew: the group a destroyed stack kept never collides with the
-	// next create's.
-	wafLogs := logs(stack, "WebAclLogs", awscdk.Fn_Join(jsii.String(""), &[]*string{
-		jsii.String("aws-waf-logs-" + *stack.StackName() + "-"),
+	// next create's. A service other than the stack's first adds its
+	// construct's id.
+	prefix := "aws-waf-logs-" + *stack.StackName() + "-"
+	if !isStack(scope) {
+		prefix += *scope.Node().Id() + "-"
+	}
+	wafLogs := logs(scope, "WebAclLogs", awscdk.Fn_Join(jsii.String(""), &[]*string{
+		jsii.String(prefix),
 		awscdk.Fn_Select(jsii.Number(2), awscdk.Fn_Split(jsii.String("/"), stack.StackId(), nil)),
 	}))
 	// The logs keep a year: not the callers' credentials. WAF writes every
@@ -119,7 +125,7 @@ func webACL(stack awscdk.Stack, lb elbv2.ApplicationLoadBalancer, logs func(cons
 			SingleHeader: map[string]any{"Name": header},
 		})
 	}
-	awswafv2.NewCfnLoggingConfiguration(stack, jsii.String("WebAclLogging"), &awswafv2.CfnLoggingConfigurationProps{
+	awswafv2.NewCfnLoggingConfiguration(scope, jsii.String("WebAclLogging"), &awswafv2.CfnLoggingConfigurationProps{
 		ResourceArn: acl.AttrArn(), LogDestinationConfigs: &[]any{wafLogs.LogGroupArn()},
 		RedactedFields: redacted,
 	})
@@ -154,9 +160,12 @@ func nagSuppress(c constructs.IConstruct, children bool, id, reason string, appl
 	cdknag.NagSuppressions_AddResourceSuppressions(c, &[]*cdknag.NagPackSuppression{s}, jsii.Bool(children))
 }
 
-// productionExemptions records the Control Tower controls and cdk-nag NIST
-// 800-53 rules that stand in production, on the resources they apply to.
-func productionExemptions(stack awscdk.Stack, cfg *Config) {
+// isStack says whether scope is a stack itself.
+func isStack(scope constructs.Construct) bool { return *awscdk.Stack_IsStack(scope) }
+
+// platformExemptions records the Control Tower controls and cdk-nag NIST
+// 800-53 rules that stand in production on the platform's resources.
+func platformExemptions(stack awscdk.Stack, cfg *Config) {
 	// CDK's own provider behind VPC's RestrictDefaultSecurityGroup: a
 	// Lambda function that runs during deploys only, to remove the default
 	// security group's rules.
@@ -166,29 +175,32 @@ func productionExemptions(stack awscdk.Stack, cfg *Config) {
 				"lambda_inside_vpc_check")
 		}
 	}
-	const bucketReason = "Holds the load balancer's access logs: Elastic Load Balancing writes them only with SSE-S3 keys; logging, notifying or replicating this bucket's own objects would only move the question to another bucket; its lifecycle deletes logs after 90 days, which object lock would prevent"
-	bucket := find(stack, "AccessLogs")
-	exempt(bucket.Node().DefaultChild().(awscdk.CfnResource), bucketReason,
-		"s3_bucket_default_encryption_kms_check", "s3_bucket_logging_enabled_check", "s3_event_notifications_enabled_check", "s3_bucket_object_lock_enabled_check")
-	nagExempt(bucket, bucketReason, "NIST.800.53.R5-S3DefaultEncryptionKMS", "NIST.800.53.R5-S3BucketLoggingEnabled", "NIST.800.53.R5-S3BucketReplicationEnabled")
-
-	nagExempt(find(stack, "LoadBalancer", "PublicRedirectListener"),
-		"This listener only redirects HTTP to HTTPS on 443, which has the ACM certificate; it serves nothing itself.",
-		"NIST.800.53.R5-ELBv2ACMCertificateRequired")
 	if cfg.VpcID == "" {
 		for _, subnet := range []string{"PublicSubnet1", "PublicSubnet2"} {
 			nagExempt(find(stack, "Vpc", subnet, "DefaultRoute"),
 				"A public subnet's route to the internet gateway: only the internet-facing load balancer and the NAT gateways live there, and no address in it is assigned a public IP on launch.",
 				"NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW")
 		}
+		nagExempt(find(stack, "Vpc", "FlowLog", "IAMRole", "DefaultPolicy"), grantReason, "NIST.800.53.R5-IAMNoInlinePolicy")
 	}
+}
+
+// serviceExemptions records the Control Tower controls and cdk-nag NIST
+// 800-53 rules that stand in production on a service's resources.
+func serviceExemptions(scope constructs.Construct) {
+	const bucketReason = "Holds the load balancer's access logs: Elastic Load Balancing writes them only with SSE-S3 keys; logging, notifying or replicating this bucket's own objects would only move the question to another bucket; its lifecycle deletes logs after 90 days, which object lock would prevent"
+	bucket := find(scope, "AccessLogs")
+	exempt(bucket.Node().DefaultChild().(awscdk.CfnResource), bucketReason,
+		"s3_bucket_default_encryption_kms_check", "s3_bucket_logging_enabled_check", "s3_event_notifications_enabled_check", "s3_bucket_object_lock_enabled_check")
+	nagExempt(bucket, bucketReason, "NIST.800.53.R5-S3DefaultEncryptionKMS", "NIST.800.53.R5-S3BucketLoggingEnabled", "NIST.800.53.R5-S3BucketReplicationEnabled")
+
+	nagExempt(find(scope, "LoadBalancer", "PublicRedirectListener"),
+		"This listener only redirects HTTP to HTTPS on 443, which has the ACM certificate; it serves nothing itself.",
+		"NIST.800.53.R5-ELBv2ACMCertificateRequired")
 	// aws-cdk-lib's grants: each AWS::IAM::Policy is attached to the one
 	// role it was written for and names its resources.
-	for _, path := range [][]string{{"Task", "ExecutionRole", "DefaultPolicy"}, {"Tracing", "Policy"}, {"Vpc", "FlowLog", "IAMRole", "DefaultPolicy"}} {
-		if cfg.VpcID != "" && path[0] == "Vpc" {
-			continue
-		}
-		nagExempt(find(stack, path...), grantReason, "NIST.800.53.R5-IAMNoInlinePolicy")
+	for _, path := range [][]string{{"Task", "ExecutionRole", "DefaultPolicy"}, {"Tracing", "Policy"}} {
+		nagExempt(find(scope, path...), grantReason, "NIST.800.53.R5-IAMNoInlinePolicy")
 	}
 }
 

@@ -5,7 +5,6 @@
 package stack
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -20,7 +19,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecspatterns"
 	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/regioninfo"
@@ -28,7 +26,6 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/cruddur/tracing/constructs/tracing"
-	"github.com/cruddur/tracing/constructs/xray"
 )
 
 // Cruddur's choices for its backend (see backend/).
@@ -65,140 +62,21 @@ func PropsFor(cfg *Config) *Props {
 	}
 }
 
-// New defines the X-Ray group and sampling rule of one service, the Fargate
-// task that runs it with a tracing sidecar, and the service, network and
-// load balancer that run that task. A construct that refuses its props
-// panics with the context key that set them.
+// New defines Cruddur's stack: a platform (the stack's key, network,
+// cluster, alarm topic and dashboard) and on it the traced service: its
+// X-Ray group and sampling rules, the Fargate task that runs it with a
+// tracing sidecar, and the service and load balancer that run that task.
 func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 	cfg := props.Config
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
 	refuseToDeploy(stack, cfg.NotDeployable)
 	awscdk.Aspects_Of(stack).Add(&keptExceptOnCreate{}, nil)
-	prod := cfg.Stage.Production
-	key := stackKey(stack, prod)
-	// Every log group keeps its logs as configured, encrypted in
-	// production with the stack's own key.
-	var logsKey awskms.IKey
-	if prod {
-		logsKey = key
-	}
-	logs := func(scope constructs.Construct, id string, name *string) awslogs.LogGroup {
-		return awslogs.NewLogGroup(scope, &id, &awslogs.LogGroupProps{
-			LogGroupName: name, Retention: retentionDays[cfg.LogRetentionDays], EncryptionKey: logsKey,
-		})
-	}
-
-	filter := cfg.GroupFilterExpression
-	if filter == "" {
-		filter = cfg.ServiceFilter
-	}
-	// Insights is left out of the template unless switched on.
-	var insights, notifications *bool
-	if cfg.InsightsEnabled || cfg.InsightsNotificationsEnabled {
-		insights, notifications = jsii.Bool(cfg.InsightsEnabled), jsii.Bool(cfg.InsightsNotificationsEnabled)
-	}
-	group := xray.NewGroup(stack, "Group", &xray.GroupProps{
-		GroupName: &cfg.GroupName, FilterExpression: &filter,
-		InsightsEnabled: insights, NotificationsEnabled: notifications,
-	})
-	rule := xray.NewSamplingRule(stack, "SamplingRule", cfg.SamplingRule)
-	// What a team may have made by hand (the seed's create-group and
-	// create-sampling-rule) carries an explicit DeletionPolicy, which
-	// CloudFormation requires of a resource `cdk import` adopts
-	// (tools/importseed); Delete is what it did without one.
-	importable := []constructs.IConstruct{group, rule}
-	for _, props := range cfg.SamplingRules {
-		importable = append(importable, xray.NewSamplingRule(stack, "SamplingRule-"+*props.RuleName, props))
-	}
-	for _, c := range importable {
-		c.Node().DefaultChild().(awscdk.CfnResource).ApplyRemovalPolicy(awscdk.RemovalPolicy_DESTROY, nil)
-	}
-
-	task := awsecs.NewFargateTaskDefinition(stack, jsii.String("Task"), &awsecs.FargateTaskDefinitionProps{
-		Cpu:            jsii.Number(cfg.TaskCPU),
-		MemoryLimitMiB: jsii.Number(cfg.TaskMemoryMiB),
-		// The backend's image is built for linux/amd64 (see backend/).
-		RuntimePlatform: &awsecs.RuntimePlatform{
-			CpuArchitecture:       awsecs.CpuArchitecture_X86_64(),
-			OperatingSystemFamily: awsecs.OperatingSystemFamily_LINUX(),
-		},
-	})
-	appLogs := logs(task, "AppLogs", nil)
-	appMemory := cfg.TaskMemoryMiB - sidecarMiB
-	app := task.AddContainer(jsii.String("app"), &awsecs.ContainerDefinitionOptions{
-		Image:        appImage(cfg),
-		Environment:  appEnvironment(cfg),
-		PortMappings: &[]*awsecs.PortMapping{{Name: jsii.String("http"), ContainerPort: jsii.Number(cfg.AppPort), Protocol: awsecs.Protocol_TCP}},
-		Essential:    jsii.Bool(true),
-		// What the sidecar leaves of the task's memory, as a hard limit:
-		// every Fargate size has at least 512 MiB, twice the sidecar's.
-		MemoryLimitMiB: jsii.Number(appMemory),
-		// The image has no shell or curl: the binary checks itself.
-		HealthCheck: &awsecs.HealthCheck{
-			Command: jsii.Strings("CMD", "/cruddur-backend", "-healthcheck"),
-			// ECS's interval, timeout and retries (30 s, 5 s, 3), which
-			// aws-cdk-lib writes when none is given; 10 s to start.
-			StartPeriod: awscdk.Duration_Seconds(jsii.Number(10)),
-		},
-		User: jsii.String(appUser),
-		// The backend writes no files.
-		ReadonlyRootFilesystem: jsii.Bool(true),
-		Logging: awsecs.LogDrivers_AwsLogs(&awsecs.AwsLogDriverProps{
-			LogGroup:     appLogs,
-			StreamPrefix: jsii.String("app"),
-		}),
-	})
-	sidecar := tracing.NewSidecar(stack, "Tracing", &tracing.SidecarProps{
-		TaskDefinition: task,
-		AppContainer:   app,
-		ServiceName:    &cfg.ServiceName,
-		Collector:      collector(cfg),
-		MemoryLimitMiB: jsii.Number(sidecarMiB),
-		// The log group's id predates the ADOT choice; ids are API.
-		LogGroup: logs(task, "DaemonLogs", nil),
-	})
-	for _, kv := range goRuntimeEnvironment(appMemory) {
-		app.AddEnvironment(jsii.String(kv[0]), jsii.String(kv[1]))
-	}
-
-	// Only ECS, for this account's tasks, may assume the task's roles: the
-	// confused-deputy conditions the Amazon ECS Developer Guide gives for
-	// the task role and the task execution role (aws:SourceAccount, and
-	// aws:SourceArn of ECS in this account and region).
-	for _, role := range []awsiam.IRole{task.TaskRole(), task.ExecutionRole()} {
-		role.Node().DefaultChild().(awsiam.CfnRole).AddPropertyOverride(jsii.String("AssumeRolePolicyDocument.Statement.0.Condition"), map[string]any{
-			"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
-			"ArnLike":      map[string]any{"aws:SourceArn": stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ecs"), Resource: jsii.String("*")})},
-		})
-	}
-	if cfg.Collector == collectorCloudWatchAgent {
-		exempt(task.Node().DefaultChild().(awscdk.CfnResource),
-			"The CloudWatch agent's container runs as uid 0 with every Linux capability dropped and a read-only root filesystem: it must write its configuration into empty task volumes, which Fargate creates owned by root (mode 0755) when the image declares no VOLUME, as the agent's does not; the app's container runs as 65532.",
-			"ecs_task_definition_nonroot_user_check")
-	}
-	service, lb := newService(stack, cfg, task, network(stack, cfg, logs))
-	// No task starts before its collector may call X-Ray (the service's
-	// own resource: its scaling needs no wait).
-	service.Node().DefaultChild().Node().AddDependency(sidecar.Policy())
-	operations(stack, cfg, group, key, service, lb)
-	if prod {
-		webACL(stack, lb, logs)
-		productionExemptions(stack, cfg)
-	}
-
-	// cdk-nag findings that stand, each on one resource, with its reason.
-	nagSuppress(task.ExecutionRole(), true, "AwsSolutions-IAM5", "ecr:GetAuthorizationToken, which pulling the app's image from ECR needs, supports no resource-level permissions; every other statement of this role names its repository or log group.", "Resource::*")
-	nagSuppress(task, false, "AwsSolutions-ECS2", "The environments hold no secrets: loopback addresses, the service's name, the port, the tracing mode, the Go runtime's garbage-collector settings and the collector's configuration. In the task definition, every change to them shows in cdk diff.")
-	if cfg.EcsExec {
-		nagSuppress(task.TaskRole(), true, "AwsSolutions-IAM5", "ECS Exec needs ssmmessages:CreateControlChannel, CreateDataChannel, OpenControlChannel and OpenDataChannel, which support no resource-level permissions.", "Resource::*")
-	}
-
-	output(stack, "AppLogGroupName", appLogs.LogGroupName(), "The backend's logs")
-	output(stack, "CollectorLogGroupName", sidecar.LogGroup().LogGroupName(), "The "+sidecar.CollectorName()+"'s logs")
-	output(stack, "XRayGroupName", group.GroupName(), "The X-Ray group that collects the service's traces")
-	output(stack, "XRayTracesUrl", jsii.String(fmt.Sprintf(
-		"https://%[1]s.console.aws.amazon.com/cloudwatch/home?region=%[1]s#xray:traces/query", *stack.Region())),
-		"X-Ray traces in the CloudWatch console: choose the group named in XRayGroupName")
+	p := newPlatform(stack, cfg)
+	// The first service's resources are the stack's own: they keep the
+	// logical ids every deployed stack has (ids are API). Another service
+	// is another call, in a construct of its own.
+	p.addService(stack, cfg)
+	p.finish()
 	return stack
 }
 
@@ -262,19 +140,16 @@ func goRuntimeEnvironment(containerMiB int) [][2]string {
 	}
 }
 
-// newService runs the task in the VPC's private subnets: behind an
+// newService runs the task in the platform's cluster, in the VPC's private subnets: behind an
 // internet-facing Application Load Balancer (ecs-patterns), which it returns,
 // or alone. Either way deploys start new tasks before stopping old ones, a
 // deploy that does not become healthy rolls back by itself, and the scaler
 // owns the task count (see scale).
-func newService(stack awscdk.Stack, cfg *Config, task awsecs.FargateTaskDefinition, vpc awsec2.IVpc) (awsecs.FargateService, elbv2.ApplicationLoadBalancer) {
-	cluster := awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{
-		Vpc:                 vpc,
-		ContainerInsightsV2: awsecs.ContainerInsights_ENABLED,
-	})
+func newService(scope constructs.Construct, p *platform, cfg *Config, task awsecs.FargateTaskDefinition) (awsecs.FargateService, elbv2.ApplicationLoadBalancer) {
+	vpc, cluster := p.vpc, p.cluster
 	// Tasks send only HTTPS out (X-Ray, CloudWatch Logs, ECR and S3 for
 	// the image) and take only what the load balancer forwards.
-	tasksSG := awsec2.NewSecurityGroup(stack, jsii.String("TasksSecurityGroup"), &awsec2.SecurityGroupProps{
+	tasksSG := awsec2.NewSecurityGroup(scope, jsii.String("TasksSecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc:              vpc,
 		Description:      jsii.String("Traced service tasks: HTTPS out to AWS APIs, the app port from the load balancer"),
 		AllowAllOutbound: jsii.Bool(false),
@@ -290,7 +165,7 @@ func newService(stack awscdk.Stack, cfg *Config, task awsecs.FargateTaskDefiniti
 	groups := &[]awsec2.ISecurityGroup{tasksSG}
 
 	if !cfg.LoadBalancer {
-		service := awsecs.NewFargateService(stack, jsii.String("Service"), &awsecs.FargateServiceProps{
+		service := awsecs.NewFargateService(scope, jsii.String("Service"), &awsecs.FargateServiceProps{
 			Cluster: cluster, TaskDefinition: task, VpcSubnets: private,
 			MinHealthyPercent: minHealthy, MaxHealthyPercent: maxHealthy, CircuitBreaker: rollback,
 			EnableExecuteCommand: jsii.Bool(cfg.EcsExec), PlatformVersion: awsecs.FargatePlatformVersion_LATEST,
@@ -300,13 +175,13 @@ func newService(stack awscdk.Stack, cfg *Config, task awsecs.FargateTaskDefiniti
 		return service, nil
 	}
 
-	lbSG := awsec2.NewSecurityGroup(stack, jsii.String("LoadBalancerSecurityGroup"), &awsec2.SecurityGroupProps{
+	lbSG := awsec2.NewSecurityGroup(scope, jsii.String("LoadBalancerSecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc:              vpc,
 		Description:      jsii.String("Traced service load balancer: HTTP(S) in from the internet, the app port out to the tasks"),
 		AllowAllOutbound: jsii.Bool(false),
 	})
 	nagSuppress(lbSG, false, "AwsSolutions-EC23", "The load balancer serves a public API: ports 80 and 443 are open to the internet on purpose, and only those.")
-	lb := elbv2.NewApplicationLoadBalancer(stack, jsii.String("LoadBalancer"), &elbv2.ApplicationLoadBalancerProps{
+	lb := elbv2.NewApplicationLoadBalancer(scope, jsii.String("LoadBalancer"), &elbv2.ApplicationLoadBalancerProps{
 		Vpc:                     vpc,
 		InternetFacing:          jsii.Bool(true),
 		VpcSubnets:              &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PUBLIC},
@@ -319,7 +194,7 @@ func newService(stack awscdk.Stack, cfg *Config, task awsecs.FargateTaskDefiniti
 		// rather than forwarding it and closing the connections after.
 		DesyncMitigationMode: elbv2.DesyncMitigationMode_STRICTEST,
 	})
-	logAccessLogs(stack, lb)
+	logAccessLogs(scope, lb)
 
 	props := &awsecspatterns.ApplicationLoadBalancedFargateServiceProps{
 		Cluster: cluster, TaskDefinition: task, TaskSubnets: private,
@@ -330,13 +205,13 @@ func newService(stack awscdk.Stack, cfg *Config, task awsecs.FargateTaskDefiniti
 		HealthCheckGracePeriod: awscdk.Duration_Seconds(jsii.Number(60)),
 	}
 	if cfg.CertificateArn != "" {
-		props.Certificate = awscertificatemanager.Certificate_FromCertificateArn(stack, jsii.String("Certificate"), &cfg.CertificateArn)
+		props.Certificate = awscertificatemanager.Certificate_FromCertificateArn(scope, jsii.String("Certificate"), &cfg.CertificateArn)
 		props.Protocol = elbv2.ApplicationProtocol_HTTPS
 		props.SslPolicy = elbv2.SslPolicy_RECOMMENDED_TLS
 		props.RedirectHTTP = jsii.Bool(true)
 		props.TargetProtocol = elbv2.ApplicationProtocol_HTTP
 	}
-	svc := awsecspatterns.NewApplicationLoadBalancedFargateService(stack, jsii.String("Service"), props)
+	svc := awsecspatterns.NewApplicationLoadBalancedFargateService(scope, jsii.String("Service"), props)
 	svc.TargetGroup().ConfigureHealthCheck(&elbv2.HealthCheck{
 		Path:                    jsii.String(healthCheckPath),
 		HealthyHttpCodes:        jsii.String("200"),
@@ -390,8 +265,9 @@ func scale(cfg *Config, service awsecs.FargateService, targets elbv2.Application
 // account looked up at deploy time (aws-cdk-lib's own table of them, as a
 // CfnMapping). Regions opened since August 2022 are not in that table:
 // deploy there with cruddur:region set, and aws-cdk-lib's method takes over.
-func logAccessLogs(stack awscdk.Stack, lb elbv2.ApplicationLoadBalancer) {
-	bucket := awss3.NewBucket(stack, jsii.String("AccessLogs"), &awss3.BucketProps{
+func logAccessLogs(scope constructs.Construct, lb elbv2.ApplicationLoadBalancer) {
+	stack := awscdk.Stack_Of(scope)
+	bucket := awss3.NewBucket(scope, jsii.String("AccessLogs"), &awss3.BucketProps{
 		// ALB access logs can be written only with S3-managed keys.
 		Encryption:        awss3.BucketEncryption_S3_MANAGED,
 		EnforceSSL:        jsii.Bool(true),
@@ -517,8 +393,8 @@ func refuseToDeploy(stack awscdk.Stack, notDeployable error) {
 	})
 }
 
-func output(stack awscdk.Stack, id string, value *string, description string) {
-	awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
+func output(scope constructs.Construct, id string, value *string, description string) {
+	awscdk.NewCfnOutput(scope, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
 }
 
 func nonEmpty(s string) *string {
