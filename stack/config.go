@@ -184,7 +184,47 @@ const (
 // every stage), and the environment the CDK CLI sets. Every error names the
 // context key (or the file and field), the bad value, and what is expected.
 func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) string) (*Config, error) {
-	r := contextReader{ctx: ctx, stack: stage.StackName}
+	r := &contextReader{ctx: ctx, stack: stage.StackName}
+	c, service := readConfig(stage, r)
+	if r.err != nil {
+		return nil, r.err
+	}
+	if err := refuseRetiredStageKey(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.unknownKeys(); err != nil {
+		return nil, err
+	}
+	effective := stage
+	effective.Account, effective.Region, effective.CertificateArn, effective.AlarmEmail = c.Account, c.Region, c.CertificateArn, c.AlarmEmail
+	c.NotDeployable = effective.Deployable()
+	c.AccessNotDeployable = effective.AccessDeployable()
+	// The CLI always sets CDK_DEFAULT_REGION (us-east-1 when nothing is
+	// configured) but CDK_DEFAULT_ACCOUNT only when it found credentials, so
+	// its environment is taken only with both: a machine without an AWS
+	// profile keeps the environment-agnostic template.
+	if c.Account == "" && c.Region == "" && getenv("CDK_DEFAULT_ACCOUNT") != "" && getenv("CDK_DEFAULT_REGION") != "" {
+		c.Account, c.Region = getenv("CDK_DEFAULT_ACCOUNT"), getenv("CDK_DEFAULT_REGION")
+	}
+	k := &checker{r: r, stage: stage}
+	k.teamsValues(c)
+	c.check(k, ctx, service)
+	if prod := stage.Production; prod {
+		productionChecks(c, k.check)
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if err := c.loadRules(service); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// readConfig reads every key, with its default; the stage's values are the
+// defaults of the keys that can set them. It returns the service's name
+// before the stage's suffix.
+func readConfig(stage stages.Stage, r *contextReader) (*Config, string) {
 	prod := stage.Production
 	service := r.str(KeyServiceName, "Cruddur")
 	c := &Config{
@@ -228,62 +268,76 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 	}
 	c.GroupName = r.str(keyGroupName, service) + stage.NameSuffix
 	c.InsightsNotificationsEnabled = r.boolean(keyInsightsNotifications, c.InsightsEnabled)
-	if r.err != nil {
-		return nil, r.err
-	}
+	return c, service
+}
+
+// refuseRetiredStageKey points cruddur:stage, in any case, to the stages.
+func refuseRetiredStageKey(ctx map[string]any) error {
 	for k := range ctx {
 		if rest, ours := nearlyOurs(k); ours && strings.EqualFold(rest, "stage") {
 			var stacks []string
 			for _, s := range stages.All {
 				stacks = append(stacks, s.StackName+" ("+s.Name+")")
 			}
-			return nil, fmt.Errorf("context %s: unknown key: each stage is a stack of its own now; expected no %s, and the stack of the stage, one of %s (%s)", k, retiredStageKey, strings.Join(stacks, ", "), stages.File)
+			return fmt.Errorf("context %s: unknown key: each stage is a stack of its own now; expected no %s, and the stack of the stage, one of %s (%s)", k, retiredStageKey, strings.Join(stacks, ", "), stages.File)
 		}
 	}
-	if err := r.unknownKeys(); err != nil {
-		return nil, err
-	}
-	effective := stage
-	effective.Account, effective.Region, effective.CertificateArn, effective.AlarmEmail = c.Account, c.Region, c.CertificateArn, c.AlarmEmail
-	c.NotDeployable = effective.Deployable()
-	c.AccessNotDeployable = effective.AccessDeployable()
-	// The CLI always sets CDK_DEFAULT_REGION (us-east-1 when nothing is
-	// configured) but CDK_DEFAULT_ACCOUNT only when it found credentials, so
-	// its environment is taken only with both: a machine without an AWS
-	// profile keeps the environment-agnostic template.
-	if c.Account == "" && c.Region == "" && getenv("CDK_DEFAULT_ACCOUNT") != "" && getenv("CDK_DEFAULT_REGION") != "" {
-		c.Account, c.Region = getenv("CDK_DEFAULT_ACCOUNT"), getenv("CDK_DEFAULT_REGION")
-	}
+	return nil
+}
 
-	check := func(key string, err error) {
-		if err != nil && r.err == nil {
-			r.err = fmt.Errorf("context %s: %w", r.name(key), err)
+// checker keeps the first error of LoadConfig's checks, naming the key.
+type checker struct {
+	r     *contextReader
+	stage stages.Stage
+}
+
+// check records err, if it is the first, as the key's.
+func (k *checker) check(key string, err error) {
+	if err != nil && k.r.err == nil {
+		k.r.err = fmt.Errorf("context %s: %w", k.r.name(key), err)
+	}
+}
+
+// teams records err for a value only the team knows, where it was set: the
+// context key, or the stage's field in stages.go.
+func (k *checker) teams(key, field string, err error) {
+	if k.r.set(key) || err == nil || k.r.err != nil {
+		k.check(key, err)
+		return
+	}
+	k.r.err = fmt.Errorf("%s: stage %s: %s: %w", stages.File, k.stage.Name, field, err)
+}
+
+// teamsValues checks the values only the team knows as package stages
+// checks them.
+func (k *checker) teamsValues(c *Config) {
+	if c.Account != "" {
+		k.teams(keyAccount, "Account", stages.CheckAccount(c.Account))
+	}
+	if c.Region != "" {
+		k.teams(keyRegion, "Region", stages.CheckRegion(c.Region))
+	}
+	if stages.Repository != "" && k.r.err == nil {
+		if err := githubaccess.CheckRepository(stages.Repository); err != nil {
+			k.r.err = fmt.Errorf("%s: Repository: %w", stages.File, err)
 		}
 	}
+	if c.CertificateArn != "" && c.CertificateArn != stages.PlaceholderCertificateArn {
+		k.teams(keyCertificateArn, "CertificateArn", stages.CheckCertificateArn(c.CertificateArn, c.Account, c.Region))
+	}
+	if c.AlarmEmail != "" {
+		k.teams(keyAlarmEmail, "AlarmEmail", stages.CheckEmail(c.AlarmEmail))
+	}
+}
+
+// check checks what X-Ray, ECS and the app would refuse, and what the
+// settings contradict each other in.
+func (c *Config) check(k *checker, ctx map[string]any, service string) {
+	check := k.check
 	check(KeyServiceName, xray.ValidateServiceName(service))
 	filter, err := xray.ServiceFilter(c.ServiceName) // with the stage's suffix
 	check(KeyServiceName, err)
 	c.ServiceFilter = filter
-	// The team's values are checked as stages checks them, and a bad one is
-	// named where it was set: the context key, or the stage in stages.go.
-	teams := func(key, field string, err error) {
-		if r.set(key) || err == nil || r.err != nil {
-			check(key, err)
-			return
-		}
-		r.err = fmt.Errorf("%s: stage %s: %s: %w", stages.File, stage.Name, field, err)
-	}
-	if c.Account != "" {
-		teams(keyAccount, "Account", stages.CheckAccount(c.Account))
-	}
-	if c.Region != "" {
-		teams(keyRegion, "Region", stages.CheckRegion(c.Region))
-	}
-	if stages.Repository != "" && r.err == nil {
-		if err := githubaccess.CheckRepository(stages.Repository); err != nil {
-			r.err = fmt.Errorf("%s: Repository: %w", stages.File, err)
-		}
-	}
 	if c.Collector != collectorXRayDaemon && c.Collector != collectorADOT && c.Collector != collectorCloudWatchAgent {
 		check(KeyCollector, fmt.Errorf("%s is not a collector; expected %q (the default), %q or %q", xray.Quote(c.Collector), collectorXRayDaemon, collectorADOT, collectorCloudWatchAgent))
 	}
@@ -299,7 +353,7 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 		check(keyLogRetentionDays, fmt.Errorf("%d days is not a CloudWatch Logs retention period; expected one of %s", c.LogRetentionDays, retentionChoices()))
 	}
 	check(keyInsightsNotifications, xray.CheckInsights(c.InsightsEnabled, c.InsightsNotificationsEnabled))
-	if r.err == nil {
+	if k.r.err == nil {
 		// The chosen collector's ports (a collector of the three, its
 		// images pinned: checked above).
 		check(KeyAppPort, tracing.CheckAppPort(collector(c), float64(c.AppPort)))
@@ -316,9 +370,6 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 	default:
 		check(keyVpcID, lookupFailed(ctx, c.VpcID, c.Account, c.Region))
 	}
-	if c.CertificateArn != "" && c.CertificateArn != stages.PlaceholderCertificateArn {
-		teams(keyCertificateArn, "CertificateArn", stages.CheckCertificateArn(c.CertificateArn, c.Account, c.Region))
-	}
 	if c.CertificateArn != "" && !c.LoadBalancer {
 		check(keyCertificateArn, fmt.Errorf("a certificate needs the load balancer; expected %s true or no certificate", keyLoadBalancer))
 	}
@@ -329,19 +380,14 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 	if n := len([]rune(c.GroupName)); n > maxGroupNameLen {
 		check(keyGroupName, fmt.Errorf("%s has %d characters; expected at most %d, so that %s fits X-Ray's 32", xray.Quote(c.GroupName), n, maxGroupNameLen, xray.Quote(c.GroupName+faultsSuffix)))
 	}
-	if c.AlarmEmail != "" {
-		teams(keyAlarmEmail, "AlarmEmail", stages.CheckEmail(c.AlarmEmail))
-	}
 	if c.MaxCount < c.DesiredCount {
 		check(keyMaxCount, fmt.Errorf("%d is below %s %d; expected at least that", c.MaxCount, keyDesiredCount, c.DesiredCount))
 	}
-	if prod {
-		productionChecks(c, check)
-	}
-	if r.err != nil {
-		return nil, r.err
-	}
+}
 
+// loadRules reads the rule files, each made the stage's (loadRule), and
+// refuses two rules of one name.
+func (c *Config) loadRules(service string) error {
 	names := map[string]string{} // rule name -> its file
 	for i, file := range append([]string{c.SamplingRuleFile}, c.SamplingRuleFiles...) {
 		key := KeySamplingRuleFile
@@ -350,10 +396,10 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 		}
 		rule, err := c.loadRule(key, file, service)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if other, dup := names[*rule.RuleName]; dup {
-			return nil, fmt.Errorf("context %s: %s: SamplingRule.RuleName: %q is also the rule of %s; expected a name of its own", key, file, *rule.RuleName, other)
+			return fmt.Errorf("context %s: %s: SamplingRule.RuleName: %q is also the rule of %s; expected a name of its own", key, file, *rule.RuleName, other)
 		}
 		names[*rule.RuleName] = file
 		if i == 0 {
@@ -362,7 +408,7 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 			c.SamplingRules = append(c.SamplingRules, rule)
 		}
 	}
-	return c, nil
+	return nil
 }
 
 // defaultSamplingRuleQuota is X-Ray's default quota of custom sampling rules

@@ -68,17 +68,8 @@ func alarmTopic(stack awscdk.Stack, cfg *Config, key awskms.IKey) awssns.Topic {
 // alarms adds a service's groups of faults and slow requests, its alarms on
 // them and on its load balancer, and its dashboard widgets.
 func (p *platform) alarms(scope constructs.Construct, cfg *Config, main *xray.Group, service awsecs.FargateService, lb elbv2.ApplicationLoadBalancer) {
-	serviceFilter := cfg.ServiceFilter
-	faults := xray.NewGroup(scope, "FaultsGroup", &xray.GroupProps{
-		GroupName:        jsii.String(cfg.GroupName + faultsSuffix),
-		FilterExpression: jsii.String(serviceFilter + " { fault = true }"),
-	})
-	slow := xray.NewGroup(scope, "SlowGroup", &xray.GroupProps{
-		GroupName:        jsii.String(cfg.GroupName + slowSuffix),
-		FilterExpression: jsii.String(serviceFilter + " AND responsetime > " + strconv.FormatFloat(cfg.SlowRequestSeconds, 'g', -1, 64)),
-	})
-	topic := p.topic
-	notify := awscloudwatchactions.NewSnsAction(topic)
+	faults, slow := faultAndSlowGroups(scope, cfg)
+	notify := awscloudwatchactions.NewSnsAction(p.topic)
 	alarm := func(id, what string, metric awscloudwatch.IMetric, threshold float64, periods float64) {
 		a := awscloudwatch.NewAlarm(scope, jsii.String(id), &awscloudwatch.AlarmProps{
 			AlarmDescription:   jsii.String(what),
@@ -148,18 +139,37 @@ func (p *platform) alarms(scope constructs.Construct, cfg *Config, main *xray.Gr
 	p.widgets = append(p.widgets, widgets...)
 
 	if cfg.InsightsNotificationsEnabled {
-		// Insights events for this group, from EventBridge's default bus
-		// (AWS service events there cost nothing), to the same topic.
-		awsevents.NewRule(scope, jsii.String("InsightsNotifications"), &awsevents.RuleProps{
-			Description: jsii.String("X-Ray Insights on " + *main.GroupName() + " to the alarm topic"),
-			EventPattern: &awsevents.EventPattern{
-				Source:     jsii.Strings("aws.xray"),
-				DetailType: jsii.Strings("AWS X-Ray Insight Update"),
-				Detail:     &map[string]any{"GroupName": []any{*main.GroupName()}},
-			},
-			Targets: &[]awsevents.IRuleTarget{&ruleToTopic{topic: topic}},
-		})
+		insightsToTopic(scope, main, p.topic)
 	}
+}
+
+// faultAndSlowGroups are the X-Ray groups of a service's faults and of its
+// requests slower than cfg.SlowRequestSeconds.
+func faultAndSlowGroups(scope constructs.Construct, cfg *Config) (faults, slow *xray.Group) {
+	faults = xray.NewGroup(scope, "FaultsGroup", &xray.GroupProps{
+		GroupName:        jsii.String(cfg.GroupName + faultsSuffix),
+		FilterExpression: jsii.String(cfg.ServiceFilter + " { fault = true }"),
+	})
+	slow = xray.NewGroup(scope, "SlowGroup", &xray.GroupProps{
+		GroupName:        jsii.String(cfg.GroupName + slowSuffix),
+		FilterExpression: jsii.String(cfg.ServiceFilter + " AND responsetime > " + strconv.FormatFloat(cfg.SlowRequestSeconds, 'g', -1, 64)),
+	})
+	return faults, slow
+}
+
+// insightsToTopic sends the group's X-Ray Insights events to the topic.
+func insightsToTopic(scope constructs.Construct, main *xray.Group, topic awssns.ITopic) {
+	// Insights events for this group, from EventBridge's default bus
+	// (AWS service events there cost nothing), to the same topic.
+	awsevents.NewRule(scope, jsii.String("InsightsNotifications"), &awsevents.RuleProps{
+		Description: jsii.String("X-Ray Insights on " + *main.GroupName() + " to the alarm topic"),
+		EventPattern: &awsevents.EventPattern{
+			Source:     jsii.Strings("aws.xray"),
+			DetailType: jsii.Strings("AWS X-Ray Insight Update"),
+			Detail:     &map[string]any{"GroupName": []any{*main.GroupName()}},
+		},
+		Targets: &[]awsevents.IRuleTarget{&ruleToTopic{topic: topic}},
+	})
 }
 
 // ruleToTopic is an EventBridge target that publishes to the alarm topic,
