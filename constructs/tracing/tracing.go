@@ -94,34 +94,8 @@ func NewSidecar(scope constructs.Construct, id string, props *SidecarProps) *Sid
 		collector = XRayDaemon(nil)
 	}
 	spec := collector.spec()
-	cpu, memory := float64(sidecarCPU), float64(defaultSidecarMiB)
-	if props.Cpu != nil {
-		cpu = *props.Cpu
-	}
-	if props.MemoryLimitMiB != nil {
-		memory = *props.MemoryLimitMiB
-	}
-	if cpu != float64(int(cpu)) || cpu < 0 || cpu > maxSidecarCPU {
-		panic(fmt.Errorf("tracing.NewSidecar %s: Cpu: %g is not a number of CPU units; expected a whole number in 0..%d", id, cpu, maxSidecarCPU))
-	}
-	if memory != float64(int(memory)) || memory < minSidecarMiB {
-		panic(fmt.Errorf("tracing.NewSidecar %s: MemoryLimitMiB: %g is not a sidecar's memory; expected a whole number of MiB, %d or more (the %s's buffers are a share of it)", id, memory, minSidecarMiB, spec.name))
-	}
+	cpu, memory := sidecarSize(id, props, collector)
 	s := &Sidecar{name: spec.name, logGroup: props.LogGroup, memoryMiB: int(memory)}
-	switch mode := props.TaskDefinition.NetworkMode(); mode {
-	case awsecs.NetworkMode_AWS_VPC:
-	case awsecs.NetworkMode_HOST:
-		panic(fmt.Errorf("tracing.NewSidecar %s: TaskDefinition: network mode host binds the %s's port %d on the instance itself, where two such tasks clash and every process on the instance can send to it; expected awsvpc, where it is the task's own loopback", id, spec.name, XRayPort))
-	default:
-		panic(fmt.Errorf("tracing.NewSidecar %s: TaskDefinition: network mode %s gives each container a network of its own; expected awsvpc, where the app reaches the %s on the task's loopback", id, strings.ToLower(string(mode)), spec.name))
-	}
-	if props.AppContainer.PortMappings() != nil {
-		for _, m := range *props.AppContainer.PortMappings() {
-			if err := CheckAppPort(collector, *m.ContainerPort); err != nil {
-				panic(fmt.Errorf("tracing.NewSidecar %s: AppContainer: %w", id, err))
-			}
-		}
-	}
 	constructs.NewConstruct_Override(s, scope, &id)
 	if s.logGroup == nil {
 		s.logGroup = awslogs.NewLogGroup(s, jsii.String("Logs"), &awslogs.LogGroupProps{Retention: awslogs.RetentionDays_ONE_MONTH})
@@ -169,11 +143,20 @@ func NewSidecar(scope constructs.Construct, id string, props *SidecarProps) *Sid
 		s.container.AddMountPoints(&awsecs.MountPoint{SourceVolume: &volume, ContainerPath: jsii.String(path), ReadOnly: jsii.Bool(false)})
 	}
 
+	s.grant(props.TaskDefinition.TaskRole(), spec.statements)
+
+	s.wireApp(props.AppContainer, spec.appEnvironment(*props.ServiceName))
+	return s
+}
+
+// grant gives role what the collector calls, and statements (the caller's,
+// for its own collector configuration).
+func (s *Sidecar) grant(role awsiam.IRole, statements []awsiam.PolicyStatement) {
 	// The task role's grant, as a policy of its own that callers can see
 	// and depend on. Inline, so it does not grow when AWS changes the
 	// managed policy (AWSXRayDaemonWriteAccess) it mirrors.
 	s.policy = awsiam.NewPolicy(s, jsii.String("Policy"), &awsiam.PolicyProps{
-		Roles: &[]awsiam.IRole{props.TaskDefinition.TaskRole()},
+		Roles: &[]awsiam.IRole{role},
 		Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Actions: jsii.Strings(
 				"xray:PutTraceSegments",
@@ -199,28 +182,64 @@ func NewSidecar(scope constructs.Construct, id string, props *SidecarProps) *Sid
 	// The caller's statements, for what its own collector configuration
 	// adds, in a policy of their own: cdk-nag judges them, not under the
 	// X-Ray actions' suppression.
-	if len(spec.statements) > 0 {
+	if len(statements) > 0 {
 		awsiam.NewPolicy(s, jsii.String("ConfigPolicy"), &awsiam.PolicyProps{
-			Roles: &[]awsiam.IRole{props.TaskDefinition.TaskRole()}, Statements: &spec.statements,
+			Roles: &[]awsiam.IRole{role}, Statements: &statements,
 		})
 	}
+}
 
+// wireApp points the app container at the collector with appEnv.
+func (s *Sidecar) wireApp(app awsecs.ContainerDefinition, appEnv map[string]string) {
 	// The app's side: where to send, what to call its traces, and to start
 	// only once the sidecar has, since segments sent earlier are lost.
-	appEnv := spec.appEnvironment(*props.ServiceName)
 	names := make([]string, 0, len(appEnv))
 	for k := range appEnv {
 		names = append(names, k)
 	}
 	sort.Strings(names)
 	for _, k := range names {
-		props.AppContainer.AddEnvironment(jsii.String(k), jsii.String(appEnv[k]))
+		app.AddEnvironment(jsii.String(k), jsii.String(appEnv[k]))
 	}
-	props.AppContainer.AddContainerDependencies(&awsecs.ContainerDependency{
+	app.AddContainerDependencies(&awsecs.ContainerDependency{
 		Container: s.container,
 		Condition: awsecs.ContainerDependencyCondition_START,
 	})
-	return s
+}
+
+// sidecarSize checks the props NewSidecar refuses (CPU and memory, the
+// task's network mode, the app's ports) and returns the sidecar's CPU units
+// and memory.
+func sidecarSize(id string, props *SidecarProps, collector Collector) (cpu, memory float64) {
+	spec := collector.spec()
+	cpu, memory = float64(sidecarCPU), float64(defaultSidecarMiB)
+	if props.Cpu != nil {
+		cpu = *props.Cpu
+	}
+	if props.MemoryLimitMiB != nil {
+		memory = *props.MemoryLimitMiB
+	}
+	if cpu != float64(int(cpu)) || cpu < 0 || cpu > maxSidecarCPU {
+		panic(fmt.Errorf("tracing.NewSidecar %s: Cpu: %g is not a number of CPU units; expected a whole number in 0..%d", id, cpu, maxSidecarCPU))
+	}
+	if memory != float64(int(memory)) || memory < minSidecarMiB {
+		panic(fmt.Errorf("tracing.NewSidecar %s: MemoryLimitMiB: %g is not a sidecar's memory; expected a whole number of MiB, %d or more (the %s's buffers are a share of it)", id, memory, minSidecarMiB, spec.name))
+	}
+	switch mode := props.TaskDefinition.NetworkMode(); mode {
+	case awsecs.NetworkMode_AWS_VPC:
+	case awsecs.NetworkMode_HOST:
+		panic(fmt.Errorf("tracing.NewSidecar %s: TaskDefinition: network mode host binds the %s's port %d on the instance itself, where two such tasks clash and every process on the instance can send to it; expected awsvpc, where it is the task's own loopback", id, spec.name, XRayPort))
+	default:
+		panic(fmt.Errorf("tracing.NewSidecar %s: TaskDefinition: network mode %s gives each container a network of its own; expected awsvpc, where the app reaches the %s on the task's loopback", id, strings.ToLower(string(mode)), spec.name))
+	}
+	if props.AppContainer.PortMappings() != nil {
+		for _, m := range *props.AppContainer.PortMappings() {
+			if err := CheckAppPort(collector, *m.ContainerPort); err != nil {
+				panic(fmt.Errorf("tracing.NewSidecar %s: AppContainer: %w", id, err))
+			}
+		}
+	}
+	return cpu, memory
 }
 
 // Container is the sidecar's container definition.
