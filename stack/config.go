@@ -603,7 +603,18 @@ type contextReader struct {
 	known []string
 	// own are the keys the stage's own key set, by key.
 	own map[string]string
-	err error
+	// defaults are the defaults the keys were read with (what
+	// docs/configuration.md's table is tested against).
+	defaults map[string]any
+	err      error
+}
+
+// note records key's default.
+func (r *contextReader) note(key string, def any) {
+	if r.defaults == nil {
+		r.defaults = map[string]any{}
+	}
+	r.defaults[key] = def
 }
 
 // ownKey is a stage's own form of key: cruddur:<stack>:<name>.
@@ -648,6 +659,7 @@ func (r *contextReader) fail(key string, v any, want string) {
 }
 
 func (r *contextReader) str(key, def string) string {
+	r.note(key, def)
 	v, ok := r.lookup(key)
 	if !ok {
 		return def
@@ -660,6 +672,7 @@ func (r *contextReader) str(key, def string) string {
 }
 
 func (r *contextReader) boolean(key string, def bool) bool {
+	r.note(key, def)
 	v, ok := r.lookup(key)
 	if !ok {
 		return def
@@ -679,6 +692,7 @@ func (r *contextReader) boolean(key string, def bool) bool {
 // list reads a list of strings: a JSON list in cdk.json, or a
 // comma-separated string from `-c key=a,b` ("" is the empty list).
 func (r *contextReader) list(key string, def []string) []string {
+	r.note(key, def)
 	v, ok := r.lookup(key)
 	if !ok {
 		return def
@@ -707,6 +721,7 @@ func (r *contextReader) list(key string, def []string) []string {
 
 // number reads a number in min..max, a JSON number or a string.
 func (r *contextReader) number(key string, def, min, max float64) float64 {
+	r.note(key, def)
 	v, ok := r.lookup(key)
 	if !ok {
 		return def
@@ -731,6 +746,7 @@ func (r *contextReader) number(key string, def, min, max float64) float64 {
 // integer reads a whole number in min..max, a JSON number in cdk.json or a
 // string from `-c key=value`.
 func (r *contextReader) integer(key string, def, min, max int) int {
+	r.note(key, def)
 	v, ok := r.lookup(key)
 	if !ok {
 		return def

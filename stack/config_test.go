@@ -2,6 +2,7 @@ package stack
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -544,4 +545,72 @@ func stackList() string {
 		names = append(names, fmt.Sprintf("%s (%s)", s.StackName, s.Name))
 	}
 	return strings.Join(names, ", ")
+}
+
+// derivedDefaults are keys whose default is another value, which the docs
+// name in words.
+var derivedDefaults = map[string]string{
+	keyGroupName:             "the service name",
+	keyInsightsNotifications: "as `insightsEnabled`",
+}
+
+// TestTheDocsListEveryKeyWithItsDefault: docs/configuration.md's table of
+// context keys is the keys LoadConfig reads, no more and no fewer, each
+// with the default it is read with (development's, and production's where
+// that differs): the table is tested against the one place the keys are
+// declared.
+func TestTheDocsListEveryKeyWithItsDefault(t *testing.T) {
+	doc, err := os.ReadFile("../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, _ := strings.Cut(string(doc), "\n## Context\n")
+	table, _, _ = strings.Cut(table, "\n## ")
+	documented := map[string]string{} // key -> its default column
+	for _, line := range strings.Split(table, "\n") {
+		cells := strings.Split(line, " | ")
+		if !strings.HasPrefix(line, "| `cruddur:") || len(cells) < 3 {
+			continue
+		}
+		for _, k := range strings.Split(strings.TrimPrefix(cells[0], "| "), ", ") {
+			documented[strings.Trim(k, "`")] = cells[1]
+		}
+	}
+	read := map[string]bool{}
+	for _, stage := range []stages.Stage{stages.Development, stages.Production} {
+		r := &contextReader{ctx: map[string]any{}, stack: stage.StackName}
+		readConfig(stage, r)
+		for key, def := range r.defaults {
+			read[key] = true
+			column, ok := documented[key]
+			want := fmt.Sprint(def)
+			switch v := def.(type) {
+			case []string:
+				b, _ := json.Marshal(v)
+				want = string(b)
+			case string:
+				if v == "" || v == stage.Account || v == stage.Region || v == stage.CertificateArn || v == stage.AlarmEmail {
+					continue // none, or the stage's own value
+				}
+			}
+			if words, derived := derivedDefaults[key]; derived {
+				want = words
+			} else {
+				want = "`" + want + "`"
+			}
+			if ok && !strings.Contains(column, want) {
+				t.Errorf("docs/configuration.md: %s's default is %q; stage %s reads it with %s", key, column, stage.Name, want)
+			}
+		}
+	}
+	for key := range read {
+		if _, ok := documented[key]; !ok {
+			t.Errorf("docs/configuration.md's table lacks %s, which LoadConfig reads", key)
+		}
+	}
+	for key := range documented {
+		if !read[key] {
+			t.Errorf("docs/configuration.md's table lists %s, which LoadConfig does not read", key)
+		}
+	}
 }
