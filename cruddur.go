@@ -98,7 +98,7 @@ func build(app awscdk.App, getenv func(string) string) error {
 		} else {
 			providers[cfg.Account] = access
 		}
-		if cfg.Stage.Production {
+		if cfg.Stage.Posture.NIST {
 			for _, s := range []awscdk.Stack{s, access} {
 				awscdk.Aspects_Of(s).Add(cdknag.NewNIST80053R5Checks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 			}

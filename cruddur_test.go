@@ -243,11 +243,11 @@ func TestNagFindsNothing(t *testing.T) {
 			t.Errorf("%s: cdk-nag findings:\n%s", name, strings.Join(findings, "\n"))
 		}
 	}
-	// Production ran the NIST pack too, and only production: its report is
-	// there, development's is not.
+	// A stage whose posture asks for NIST 800-53 ran that pack too, and only
+	// such a stage: its report is there, another's is not.
 	for _, stage := range stages.All {
 		_, err := os.Stat(filepath.Join(apps["default"].outdir, "NIST.800.53.R5--"+stage.StackName+"-NagReport.csv"))
-		if stage.Production != (err == nil) {
+		if stage.Posture.NIST != (err == nil) {
 			t.Errorf("stage %s: NIST 800-53 report: %v", stage.Name, err)
 		}
 	}
@@ -353,7 +353,7 @@ func singletonInBothStages() map[string]any {
 	for _, s := range stages.All {
 		ctx["cruddur:"+s.StackName+":account"] = "111122223333"
 		ctx["cruddur:"+s.StackName+":region"] = "us-east-1"
-		if s.Production {
+		if s.Posture.HTTPSOnly {
 			ctx["cruddur:"+s.StackName+":certificateArn"] = "arn:aws:acm:us-east-1:111122223333:certificate/12345678-1234-1234-1234-123456789012"
 		}
 	}

@@ -110,7 +110,7 @@ func NewAccess(scope constructs.Construct, id string, props *AccessProps) awscdk
 		// tokens in an environment-agnostic stack, values in a pinned one.
 		&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::arn:.+:cloudformation:.+:stack\/` + cfg.Stage.StackName + `\/\*$/`)})
 
-	if cfg.Stage.Production {
+	if cfg.Stage.Posture.NIST {
 		for _, role := range []awsiam.Role{deploy, diff} {
 			nagExempt(find(role, "DefaultPolicy"), grantReason, "NIST.800.53.R5-IAMNoInlinePolicy")
 		}

@@ -65,10 +65,6 @@ const (
 // stages); it is refused with a pointer to them.
 const retiredStageKey = prefix + "stage"
 
-// productionRetentionDays is the least a production stage keeps its logs
-// (AWS Control Tower's CT.CLOUDWATCH.PR.2).
-const productionRetentionDays = 365
-
 // The collectors cruddur:collector names.
 const (
 	collectorXRayDaemon      = "xray-daemon"
@@ -209,9 +205,7 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 	k := &checker{r: r, stage: stage}
 	k.teamsValues(c)
 	c.check(k, ctx, service)
-	if prod := stage.Production; prod {
-		productionChecks(c, k.check)
-	}
+	postureChecks(c, k.check)
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -225,7 +219,7 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 // defaults of the keys that can set them. It returns the service's name
 // before the stage's suffix.
 func readConfig(stage stages.Stage, r *contextReader) (*Config, string) {
-	prod := stage.Production
+	posture := stage.Posture
 	service := r.str(KeyServiceName, "Cruddur")
 	c := &Config{
 		Stage:                            stage,
@@ -244,15 +238,15 @@ func readConfig(stage stages.Stage, r *contextReader) (*Config, string) {
 		Collector:                        r.str(KeyCollector, collectorXRayDaemon),
 		DaemonImage:                      r.str(keyDaemonImage, ""),
 		CollectorImage:                   r.str(keyCollectorImage, ""),
-		LogRetentionDays:                 r.integer(keyLogRetentionDays, pick(prod, productionRetentionDays, 30), 1, 3653),
+		LogRetentionDays:                 r.integer(keyLogRetentionDays, posture.LogRetentionDays, 1, 3653),
 		VpcID:                            r.str(keyVpcID, ""),
-		NatGateways:                      r.integer(keyNatGateways, pick(prod, 2, 1), 1, 2),
+		NatGateways:                      r.integer(keyNatGateways, posture.NatGateways, 1, 2),
 		DesiredCount:                     r.integer(keyDesiredCount, 2, 0, 100),
 		MaxCount:                         r.integer(keyMaxCount, 10, 1, 100),
 		EcsExec:                          r.boolean(keyEcsExec, false),
 		LoadBalancer:                     r.boolean(keyLoadBalancer, true),
 		CertificateArn:                   r.str(keyCertificateArn, stage.CertificateArn),
-		DeletionProtection:               r.boolean(keyDeletionProtection, prod),
+		DeletionProtection:               r.boolean(keyDeletionProtection, posture.Protected),
 		AlarmEmail:                       r.str(keyAlarmEmail, stage.AlarmEmail),
 		SlowRequestSeconds:               r.number(keySlowRequestSeconds, 1, 0.001, 3600),
 		FaultTracesThreshold:             r.integer(keyFaultTracesThreshold, 5, 1, 1000000),
@@ -518,37 +512,30 @@ func (c *Config) loadRule(key, file, service string) (*xray.SamplingRuleProps, e
 	return rule, nil
 }
 
-// productionChecks refuses what a production stage may not run with.
-func productionChecks(c *Config, check func(string, error)) {
-	why := fmt.Sprintf("(stage %s)", c.Stage.Name)
-	if !c.LoadBalancer {
-		check(keyLoadBalancer, fmt.Errorf("false: production serves through the load balancer and AWS WAF %s; expected true", why))
+// postureChecks refuses what the stage's posture does not let its stack run
+// with, whatever context says.
+func postureChecks(c *Config, check func(string, error)) {
+	p, stage := c.Stage.Posture, "stage "+c.Stage.Name
+	if p.HTTPSOnly && !c.LoadBalancer {
+		check(keyLoadBalancer, fmt.Errorf("false: %s serves through the load balancer and AWS WAF; expected true", stage))
 	}
-	if c.CertificateArn == "" {
-		check(keyCertificateArn, fmt.Errorf("not set: production serves HTTPS only %s; expected an ACM certificate ARN", why))
+	if p.HTTPSOnly && c.CertificateArn == "" {
+		check(keyCertificateArn, fmt.Errorf("not set: %s serves HTTPS only; expected an ACM certificate ARN", stage))
 	}
-	if c.LogRetentionDays < productionRetentionDays {
-		check(keyLogRetentionDays, fmt.Errorf("%d days is less than production keeps logs %s; expected %d or more", c.LogRetentionDays, why, productionRetentionDays))
+	if c.LogRetentionDays < p.MinLogRetentionDays {
+		check(keyLogRetentionDays, fmt.Errorf("%d days is less than %s keeps logs; expected %d or more", c.LogRetentionDays, stage, p.MinLogRetentionDays))
 	}
-	if c.NatGateways < 2 && c.VpcID == "" {
-		check(keyNatGateways, fmt.Errorf("%d: production survives the loss of an Availability Zone %s; expected 2", c.NatGateways, why))
+	if c.NatGateways < p.MinNatGateways && c.VpcID == "" {
+		check(keyNatGateways, fmt.Errorf("%d: %s survives the loss of an Availability Zone; expected %d", c.NatGateways, stage, p.MinNatGateways))
 	}
-	if c.EcsExec {
-		// cdk-nag's NIST 800-53 pack refuses ECS Exec's grant
-		// in production, and a shell into production's tasks is not
-		// production's way in.
-		check(keyEcsExec, fmt.Errorf("true: production's tasks take no shell %s (cdk-nag's NIST 800-53 pack refuses ECS Exec's grant there); expected false", why))
+	if p.Protected && c.EcsExec {
+		// cdk-nag's NIST 800-53 pack refuses ECS Exec's grant, and a shell
+		// into a protected stage's tasks is not its way in.
+		check(keyEcsExec, fmt.Errorf("true: %s's tasks take no shell (cdk-nag's NIST 800-53 pack refuses ECS Exec's grant); expected false", stage))
 	}
-	if !c.DeletionProtection {
-		check(keyDeletionProtection, fmt.Errorf("false: production's load balancer is protected from deletion %s; expected true", why))
+	if p.Protected && !c.DeletionProtection {
+		check(keyDeletionProtection, fmt.Errorf("false: %s's load balancer is protected from deletion; expected true", stage))
 	}
-}
-
-func pick(cond bool, yes, no int) int {
-	if cond {
-		return yes
-	}
-	return no
 }
 
 // fargateMemory is, for each task CPU Fargate takes (1024 units to a vCPU),

@@ -35,8 +35,8 @@ func noEnv(string) string { return "" }
 // The stages of these tests: development's and production's rules without
 // a name suffix, so that names are the service's own.
 var (
-	development = stages.Stage{Name: "development", StackName: "Test"}
-	production  = stages.Stage{Name: "production", StackName: "Test", Production: true}
+	development = stages.Stage{Name: "development", StackName: "Test", Posture: stages.Relaxed}
+	production  = stages.Stage{Name: "production", StackName: "Test", Posture: stages.Guarded}
 )
 
 // stageKey in a test's context picks the production stage; LoadConfig
@@ -165,7 +165,7 @@ func TestAStagesNamesTakeItsSuffix(t *testing.T) {
 // stage's readiness to deploy is judged on them, not on the CLI's
 // credentials.
 func TestTheTeamsValuesAreTheStagesDefaults(t *testing.T) {
-	filled := stages.Stage{Name: "production", StackName: "P", Production: true, Account: "111122223333", Region: "us-east-1",
+	filled := stages.Stage{Name: "production", StackName: "P", Posture: stages.Guarded, Account: "111122223333", Region: "us-east-1",
 		CertificateArn: testCertificate, AlarmEmail: "oncall@example.com"}
 	c, err := LoadConfig(filled, context(nil), noEnv)
 	if err != nil {
@@ -181,7 +181,7 @@ func TestTheTeamsValuesAreTheStagesDefaults(t *testing.T) {
 	cli := func(k string) string {
 		return map[string]string{"CDK_DEFAULT_ACCOUNT": "111122223333", "CDK_DEFAULT_REGION": "eu-west-1"}[k]
 	}
-	unfilled := stages.Stage{Name: "development", StackName: "D", NameSuffix: "-dev"}
+	unfilled := stages.Stage{Name: "development", StackName: "D", NameSuffix: "-dev", Posture: stages.Relaxed}
 	c, err = LoadConfig(unfilled, context(nil), cli)
 	if err != nil || c.Account != "111122223333" || c.NotDeployable == nil {
 		t.Errorf("a stage without an account, under the CLI's credentials: %v, %v; want their account, and still not deployable", c, err)
@@ -350,17 +350,17 @@ func TestLoadConfigRejectsBadInput(t *testing.T) {
 		{"the stage as context, as before stages were stacks", map[string]any{"cruddur:stage": "production"},
 			`context cruddur:stage: unknown key: each stage is a stack of its own now; expected no cruddur:stage, and the stack of the stage, one of ` + stackList() + ` (stack/stages/stages.go)`},
 		{"production without a certificate", map[string]any{stageKey: "production"},
-			`context cruddur:certificateArn: not set: production serves HTTPS only (stage production); expected an ACM certificate ARN`},
+			`context cruddur:certificateArn: not set: stage production serves HTTPS only; expected an ACM certificate ARN`},
 		{"production keeping logs a month", map[string]any{stageKey: "production", keyCertificateArn: testCertificate, keyLogRetentionDays: 30.0},
-			`context cruddur:logRetentionDays: 30 days is less than production keeps logs (stage production); expected 365 or more`},
+			`context cruddur:logRetentionDays: 30 days is less than stage production keeps logs; expected 365 or more`},
 		{"production with one NAT gateway", map[string]any{stageKey: "production", keyCertificateArn: testCertificate, keyNatGateways: 1.0},
-			`context cruddur:natGateways: 1: production survives the loss of an Availability Zone (stage production); expected 2`},
+			`context cruddur:natGateways: 1: stage production survives the loss of an Availability Zone; expected 2`},
 		{"production without deletion protection", map[string]any{stageKey: "production", keyCertificateArn: testCertificate, keyDeletionProtection: false},
-			`context cruddur:deletionProtection: false: production's load balancer is protected from deletion (stage production); expected true`},
+			`context cruddur:deletionProtection: false: stage production's load balancer is protected from deletion; expected true`},
 		{"production without the load balancer", map[string]any{stageKey: "production", keyCertificateArn: testCertificate, keyLoadBalancer: false},
 			`context cruddur:certificateArn: a certificate needs the load balancer; expected cruddur:loadBalancer true or no certificate`},
 		{"ECS Exec in production", map[string]any{stageKey: "production", keyCertificateArn: testCertificate, keyEcsExec: "true"},
-			`context cruddur:ecsExec: true: production's tasks take no shell (stage production) (cdk-nag's NIST 800-53 pack refuses ECS Exec's grant there); expected false`},
+			`context cruddur:ecsExec: true: stage production's tasks take no shell (cdk-nag's NIST 800-53 pack refuses ECS Exec's grant); expected false`},
 		{"ECS Exec not a boolean", map[string]any{keyEcsExec: "on"},
 			`context cruddur:ecsExec: "on"; expected true or false`},
 		{"certificate ARN", map[string]any{keyCertificateArn: "arn:aws:iam::111122223333:server-certificate/x"},
@@ -474,8 +474,8 @@ func TestAKeyForOneStage(t *testing.T) {
 		t.Fatalf("production: %v; want the keys for all stages only", err)
 	}
 	for key, want := range map[string]string{
-		"cruddur:" + prod.StackName + ":ecsExec":          "context cruddur:" + prod.StackName + ":ecsExec: true: production's tasks take no shell (stage production)",
-		"cruddur:" + prod.StackName + ":logRetentionDays": "context cruddur:" + prod.StackName + ":logRetentionDays: 30 days is less than production keeps logs (stage production); expected 365 or more",
+		"cruddur:" + prod.StackName + ":ecsExec":          "context cruddur:" + prod.StackName + ":ecsExec: true: stage production's tasks take no shell",
+		"cruddur:" + prod.StackName + ":logRetentionDays": "context cruddur:" + prod.StackName + ":logRetentionDays: 30 days is less than stage production keeps logs; expected 365 or more",
 		"cruddur:Cruddur-Nowhere:ecsExec":                 `context cruddur:Cruddur-Nowhere:ecsExec: no stage deploys as stack "Cruddur-Nowhere"; expected one of`,
 		"cruddur:" + prod.StackName + ":ecsExc":           "context cruddur:" + prod.StackName + ":ecsExc: unknown key; did you mean cruddur:" + prod.StackName + ":ecsExec?",
 	} {

@@ -30,7 +30,7 @@ type platform struct {
 // newPlatform defines the shared part of the stack.
 func newPlatform(stack awscdk.Stack, cfg *Config) *platform {
 	p := &platform{stack: stack, cfg: cfg}
-	p.key = stackKey(stack, cfg.Stage.Production)
+	p.key = stackKey(stack, cfg.Stage.Posture.EncryptedLogs)
 	p.vpc = network(stack, cfg, p.logs)
 	p.cluster = awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{
 		Vpc:                 p.vpc,
@@ -41,11 +41,11 @@ func newPlatform(stack awscdk.Stack, cfg *Config) *platform {
 }
 
 // logs is a log group in scope that keeps its logs as the configuration
-// says, encrypted in production with the stack's key; name is CloudWatch's
+// says, encrypted with the stack's key where the posture asks; name is CloudWatch's
 // (nil: CloudFormation's).
 func (p *platform) logs(scope constructs.Construct, id string, name *string) awslogs.LogGroup {
 	var key awskms.IKey
-	if p.cfg.Stage.Production {
+	if p.cfg.Stage.Posture.EncryptedLogs {
 		key = p.key
 	}
 	return awslogs.NewLogGroup(scope, &id, &awslogs.LogGroupProps{
@@ -55,7 +55,8 @@ func (p *platform) logs(scope constructs.Construct, id string, name *string) aws
 
 // finish adds what covers every service, once they are all added: the
 // dashboard of their widgets, the stack's outputs, Transaction Search when
-// asked for, and production's exemptions on the shared resources.
+// asked for, and the exemptions that stand on the shared resources where the
+// NIST pack runs.
 func (p *platform) finish() {
 	dashboard := awscloudwatch.NewDashboard(p.stack, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
 		Widgets: &[]*[]awscloudwatch.IWidget{&p.widgets},
@@ -66,7 +67,7 @@ func (p *platform) finish() {
 	if p.cfg.TransactionSearch {
 		transactionSearch(p.stack, p.cfg.TransactionSearchIndexingPercent)
 	}
-	if p.cfg.Stage.Production {
+	if p.cfg.Stage.Posture.NIST {
 		platformExemptions(p.stack, p.cfg)
 	}
 }

@@ -17,8 +17,8 @@ import (
 // addService adds one traced service to the platform, in scope (the stack
 // itself for the first; another service in a construct of its own): its
 // X-Ray group and sampling rules, the task with its tracing sidecar, the
-// Fargate service behind its own load balancer (and, in production, AWS
-// WAF), its alarms and its dashboard widgets.
+// Fargate service behind its own load balancer (and, where the posture is
+// HTTPSOnly, AWS WAF), its alarms and its dashboard widgets.
 func (p *platform) addService(scope constructs.Construct, cfg *Config) {
 	group := xrayGroupAndRules(scope, cfg)
 	task, sidecar, appLogs := p.task(scope, cfg)
@@ -27,9 +27,11 @@ func (p *platform) addService(scope constructs.Construct, cfg *Config) {
 	// own resource: its scaling needs no wait).
 	service.Node().DefaultChild().Node().AddDependency(sidecar.Policy())
 	p.alarms(scope, cfg, group, service, lb)
-	if cfg.Stage.Production {
+	if cfg.Stage.Posture.HTTPSOnly {
 		webACL(scope, lb, p.logs)
-		serviceExemptions(scope)
+	}
+	if cfg.Stage.Posture.NIST {
+		serviceExemptions(scope, cfg)
 	}
 	taskSuppressions(task, cfg)
 

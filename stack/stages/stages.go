@@ -39,11 +39,10 @@ type Stage struct {
 	// (cdk.out/<StackName>.template.json) and the CloudFormation stack that
 	// `cdk deploy <StackName>` creates or updates.
 	StackName string
-	// Production applies production's defaults and checks: HTTPS only behind
-	// AWS WAF, logs kept a year and encrypted with a key of the stack's own,
-	// two NAT gateways, a protected load balancer, cdk-nag's NIST 800-53
-	// pack.
-	Production bool
+	// Posture is how closely the stage's stack is guarded: the defaults it
+	// gives some context keys, and what its stack must have whatever
+	// context says (Relaxed, Guarded, or a stage's own).
+	Posture Posture
 	// NameSuffix ends the service name and every X-Ray name of the stage
 	// (its groups and sampling rules), which X-Ray requires to be unique
 	// in an account and region: so stages can run side by side in one. The
@@ -85,6 +84,7 @@ var (
 		Name:       "development",
 		StackName:  "Cruddur-Dev",
 		NameSuffix: "-dev",
+		Posture:    Relaxed,
 		Account:    "",
 		Region:     "",
 	}
@@ -93,12 +93,52 @@ var (
 	Production = Stage{
 		Name:           "production",
 		StackName:      "Cruddur",
-		Production:     true,
+		Posture:        Guarded,
 		Account:        "",
 		Region:         "",
 		CertificateArn: PlaceholderCertificateArn,
 		AlarmEmail:     "",
 	}
+)
+
+// Posture is how closely a stage's stack is guarded.
+type Posture struct {
+	// LogRetentionDays is how long every log group keeps its logs by
+	// default (cruddur:logRetentionDays); MinLogRetentionDays the fewest
+	// days the stage takes.
+	LogRetentionDays, MinLogRetentionDays int
+	// NatGateways is the new VPC's NAT gateways by default
+	// (cruddur:natGateways); MinNatGateways the fewest the stage takes (one
+	// per Availability Zone survives the loss of one).
+	NatGateways, MinNatGateways int
+	// HTTPSOnly requires the load balancer and a certificate, and puts AWS
+	// WAF in front of it.
+	HTTPSOnly bool
+	// Protected turns the load balancer's deletion protection on by
+	// default and requires it, and refuses ECS Exec.
+	Protected bool
+	// EncryptedLogs encrypts every log group with the stack's own key.
+	EncryptedLogs bool
+	// NIST checks the stack with cdk-nag's NIST 800-53 rev. 5 pack too, and
+	// records the Control Tower controls and NIST rules that stand there.
+	NIST bool
+	// Notified requires an alarm e-mail before the stage deploys: alarms
+	// that notify nobody are not a guarded stage's.
+	Notified bool
+}
+
+// The postures the stages take.
+var (
+	// Relaxed is for changes landing first: a month of logs, one NAT
+	// gateway, HTTP.
+	Relaxed = Posture{LogRetentionDays: 30, MinLogRetentionDays: 1, NatGateways: 1, MinNatGateways: 1}
+	// Guarded is production's: HTTPS only behind AWS WAF, logs kept a year
+	// (AWS Control Tower's CT.CLOUDWATCH.PR.2) and encrypted with a key of
+	// the stack's own, two NAT gateways, a
+	// protected load balancer, cdk-nag's NIST 800-53 pack, alarms that
+	// notify someone.
+	Guarded = Posture{LogRetentionDays: 365, MinLogRetentionDays: 365, NatGateways: 2, MinNatGateways: 2,
+		HTTPSOnly: true, Protected: true, EncryptedLogs: true, NIST: true, Notified: true}
 )
 
 // Repository is the GitHub repository, OWNER/NAME as GitHub spells it, whose
@@ -157,20 +197,20 @@ func (s Stage) DiffEnvironment() string { return s.Name + "-diff" }
 
 // Deployable returns nil when every value the stage needs from the team is
 // filled in, in the form AWS takes it: account and region for every stage,
-// and for production the certificate and the alarm e-mail too (alarms that
-// notify nobody are not production's). Otherwise it returns one line naming
+// the certificate where the posture is HTTPSOnly, and the alarm e-mail
+// where it is Notified. Otherwise it returns one line naming
 // the stage, File, and each value to fill in or to correct.
 func (s Stage) Deployable() error {
 	missing, wrong := s.where()
 	switch {
-	case s.Production && (s.CertificateArn == "" || s.CertificateArn == PlaceholderCertificateArn):
+	case s.Posture.HTTPSOnly && (s.CertificateArn == "" || s.CertificateArn == PlaceholderCertificateArn):
 		missing = append(missing, "CertificateArn (an ACM certificate in the stage's region; it is still the placeholder)")
 	case s.CertificateArn != "" && s.CertificateArn != PlaceholderCertificateArn:
 		if err := CheckCertificateArn(s.CertificateArn, s.Account, s.Region); err != nil {
 			wrong = append(wrong, "CertificateArn: "+err.Error())
 		}
 	}
-	if s.Production && s.AlarmEmail == "" {
+	if s.Posture.Notified && s.AlarmEmail == "" {
 		missing = append(missing, "AlarmEmail (who the alarms notify)")
 	} else if s.AlarmEmail != "" {
 		if err := CheckEmail(s.AlarmEmail); err != nil {

@@ -9,7 +9,7 @@ import (
 // (or the placeholder certificate) is refused in one line naming the stage
 // and each value; filled in, it may deploy.
 func TestAStageNeedsTheTeamsValuesToDeploy(t *testing.T) {
-	filled := Stage{Name: "production", StackName: "Cruddur", Production: true, Account: "111122223333", Region: "eu-west-1",
+	filled := Stage{Name: "production", StackName: "Cruddur", Posture: Guarded, Account: "111122223333", Region: "eu-west-1",
 		CertificateArn: "arn:aws:acm:eu-west-1:111122223333:certificate/12345678-1234-1234-1234-123456789012", AlarmEmail: "oncall@example.com"}
 	if err := filled.Deployable(); err != nil {
 		t.Fatalf("a filled-in stage: %v", err)
@@ -32,7 +32,7 @@ func TestAStageNeedsTheTeamsValuesToDeploy(t *testing.T) {
 			t.Errorf("%s: %v; want one line naming the stage and %q", tc.name, err, tc.want)
 		}
 	}
-	dev := Stage{Name: "development", StackName: "Cruddur-Dev", Account: "111122223333", Region: "eu-west-1"}
+	dev := Stage{Name: "development", StackName: "Cruddur-Dev", Posture: Relaxed, Account: "111122223333", Region: "eu-west-1"}
 	if err := dev.Deployable(); err != nil {
 		t.Errorf("development needs no certificate or e-mail: %v", err)
 	}
@@ -67,7 +67,7 @@ func TestEveryStageHasNamesOfItsOwn(t *testing.T) {
 // at deploy (after the network exists) are refused by the deploy check, in
 // one line naming the stage, stages.go, the field and the value.
 func TestTheDeployCheckRefusesWhatCannotDeploy(t *testing.T) {
-	filled := Stage{Name: "production", StackName: "Cruddur", Production: true, Account: "123456789012", Region: "eu-west-1",
+	filled := Stage{Name: "production", StackName: "Cruddur", Posture: Guarded, Account: "123456789012", Region: "eu-west-1",
 		CertificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012", AlarmEmail: "oncall@example.com"}
 	cases := []struct {
 		name   string
