@@ -20,6 +20,8 @@ type faultLog struct {
 	now    func() time.Time
 	mu     sync.Mutex
 	causes map[string]*faultCause
+	// logger writes the lines; nil is the default logger at the time.
+	logger *slog.Logger
 }
 
 type faultCause struct {
@@ -70,5 +72,9 @@ func (f *faultLog) log(level slog.Level, msg string, attrs ...any) {
 		// Lines of this cause not written since the last one.
 		attrs = append(attrs, "held_back", held)
 	}
-	slog.Log(context.Background(), level, msg, attrs...)
+	logger := f.logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	logger.Log(context.Background(), level, msg, attrs...)
 }
