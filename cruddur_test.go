@@ -195,11 +195,13 @@ func TestSynthIsDeterministic(t *testing.T) {
 }
 
 // TestTemplateIsMachineIndependent looks for what would differ between
-// machines: absolute paths of this checkout, the temp folder, home.
+// machines: absolute paths of this checkout, of the synth's output folder
+// (a temporary folder of this run), home. (Not /tmp itself: a container's
+// path, such as the CloudWatch agent's writable /tmp, is the image's.)
 func TestTemplateIsMachineIndependent(t *testing.T) {
 	wd, _ := os.Getwd()
 	home, _ := os.UserHomeDir()
-	for _, p := range []string{wd, os.TempDir(), home} {
+	for _, p := range []string{wd, apps["default"].outdir, home} {
 		for name, template := range apps["default"].templates {
 			if p != "" && p != "/" && bytes.Contains(template, []byte(p)) {
 				t.Errorf("the %s template contains the machine path %s", name, p)
