@@ -180,6 +180,10 @@ const (
 // every stage), and the environment the CDK CLI sets. Every error names the
 // context key (or the file and field), the bad value, and what is expected.
 func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) string) (*Config, error) {
+	if stage.Posture == (stages.Posture{}) {
+		// A zero posture would keep logs for 0 days: named here instead.
+		return nil, fmt.Errorf("%s: stage %s: Posture: not set; expected stages.Relaxed, stages.Guarded or a posture of its own", stages.File, stage.Name)
+	}
 	r := &contextReader{ctx: ctx, stack: stage.StackName}
 	c, service := readConfig(stage, r)
 	if r.err != nil {

@@ -614,3 +614,14 @@ func TestTheDocsListEveryKeyWithItsDefault(t *testing.T) {
 		}
 	}
 }
+
+// TestAStageWithoutAPostureIsNamed: a stage added without a posture is
+// refused in one line naming it and the field, not by the zero defaults
+// it would give.
+func TestAStageWithoutAPostureIsNamed(t *testing.T) {
+	_, err := LoadConfig(stages.Stage{Name: "staging", StackName: "Cruddur-Staging"}, map[string]any{}, func(string) string { return "" })
+	want := "stack/stages/stages.go: stage staging: Posture: not set; expected stages.Relaxed, stages.Guarded or a posture of its own"
+	if err == nil || err.Error() != want {
+		t.Errorf("LoadConfig: %v; want %q", err, want)
+	}
+}
