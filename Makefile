@@ -144,7 +144,7 @@ bench-load:
 FUZZTIME ?= 30s
 fuzz:
 	go test ./constructs/xray -run '^$$' -fuzz '^FuzzParseSamplingRule$$' -fuzztime $(FUZZTIME)
-	cd backend && go test . -run '^$$' -fuzz '^FuzzParseTraceHeader$$' -fuzztime $(FUZZTIME)
+	cd backend && go test ./internal/edge -run '^$$' -fuzz '^FuzzParseTraceHeader$$' -fuzztime $(FUZZTIME)
 
 ## diff-deployed: one stage, STACK=..., synthesized and diffed against the stack as deployed
 ##                (tools/templatediff/deployed.sh: a read-only get-template with the credentials

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-xray-sdk-go/v2/xray"
+	"github.com/cruddur/tracing/backend/internal/edge"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -16,7 +17,7 @@ import (
 const healthCheckPath = "/api/health-check"
 
 // accessLog writes one JSON line per request once it is served: method,
-// path, status, duration, the client's address (atTheEdge's) and the trace id in X-Ray's form
+// path, status, duration, the client's address (edge.Handler's) and the trace id in X-Ray's form
 // (1-xxxxxxxx-xxxxxxxxxxxxxxxxxxxxxxxx), so that CloudWatch Logs Insights
 // leads from a line to its trace in one step. It runs inside the tracing
 // middleware, where traceID finds the request's trace.
@@ -34,7 +35,7 @@ func accessLog(traceID func(context.Context) string, h http.Handler) http.Handle
 			slog.String("path", r.URL.Path),
 			slog.Int("status", sw.status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-			slog.String("client", clientAddress(r)),
+			slog.String("client", edge.ClientAddress(r)),
 			slog.String("trace_id", traceID(r.Context())))
 	})
 }

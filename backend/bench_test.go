@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
 	"github.com/aws/aws-xray-sdk-go/v2/xray"
 	"github.com/aws/aws-xray-sdk-go/v2/xraylog"
+	"github.com/cruddur/tracing/backend/internal/edge"
 	"github.com/cruddur/tracing/backend/internal/standin"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -74,7 +75,7 @@ func BenchmarkHomeActivities(b *testing.B) {
 		// recording nothing, not even what it samples.
 		{"floor-sampling-decision-only", func() http.Handler {
 			plain := accessLog(unsampledTraceID, routes(time.Now, xraySteps{}))
-			return edgeTraceHeader(false, sampledFirst(seed, xray.NewFixedSegmentNamer("Cruddur"), "", "", plain, plain))
+			return edge.FilterTraceHeader(false, sampledFirst(seed, xray.NewFixedSegmentNamer("Cruddur"), "", "", plain, plain))
 		}},
 		// OpenTelemetry with every request recorded (spans batched to an
 		// exporter that drops them, or over OTLP/HTTP to the sink), at the

@@ -14,27 +14,9 @@ import (
 
 	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
 	"github.com/aws/aws-xray-sdk-go/v2/xray"
+	"github.com/cruddur/tracing/backend/internal/edge"
 	"github.com/cruddur/tracing/backend/internal/standin"
 )
-
-func TestParseTraceHeader(t *testing.T) {
-	cases := map[string]bool{
-		"Root=1-5759e988-bd862e3fe1be46a994272793":                                                   true,
-		"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1":                 true,
-		"Self=1-67891234-12456789abcdef012345678;Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=?": false, // Self too short
-		"Self=1-67891234-123456789abcdef012345678;Root=1-5759e988-bd862e3fe1be46a994272793":          true,
-		"Sampled=1": false, // no Root
-		"Root=1-5759e988-bd862e3fe1be46a99427279Z":                                     false,
-		"Root=junk;Sampled=1":                                                          false,
-		"Root=1-5759e988-bd862e3fe1be46a994272793;X=1":                                 false,
-		"Root=1-5759e988-bd862e3fe1be46a994272793;" + strings.Repeat("Sampled=1;", 30): false, // over 256 bytes
-	}
-	for in, want := range cases {
-		if _, ok := parseTraceHeader(in); ok != want {
-			t.Errorf("parseTraceHeader(%q) ok = %v, want %v", in, ok, want)
-		}
-	}
-}
 
 // segmentCounter stands in for the X-Ray daemon: it counts the segments
 // (not subsegments) it receives, and keeps their trace ids.
@@ -129,7 +111,7 @@ func recordedShare(t *testing.T, trust bool, n int, header func(i int) string) f
 			for i := w; i < n; i += 8 {
 				req, _ := http.NewRequest("GET", srv.URL+"/api/activities/home", nil)
 				if v := header(i); v != "" {
-					req.Header.Set(traceHeader, v)
+					req.Header.Set(edge.TraceHeader, v)
 				}
 				resp, err := http.DefaultClient.Do(req)
 				if err != nil || resp.StatusCode != 200 {
@@ -189,14 +171,14 @@ func TestMalformedTraceHeaderIsNeitherSentNorEchoed(t *testing.T) {
 			}
 			srv := httptest.NewServer(h)
 			req, _ := http.NewRequest("GET", srv.URL+"/api/health-check", nil)
-			req.Header.Set(traceHeader, junk)
+			req.Header.Set(edge.TraceHeader, junk)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
 			srv.Close()
-			echo := resp.Header.Get(traceHeader)
+			echo := resp.Header.Get(edge.TraceHeader)
 			if strings.Contains(echo, "junk") || strings.Contains(echo, "aaaa") || !strings.HasPrefix(echo, "Root=1-") {
 				t.Errorf("trust %v: the response's header is %.80q", trust, echo)
 			}
@@ -216,54 +198,4 @@ func TestMalformedTraceHeaderIsNeitherSentNorEchoed(t *testing.T) {
 			}
 		}
 	}
-}
-
-func TestNewTraceID(t *testing.T) {
-	seen := map[string]bool{}
-	for range 10000 {
-		id := newTraceID()
-		if !traceIDPattern.MatchString(id) || seen[id] {
-			t.Fatalf("trace id %q (seen before: %v)", id, seen[id])
-		}
-		seen[id] = true
-	}
-	if start := newTraceID()[2:10]; start < fmt.Sprintf("%08x", time.Now().Unix()-1) {
-		t.Errorf("trace id starts %s: not now", start)
-	}
-}
-
-func BenchmarkNewTraceID(b *testing.B) {
-	b.Run("ours", func(b *testing.B) {
-		for b.Loop() {
-			newTraceID()
-		}
-	})
-	b.Run("xray.NewTraceID", func(b *testing.B) {
-		for b.Loop() {
-			xray.NewTraceID()
-		}
-	})
-}
-
-// FuzzParseTraceHeader: whatever a caller sends, the parser never panics,
-// and what it accepts is a header of at most 256 bytes whose Root is in
-// X-Ray's form and appears in it. The seeds are TestParseTraceHeader's cases.
-func FuzzParseTraceHeader(f *testing.F) {
-	for _, seed := range []string{
-		"Root=1-5759e988-bd862e3fe1be46a994272793",
-		"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
-		"Self=1-67891234-123456789abcdef012345678;Root=1-5759e988-bd862e3fe1be46a994272793",
-		"Sampled=1", "Root=junk;Sampled=1", "Root=1-5759e988-bd862e3fe1be46a994272793;X=1", "", ";;", "Root=",
-	} {
-		f.Add(seed)
-	}
-	f.Fuzz(func(t *testing.T, v string) {
-		root, ok := parseTraceHeader(v)
-		if !ok {
-			return
-		}
-		if len(v) > maxTraceHeaderBytes || !traceHeaderFields["Root"].MatchString(root) || !strings.Contains(v, root) {
-			t.Errorf("%q accepted with root %q", v, root)
-		}
-	})
 }

@@ -6,8 +6,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/aws/aws-xray-sdk-go/v2/xray"
 	"testing"
+
+	"github.com/aws/aws-xray-sdk-go/v2/xray"
 
 	"github.com/aws/aws-xray-sdk-go/v2/daemoncfg"
 	"github.com/cruddur/tracing/backend/internal/standin"

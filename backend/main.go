@@ -20,7 +20,7 @@
 //	OTEL_SERVICE_NAME        in otel mode, the service name (default Cruddur)
 //	CRUDDUR_TRUSTED_PROXIES  how many proxies in front append to X-Forwarded-For
 //	                         (the load balancer: 1); the client is that many entries
-//	                         from the right. Default 0: the peer address (edge.go)
+//	                         from the right. Default 0: the peer address (internal/edge)
 //	CRUDDUR_TRUST_TRACE_HEADER  true: a caller's X-Amzn-Trace-Id decides sampling
 //	                         (behind another traced service of ours); default
 //	                         false, a public edge: the service's rule decides
@@ -52,6 +52,7 @@ import (
 	"github.com/go-logr/logr"
 	"go.opentelemetry.io/otel"
 
+	"github.com/cruddur/tracing/backend/internal/edge"
 	"github.com/cruddur/tracing/backend/internal/envcheck"
 )
 
@@ -141,8 +142,8 @@ func optionsFromEnv(getenv func(string) string) (tracingOptions, error) {
 	}
 	proxies := 0
 	if v := getenv("CRUDDUR_TRUSTED_PROXIES"); v != "" {
-		if proxies, err = strconv.Atoi(v); err != nil || proxies < 0 || proxies > maxTrustedProxies {
-			return tracingOptions{}, fmt.Errorf("CRUDDUR_TRUSTED_PROXIES: %s is not a number of proxies; expected 0..%d", shorten(v), maxTrustedProxies)
+		if proxies, err = strconv.Atoi(v); err != nil || proxies < 0 || proxies > edge.MaxTrustedProxies {
+			return tracingOptions{}, fmt.Errorf("CRUDDUR_TRUSTED_PROXIES: %s is not a number of proxies; expected 0..%d", shorten(v), edge.MaxTrustedProxies)
 		}
 	}
 	addr := getenv(envcheck.DaemonAddressVar)
@@ -213,7 +214,7 @@ func tracedHandler(ctx context.Context, getenv func(string) string) (http.Handle
 	if err != nil {
 		return nil, nil, err
 	}
-	return atTheEdge(opts.TrustedProxies, h), flush, nil
+	return edge.Handler(opts.TrustedProxies, h), flush, nil
 }
 
 // withTracing is the API wrapped in the tracing that CRUDDUR_TRACING

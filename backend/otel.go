@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cruddur/tracing/backend/internal/edge"
 	"go.opentelemetry.io/contrib/detectors/aws/ecs"
 	awsxray "go.opentelemetry.io/contrib/propagators/aws/xray"
 	"go.opentelemetry.io/otel/attribute"
@@ -108,7 +109,7 @@ func newOTelTracingWith(res *resource.Resource, sampler xraySampler, export sdkt
 func (o *otelTracing) wrap(h http.Handler, trust bool) http.Handler {
 	traced := o.serverSpans(accessLog(otelTraceID, h), trust)
 	plain := accessLog(unsampledTraceID, h)
-	return edgeTraceHeader(true, sampledFirstOTel(o.sampler.strategy, o.sampler.service, o.sampler.serviceType, trust, traced, plain))
+	return edge.FilterTraceHeader(true, sampledFirstOTel(o.sampler.strategy, o.sampler.service, o.sampler.serviceType, trust, traced, plain))
 }
 
 // xrayContentLength is the response size under the name the collector's
@@ -164,7 +165,7 @@ func (o *otelTracing) startServerSpan(r *http.Request, trust bool) (context.Cont
 	} else if r.Host != "" {
 		attrs = append(attrs, semconv.ServerAddress(r.Host))
 	}
-	if client := clientAddress(r); client != "" {
+	if client := edge.ClientAddress(r); client != "" {
 		attrs = append(attrs, semconv.ClientAddress(client))
 	}
 	if ua := r.UserAgent(); ua != "" {

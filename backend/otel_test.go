@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
-	"github.com/cruddur/tracing/backend/internal/standin"
 	"io"
 	"maps"
 	"net/http"
@@ -15,6 +13,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
+	"github.com/cruddur/tracing/backend/internal/standin"
 
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -305,7 +306,7 @@ func TestServerSpansCarryWhatXRayShows(t *testing.T) {
 		w.Write([]byte("busy\n"))
 	}), false)
 	req := httptest.NewRequest("POST", "http://api.cruddur.example:8080/api/messages?secret=1", nil)
-	req.Header.Set("X-Forwarded-For", "203.0.113.7") // as atTheEdge leaves it
+	req.Header.Set("X-Forwarded-For", "203.0.113.7") // as edge.Handler leaves it
 	req.Header.Set("User-Agent", "cruddur-web/1.0")
 	h.ServeHTTP(httptest.NewRecorder(), req)
 

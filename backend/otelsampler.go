@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
+	"github.com/cruddur/tracing/backend/internal/edge"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -64,7 +65,7 @@ func (s xraySampler) Description() string { return "XRayCentralizedSampler{" + s
 // Sampled flag decides (ParentBased).
 func sampledFirstOTel(strategy sampling.Strategy, service, serviceType string, trust bool, traced, plain http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if trust && r.Header.Get(traceHeader) != "" {
+		if trust && r.Header.Get(edge.TraceHeader) != "" {
 			traced.ServeHTTP(w, r)
 			return
 		}

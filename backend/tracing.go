@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
 	"github.com/aws/aws-xray-sdk-go/v2/xray"
 	"github.com/aws/aws-xray-sdk-go/v2/xraylog"
+	"github.com/cruddur/tracing/backend/internal/edge"
 )
 
 // tracingOptions say how requests are traced.
@@ -29,10 +30,10 @@ type tracingOptions struct {
 	OnECS bool
 	// TrustTraceHeader lets a caller's X-Amzn-Trace-Id decide sampling and
 	// name the trace, for a service behind another traced service of ours;
-	// see edge.go.
+	// see package edge.
 	TrustTraceHeader bool
 	// TrustedProxies is how many proxies in front append to
-	// X-Forwarded-For (atTheEdge).
+	// X-Forwarded-For (edge.Handler).
 	TrustedProxies int
 	// TracingName, from AWS_XRAY_TRACING_NAME, names every segment (the
 	// SDK reads the variable itself too); sampling matches rules by it.
@@ -97,7 +98,7 @@ func traced(h http.Handler, opts tracingOptions, cfg xray.Config) (http.Handler,
 	}
 	sdk := xray.HandlerWithContext(ctx, namer, recordCallerTrace(accessLog(xrayTraceID, h)))
 	origin := opts.serviceType()
-	return edgeTraceHeader(opts.TrustTraceHeader, sampledFirst(cfg.SamplingStrategy, namer, opts.TracingName, origin, sdk, accessLog(unsampledTraceID, h))), nil
+	return edge.FilterTraceHeader(opts.TrustTraceHeader, sampledFirst(cfg.SamplingStrategy, namer, opts.TracingName, origin, sdk, accessLog(unsampledTraceID, h))), nil
 }
 
 // sampledFirst asks the SDK's own sampling strategy, as the SDK's handler
@@ -113,7 +114,7 @@ func sampledFirst(strategy sampling.Strategy, namer xray.SegmentNamer, fixedName
 	// The SDK names segments, and matches rules, by AWS_XRAY_TRACING_NAME
 	// first (fixedName).
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get(traceHeader) != "" {
+		if r.Header.Get(edge.TraceHeader) != "" {
 			sdk.ServeHTTP(w, r)
 			return
 		}
@@ -122,7 +123,7 @@ func sampledFirst(strategy sampling.Strategy, namer xray.SegmentNamer, fixedName
 			name = namer.Name(r.Host)
 		}
 		if strategy.ShouldTrace(&sampling.Request{Host: r.Host, URL: r.URL.Path, Method: r.Method, ServiceName: name, ServiceType: origin}).Sample {
-			r.Header.Set(traceHeader, "Root="+newTraceID()+";Sampled=1")
+			r.Header.Set(edge.TraceHeader, "Root="+edge.NewTraceID()+";Sampled=1")
 			sdk.ServeHTTP(w, r)
 			return
 		}
@@ -132,7 +133,7 @@ func sampledFirst(strategy sampling.Strategy, namer xray.SegmentNamer, fixedName
 
 // unsampledTraceID is a new trace id for the log line of a request X-Ray
 // does not record.
-func unsampledTraceID(context.Context) string { return newTraceID() }
+func unsampledTraceID(context.Context) string { return edge.NewTraceID() }
 
 // slogXRay sends the X-Ray SDK's own warnings and errors to the structured
 // log, through faults: once per cause every 10 s.
@@ -150,4 +151,15 @@ func (l slogXRay) Log(level xraylog.LogLevel, msg fmt.Stringer) {
 		lvl = slog.LevelError
 	}
 	l.faults.log(lvl, msg.String(), "component", "xray-sdk")
+}
+
+// recordCallerTrace adds the caller's trace id, which the edge did not
+// trust, to the request's segment as metadata (not indexed, not billed).
+func recordCallerTrace(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if root, ok := edge.CallerTrace(r.Context()); ok {
+			xray.AddMetadata(r.Context(), "caller_trace_id", root)
+		}
+		h.ServeHTTP(w, r)
+	})
 }

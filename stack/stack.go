@@ -103,7 +103,7 @@ func collector(cfg *Config) tracing.Collector {
 // appEnvironment is the backend's own environment; the tracing sidecar adds
 // where to send traces. CRUDDUR_TRACING picks the backend's SDK;
 // CRUDDUR_TRUSTED_PROXIES=1 says the load balancer is in front, so the
-// client is the address it appended to X-Forwarded-For (backend/edge.go).
+// client is the address it appended to X-Forwarded-For (backend/internal/edge).
 func appEnvironment(cfg *Config) *map[string]*string {
 	env := map[string]*string{"PORT": jsii.String(strconv.Itoa(cfg.AppPort))}
 	if cfg.Collector != collectorXRayDaemon { // both other collectors take OTLP

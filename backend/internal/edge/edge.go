@@ -1,4 +1,9 @@
-package main
+// Package edge is what every request to the backend meets first, whatever
+// the tracing: a request target that is not a path is refused, the client's
+// address is the one the trusted proxies saw (Handler, ClientAddress), and
+// a caller's X-Amzn-Trace-Id is dropped, kept as a reference, or followed
+// (FilterTraceHeader). It also makes trace ids in X-Ray's form (NewTraceID).
+package edge
 
 import (
 	"context"
@@ -10,8 +15,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-
-	"github.com/aws/aws-xray-sdk-go/v2/xray"
 )
 
 // A caller's X-Amzn-Trace-Id, behind a public load balancer, comes from
@@ -24,7 +27,7 @@ import (
 // that sits behind another traced service of ours.
 
 const (
-	traceHeader = "X-Amzn-Trace-Id"
+	TraceHeader = "X-Amzn-Trace-Id"
 	// maxTraceHeaderBytes bounds the header; a well-formed one with Root,
 	// Parent, Sampled, the load balancer's Self and a Lineage is under 200.
 	maxTraceHeaderBytes = 256
@@ -38,9 +41,9 @@ var traceHeaderFields = map[string]*regexp.Regexp{
 	"Lineage": regexp.MustCompile(`^[0-9a-zA-Z:]{1,64}$`),
 }
 
-// parseTraceHeader returns the header's Root if every field is one X-Ray
+// ParseTraceHeader returns the header's Root if every field is one X-Ray
 // defines, in its form, with a Root; ok is false otherwise.
-func parseTraceHeader(v string) (root string, ok bool) {
+func ParseTraceHeader(v string) (root string, ok bool) {
 	if len(v) > maxTraceHeaderBytes {
 		return "", false
 	}
@@ -61,16 +64,23 @@ func parseTraceHeader(v string) (root string, ok bool) {
 // well-formed trace header that the edge did not trust.
 type callerTraceKey struct{}
 
-// edgeTraceHeader removes a malformed trace header always, and a well-formed
+// CallerTrace is the Root of the caller's well-formed trace header that
+// FilterTraceHeader removed, untrusted, from the request of ctx.
+func CallerTrace(ctx context.Context) (root string, ok bool) {
+	root, ok = ctx.Value(callerTraceKey{}).(string)
+	return root, ok
+}
+
+// FilterTraceHeader removes a malformed trace header always, and a well-formed
 // one unless keep: the X-Ray SDK then starts a new trace and its sampling rule
-// decides. A removed well-formed Root is kept in the context, where
-// recordCallerTrace puts it on the segment as a reference.
-func edgeTraceHeader(keep bool, h http.Handler) http.Handler {
+// decides. A removed well-formed Root is kept in the context (CallerTrace),
+// where the tracing puts it on the segment or span as a reference.
+func FilterTraceHeader(keep bool, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if v := r.Header.Get(traceHeader); v != "" {
-			root, ok := parseTraceHeader(v)
+		if v := r.Header.Get(TraceHeader); v != "" {
+			root, ok := ParseTraceHeader(v)
 			if !ok || !keep {
-				r.Header.Del(traceHeader)
+				r.Header.Del(TraceHeader)
 			}
 			if ok && !keep {
 				r = r.WithContext(context.WithValue(r.Context(), callerTraceKey{}, root))
@@ -80,11 +90,11 @@ func edgeTraceHeader(keep bool, h http.Handler) http.Handler {
 	})
 }
 
-// maxTrustedProxies bounds CRUDDUR_TRUSTED_PROXIES: the load balancer is
+// MaxTrustedProxies bounds CRUDDUR_TRUSTED_PROXIES: the load balancer is
 // one; more than a few proxies in a row would be a design to rethink.
-const maxTrustedProxies = 5
+const MaxTrustedProxies = 5
 
-// atTheEdge is the first thing every request meets, whatever the tracing:
+// Handler is the first thing every request meets, whatever the tracing:
 //
 //   - A request whose target is not a path (`PRI *`, the h2c preface;
 //     `OPTIONS *`) gets 400 and is neither traced nor logged: it asks
@@ -98,7 +108,7 @@ const maxTrustedProxies = 5
 //     the right; every entry left of it is the caller's to write. With no
 //     trusted proxy, or fewer entries than proxies (the request did not come
 //     through them), the header goes and the peer address counts.
-func atTheEdge(trustedProxies int, h http.Handler) http.Handler {
+func Handler(trustedProxies int, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(r.URL.Path, "/") {
 			http.Error(w, "bad request", http.StatusBadRequest)
@@ -136,9 +146,9 @@ func forwardedClient(values []string, trustedProxies int) string {
 	return ip.String()
 }
 
-// clientAddress is who sent the request: what atTheEdge left in
+// ClientAddress is who sent the request: what Handler left in
 // X-Forwarded-For, else the peer.
-func clientAddress(r *http.Request) string {
+func ClientAddress(r *http.Request) string {
 	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
 		return xff
 	}
@@ -146,22 +156,11 @@ func clientAddress(r *http.Request) string {
 	return host
 }
 
-// recordCallerTrace adds the caller's trace id, which the edge did not
-// trust, to the request's segment as metadata (not indexed, not billed).
-func recordCallerTrace(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if root, ok := r.Context().Value(callerTraceKey{}).(string); ok {
-			xray.AddMetadata(r.Context(), "caller_trace_id", root)
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-// newTraceID is a trace id in X-Ray's form, 1-<epoch seconds, 8 hex>-<96
+// NewTraceID is a trace id in X-Ray's form, 1-<epoch seconds, 8 hex>-<96
 // random bits, 24 hex>, as the SDK's xray.NewTraceID makes them, from
 // math/rand/v2 (ChaCha8, per CPU) instead of crypto/rand and fmt: a fifth of
 // the time, for every request.
-func newTraceID() string {
+func NewTraceID() string {
 	var raw [16]byte
 	binary.BigEndian.PutUint32(raw[:4], uint32(time.Now().Unix()))
 	binary.BigEndian.PutUint64(raw[4:12], rand.Uint64())
