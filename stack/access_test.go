@@ -99,7 +99,7 @@ func mustJSON(v any) string {
 // tests too).
 func accessConfig(stage stages.Stage) *Config {
 	stage.Account, stage.Region = "", ""
-	return &Config{Stage: stage, Repository: "octo-org/cruddur"}
+	return &Config{Stage: stage, Platform: Platform{Repository: "octo-org/cruddur"}}
 }
 
 // TestAnAccessRoleTrustsOnlyItsEnvironmentOfTheRepository: the deploy role

@@ -73,12 +73,54 @@ const (
 )
 
 // Config is what the Cruddur stack is built from: CDK context, read and
-// checked before any construct exists. An empty string is "not set".
+// checked before any construct exists. An empty string is "not set". The
+// platform's settings are the stack's; the service's are its traced
+// service's (addService takes them).
 type Config struct {
 	// Stage is the stage this configuration is for (package stages): its
-	// stack name, its name suffix, and whether production's defaults and
-	// checks apply.
+	// stack name, its name suffix, and its posture.
 	Stage stages.Stage
+	Platform
+	Service
+}
+
+// Platform is what the stack's services share: where it runs, its
+// network, its logs, its alarm topic, and the account's settings.
+type Platform struct {
+	// Account and Region are the target environment; empty is
+	// environment-agnostic.
+	Account, Region string
+	// LogRetentionDays is how long every log group keeps its logs.
+	LogRetentionDays int
+	// VpcID names an existing VPC; empty makes one with NatGateways.
+	VpcID       string
+	NatGateways int
+	// AlarmEmail, when set, subscribes to the alarm topic.
+	AlarmEmail string
+	// TransactionSearch turns on X-Ray Transaction Search for the account
+	// and region, indexing TransactionSearchIndexingPercent of spans.
+	TransactionSearch                bool
+	TransactionSearchIndexingPercent int
+	// Repository is the GitHub repository whose environments the stage's
+	// access stack trusts (stages.Repository; stages.PlaceholderRepository
+	// until it is filled in). GitHubProviderExists says the account has
+	// GitHub's OIDC provider already, so no access stack creates it.
+	Repository           string
+	GitHubProviderExists bool
+	// SamplingRuleQuota is the account's quota of custom sampling rules per
+	// region, which CheckSingletons holds every stage's rules to.
+	SamplingRuleQuota int
+	// NotDeployable says what the stage still needs from the team
+	// (stages.Stage.Deployable, over the values above as the stage and
+	// context give them, not as the CLI's credentials would fill them in);
+	// nil when nothing. AccessNotDeployable is the same for the access
+	// stack (stages.Stage.AccessDeployable).
+	NotDeployable, AccessNotDeployable error
+}
+
+// Service is one traced service: its names, X-Ray group and rules, task,
+// Fargate service and load balancer, and its alarms' thresholds.
+type Service struct {
 	// ServiceName is the one name the group's filter, the sampling rule's
 	// ServiceName and the backend's traces share: cruddur:serviceName and
 	// the stage's NameSuffix. ServiceFilter selects its traces, and starts
@@ -96,9 +138,6 @@ type Config struct {
 	SamplingRule      *xray.SamplingRuleProps
 	SamplingRuleFiles []string
 	SamplingRules     []*xray.SamplingRuleProps
-	// Account and Region are the target environment; empty is
-	// environment-agnostic.
-	Account, Region string
 	// AppImage is a prebuilt app image; empty builds backend/ as an asset.
 	AppImage string
 	// AppPort is the port the backend serves on; TaskCPU and TaskMemoryMiB
@@ -108,11 +147,6 @@ type Config struct {
 	// (cruddur:collector); DaemonImage replaces the daemon's image,
 	// CollectorImage the others' (empty: the construct's pin).
 	Collector, DaemonImage, CollectorImage string
-	// LogRetentionDays is how long every log group keeps its logs.
-	LogRetentionDays int
-	// VpcID names an existing VPC; empty makes one with NatGateways.
-	VpcID       string
-	NatGateways int
 	// DesiredCount is how many tasks run at least (0 pauses the service);
 	// MaxCount how many the scaler may run at most.
 	DesiredCount, MaxCount int
@@ -123,9 +157,6 @@ type Config struct {
 	LoadBalancer       bool
 	CertificateArn     string
 	DeletionProtection bool
-
-	// AlarmEmail, when set, subscribes to the alarm topic.
-	AlarmEmail string
 	// SlowRequestSeconds is where the slow-request group starts.
 	SlowRequestSeconds float64
 	// FaultTracesThreshold and SlowTracesThreshold are the sampled traces
@@ -139,29 +170,6 @@ type Config struct {
 	// with no trace in the service's group for 15 minutes, raise the
 	// no-traces alarm.
 	NoTracesRequestsThreshold int
-	// TransactionSearch turns on X-Ray Transaction Search for the account
-	// and region, indexing TransactionSearchIndexingPercent of spans.
-	TransactionSearch                bool
-	TransactionSearchIndexingPercent int
-
-	// Repository is the GitHub repository whose environments the stage's
-	// access stack trusts (stages.Repository; stages.PlaceholderRepository
-	// until it is filled in). GitHubProviderExists says the account has
-	// GitHub's OIDC provider already, so no access stack creates it.
-	Repository           string
-	GitHubProviderExists bool
-	// SamplingRuleQuota is the account's quota of custom sampling rules per
-	// region, which CheckSingletons holds every stage's rules to.
-	SamplingRuleQuota int
-	// AccessNotDeployable is NotDeployable for the access stack
-	// (stages.Stage.AccessDeployable).
-	AccessNotDeployable error
-
-	// NotDeployable says what the stage still needs from the team
-	// (stages.Stage.Deployable, over the values above as the stage and
-	// context give them, not as the CLI's credentials would fill them in);
-	// nil when nothing.
-	NotDeployable error
 }
 
 // maxGroupNameLen leaves room in X-Ray's 32 characters for the
@@ -225,45 +233,43 @@ func LoadConfig(stage stages.Stage, ctx map[string]any, getenv func(string) stri
 func readConfig(stage stages.Stage, r *contextReader) (*Config, string) {
 	posture := stage.Posture
 	service := r.str(KeyServiceName, "Cruddur")
-	c := &Config{
-		Stage:                            stage,
-		ServiceName:                      service + stage.NameSuffix,
-		GroupFilterExpression:            r.str(keyGroupFilterExpression, ""),
-		InsightsEnabled:                  r.boolean(keyInsightsEnabled, false),
-		InsightsNotificationsEnabled:     false, // below: it follows Insights
-		SamplingRuleFile:                 r.str(KeySamplingRuleFile, "aws/json/xray.json"),
-		SamplingRuleFiles:                r.list(keySamplingRuleFiles, []string{"aws/json/health-check.json"}),
-		Account:                          r.str(keyAccount, stage.Account),
-		Region:                           r.str(keyRegion, stage.Region),
-		AppImage:                         r.str(keyAppImage, ""),
-		AppPort:                          r.integer(KeyAppPort, 4567, 1, 65535),
-		TaskCPU:                          r.integer(keyTaskCPU, 256, 256, 16384),
-		TaskMemoryMiB:                    r.integer(KeyTaskMemoryMiB, 512, 512, 122880),
-		Collector:                        r.str(KeyCollector, collectorXRayDaemon),
-		DaemonImage:                      r.str(keyDaemonImage, ""),
-		CollectorImage:                   r.str(keyCollectorImage, ""),
-		LogRetentionDays:                 r.integer(keyLogRetentionDays, posture.LogRetentionDays, 1, 3653),
-		VpcID:                            r.str(keyVpcID, ""),
-		NatGateways:                      r.integer(keyNatGateways, posture.NatGateways, 1, 2),
-		DesiredCount:                     r.integer(keyDesiredCount, 2, 0, 100),
-		MaxCount:                         r.integer(keyMaxCount, 10, 1, 100),
-		EcsExec:                          r.boolean(keyEcsExec, false),
-		LoadBalancer:                     r.boolean(keyLoadBalancer, true),
-		CertificateArn:                   r.str(keyCertificateArn, stage.CertificateArn),
-		DeletionProtection:               r.boolean(keyDeletionProtection, posture.Protected),
-		AlarmEmail:                       r.str(keyAlarmEmail, stage.AlarmEmail),
-		SlowRequestSeconds:               r.number(keySlowRequestSeconds, 1, 0.001, 3600),
-		FaultTracesThreshold:             r.integer(keyFaultTracesThreshold, 5, 1, 1000000),
-		SlowTracesThreshold:              r.integer(keySlowTracesThreshold, 10, 1, 1000000),
-		ServerErrorsThreshold:            r.integer(keyServerErrorsThreshold, 10, 1, 1000000),
-		LatencyP99Seconds:                r.number(keyLatencyP99Seconds, 1, 0.001, 3600),
-		NoTracesRequestsThreshold:        r.integer(keyNoTracesRequests, 20, 1, 1000000),
-		TransactionSearch:                r.boolean(keyTransactionSearch, false),
-		TransactionSearchIndexingPercent: r.integer(keyTransactionSearchPct, 1, 0, 100),
-		Repository:                       cmp.Or(stages.Repository, stages.PlaceholderRepository),
-		GitHubProviderExists:             r.boolean(keyGitHubProviderExists, false),
-		SamplingRuleQuota:                r.integer(keySamplingRuleQuota, defaultSamplingRuleQuota, 1, 10000),
-	}
+	c := &Config{Stage: stage}
+	c.ServiceName = service + stage.NameSuffix
+	c.GroupFilterExpression = r.str(keyGroupFilterExpression, "")
+	c.InsightsEnabled = r.boolean(keyInsightsEnabled, false)
+	c.InsightsNotificationsEnabled = false // below: it follows Insights
+	c.SamplingRuleFile = r.str(KeySamplingRuleFile, "aws/json/xray.json")
+	c.SamplingRuleFiles = r.list(keySamplingRuleFiles, []string{"aws/json/health-check.json"})
+	c.Account = r.str(keyAccount, stage.Account)
+	c.Region = r.str(keyRegion, stage.Region)
+	c.AppImage = r.str(keyAppImage, "")
+	c.AppPort = r.integer(KeyAppPort, 4567, 1, 65535)
+	c.TaskCPU = r.integer(keyTaskCPU, 256, 256, 16384)
+	c.TaskMemoryMiB = r.integer(KeyTaskMemoryMiB, 512, 512, 122880)
+	c.Collector = r.str(KeyCollector, collectorXRayDaemon)
+	c.DaemonImage = r.str(keyDaemonImage, "")
+	c.CollectorImage = r.str(keyCollectorImage, "")
+	c.LogRetentionDays = r.integer(keyLogRetentionDays, posture.LogRetentionDays, 1, 3653)
+	c.VpcID = r.str(keyVpcID, "")
+	c.NatGateways = r.integer(keyNatGateways, posture.NatGateways, 1, 2)
+	c.DesiredCount = r.integer(keyDesiredCount, 2, 0, 100)
+	c.MaxCount = r.integer(keyMaxCount, 10, 1, 100)
+	c.EcsExec = r.boolean(keyEcsExec, false)
+	c.LoadBalancer = r.boolean(keyLoadBalancer, true)
+	c.CertificateArn = r.str(keyCertificateArn, stage.CertificateArn)
+	c.DeletionProtection = r.boolean(keyDeletionProtection, posture.Protected)
+	c.AlarmEmail = r.str(keyAlarmEmail, stage.AlarmEmail)
+	c.SlowRequestSeconds = r.number(keySlowRequestSeconds, 1, 0.001, 3600)
+	c.FaultTracesThreshold = r.integer(keyFaultTracesThreshold, 5, 1, 1000000)
+	c.SlowTracesThreshold = r.integer(keySlowTracesThreshold, 10, 1, 1000000)
+	c.ServerErrorsThreshold = r.integer(keyServerErrorsThreshold, 10, 1, 1000000)
+	c.LatencyP99Seconds = r.number(keyLatencyP99Seconds, 1, 0.001, 3600)
+	c.NoTracesRequestsThreshold = r.integer(keyNoTracesRequests, 20, 1, 1000000)
+	c.TransactionSearch = r.boolean(keyTransactionSearch, false)
+	c.TransactionSearchIndexingPercent = r.integer(keyTransactionSearchPct, 1, 0, 100)
+	c.Repository = cmp.Or(stages.Repository, stages.PlaceholderRepository)
+	c.GitHubProviderExists = r.boolean(keyGitHubProviderExists, false)
+	c.SamplingRuleQuota = r.integer(keySamplingRuleQuota, defaultSamplingRuleQuota, 1, 10000)
 	c.GroupName = r.str(keyGroupName, service) + stage.NameSuffix
 	c.InsightsNotificationsEnabled = r.boolean(keyInsightsNotifications, c.InsightsEnabled)
 	return c, service
@@ -354,7 +360,7 @@ func (c *Config) check(k *checker, ctx map[string]any, service string) {
 	if k.r.err == nil {
 		// The chosen collector's ports (a collector of the three, its
 		// images pinned: checked above).
-		check(KeyAppPort, tracing.CheckAppPort(collector(c), float64(c.AppPort)))
+		check(KeyAppPort, tracing.CheckAppPort(collector(&c.Service), float64(c.AppPort)))
 	}
 	if c.AppPort < minUnprivilegedPort {
 		check(KeyAppPort, fmt.Errorf("%d: the backend runs as uid %s (distroless's nonroot), which may not bind a port below %d; expected %d..65535", c.AppPort, strings.Split(appUser, ":")[0], minUnprivilegedPort, minUnprivilegedPort))

@@ -85,13 +85,18 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		ServiceName: "Cruddur", ServiceFilter: `service("Cruddur")`, GroupName: "Cruddur", SamplingRuleFile: seedFile, SamplingRule: c.SamplingRule,
-		SamplingRuleFiles: []string{healthCheckFile}, SamplingRules: c.SamplingRules,
-		Stage: development, AppPort: 4567, TaskCPU: 256, TaskMemoryMiB: 512, Collector: collectorXRayDaemon, LogRetentionDays: 30,
-		NatGateways: 1, DesiredCount: 2, MaxCount: 10, LoadBalancer: true,
-		SlowRequestSeconds: 1, FaultTracesThreshold: 5, SlowTracesThreshold: 10, ServerErrorsThreshold: 10, LatencyP99Seconds: 1, NoTracesRequestsThreshold: 20,
-		TransactionSearchIndexingPercent: 1, NotDeployable: c.NotDeployable,
-		Repository: cmp.Or(stages.Repository, stages.PlaceholderRepository), AccessNotDeployable: c.AccessNotDeployable, SamplingRuleQuota: 25,
+		Stage: development,
+		Platform: Platform{
+			LogRetentionDays: 30, NatGateways: 1, TransactionSearchIndexingPercent: 1, NotDeployable: c.NotDeployable,
+			Repository: cmp.Or(stages.Repository, stages.PlaceholderRepository), AccessNotDeployable: c.AccessNotDeployable, SamplingRuleQuota: 25,
+		},
+		Service: Service{
+			ServiceName: "Cruddur", ServiceFilter: `service("Cruddur")`, GroupName: "Cruddur", SamplingRuleFile: seedFile, SamplingRule: c.SamplingRule,
+			SamplingRuleFiles: []string{healthCheckFile}, SamplingRules: c.SamplingRules,
+			AppPort: 4567, TaskCPU: 256, TaskMemoryMiB: 512, Collector: collectorXRayDaemon,
+			DesiredCount: 2, MaxCount: 10, LoadBalancer: true,
+			SlowRequestSeconds: 1, FaultTracesThreshold: 5, SlowTracesThreshold: 10, ServerErrorsThreshold: 10, LatencyP99Seconds: 1, NoTracesRequestsThreshold: 20,
+		},
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Fatalf("defaults\n got %+v\nwant %+v", *c, want)
@@ -493,7 +498,7 @@ func TestAKeyForOneStage(t *testing.T) {
 // each in its own account, can.
 func TestTransactionSearchIsOnInOneStagePerAccountAndRegion(t *testing.T) {
 	stage := func(name, account, region string, on bool) *Config {
-		return &Config{Stage: stages.Stage{Name: name}, Account: account, Region: region, TransactionSearch: on, SamplingRuleQuota: defaultSamplingRuleQuota}
+		return &Config{Stage: stages.Stage{Name: name}, Platform: Platform{Account: account, Region: region, TransactionSearch: on, SamplingRuleQuota: defaultSamplingRuleQuota}}
 	}
 	for _, tc := range []struct {
 		name    string
@@ -520,7 +525,7 @@ func TestTransactionSearchIsOnInOneStagePerAccountAndRegion(t *testing.T) {
 // stages; in two accounts, or with a raised quota, they are taken.
 func TestTheSamplingRulesOfStagesThatShareAnAccountFitXRaysQuota(t *testing.T) {
 	stage := func(name, account string, files, quota int) *Config {
-		return &Config{Stage: stages.Stage{Name: name}, Account: account, Region: "us-east-1", SamplingRuleFiles: make([]string, files), SamplingRuleQuota: quota}
+		return &Config{Stage: stages.Stage{Name: name}, Platform: Platform{Account: account, Region: "us-east-1", SamplingRuleQuota: quota}, Service: Service{SamplingRuleFiles: make([]string, files)}}
 	}
 	err := CheckSingletons([]*Config{stage("development", "111122223333", 30, 25), stage("production", "111122223333", 30, 25)})
 	want := "context cruddur:samplingRuleFile, cruddur:samplingRuleFiles: stages development and production, which may share an account and region (111122223333, us-east-1), define 62 sampling rules; expected at most 25, X-Ray's quota of custom sampling rules per region (L-8C0C998A; cruddur:samplingRuleQuota sets a raised one)"

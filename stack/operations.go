@@ -67,8 +67,8 @@ func alarmTopic(stack awscdk.Stack, cfg *Config, key awskms.IKey) awssns.Topic {
 
 // alarms adds a service's groups of faults and slow requests, its alarms on
 // them and on its load balancer, and its dashboard widgets.
-func (p *platform) alarms(scope constructs.Construct, cfg *Config, main *xray.Group, service awsecs.FargateService, lb elbv2.ApplicationLoadBalancer) {
-	faults, slow := faultAndSlowGroups(scope, cfg)
+func (p *platform) alarms(scope constructs.Construct, svc *Service, main *xray.Group, service awsecs.FargateService, lb elbv2.ApplicationLoadBalancer) {
+	faults, slow := faultAndSlowGroups(scope, svc)
 	notify := awscloudwatchactions.NewSnsAction(p.topic)
 	alarm := func(id, what string, metric awscloudwatch.IMetric, threshold float64, periods float64) {
 		a := awscloudwatch.NewAlarm(scope, jsii.String(id), &awscloudwatch.AlarmProps{
@@ -85,10 +85,10 @@ func (p *platform) alarms(scope constructs.Construct, cfg *Config, main *xray.Gr
 	traces := func(group *xray.Group, label string) awscloudwatch.Metric {
 		return group.MetricApproximateTraceCount(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Seconds(jsii.Number(alarmPeriod)), Label: jsii.String(label)})
 	}
-	alarm("FaultTracesAlarm", fmt.Sprintf("%s: %d or more sampled traces with a fault in 5 minutes (X-Ray group %s)", cfg.ServiceName, cfg.FaultTracesThreshold, *faults.GroupName()),
-		traces(faults, "faults"), float64(cfg.FaultTracesThreshold), 1)
-	alarm("SlowTracesAlarm", fmt.Sprintf("%s: %d or more sampled traces slower than %gs in 5 minutes (X-Ray group %s)", cfg.ServiceName, cfg.SlowTracesThreshold, cfg.SlowRequestSeconds, *slow.GroupName()),
-		traces(slow, "slow"), float64(cfg.SlowTracesThreshold), 1)
+	alarm("FaultTracesAlarm", fmt.Sprintf("%s: %d or more sampled traces with a fault in 5 minutes (X-Ray group %s)", svc.ServiceName, svc.FaultTracesThreshold, *faults.GroupName()),
+		traces(faults, "faults"), float64(svc.FaultTracesThreshold), 1)
+	alarm("SlowTracesAlarm", fmt.Sprintf("%s: %d or more sampled traces slower than %gs in 5 minutes (X-Ray group %s)", svc.ServiceName, svc.SlowTracesThreshold, svc.SlowRequestSeconds, *slow.GroupName()),
+		traces(slow, "slow"), float64(svc.SlowTracesThreshold), 1)
 
 	period := awscdk.Duration_Seconds(jsii.Number(alarmPeriod))
 	widgets := []awscloudwatch.IWidget{awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
@@ -104,23 +104,23 @@ func (p *platform) alarms(scope constructs.Construct, cfg *Config, main *xray.Gr
 			},
 		})
 		latency := lb.Metrics().TargetResponseTime(&awscloudwatch.MetricOptions{Statistic: jsii.String("p99"), Period: period, Label: jsii.String("p99")})
-		alarm("ServerErrorsAlarm", fmt.Sprintf("%s: %d or more 5xx responses in 5 minutes, from the tasks or the load balancer", cfg.ServiceName, cfg.ServerErrorsThreshold),
-			errors, float64(cfg.ServerErrorsThreshold), 1)
-		alarm("LatencyAlarm", fmt.Sprintf("%s: p99 response time of %gs or more for 15 minutes", cfg.ServiceName, cfg.LatencyP99Seconds),
-			latency, cfg.LatencyP99Seconds, 3)
+		alarm("ServerErrorsAlarm", fmt.Sprintf("%s: %d or more 5xx responses in 5 minutes, from the tasks or the load balancer", svc.ServiceName, svc.ServerErrorsThreshold),
+			errors, float64(svc.ServerErrorsThreshold), 1)
+		alarm("LatencyAlarm", fmt.Sprintf("%s: p99 response time of %gs or more for 15 minutes", svc.ServiceName, svc.LatencyP99Seconds),
+			latency, svc.LatencyP99Seconds, 3)
 		// Tracing that stops while the service serves (a collector that
 		// exits, aws/aws-xray-daemon#101, a lost permission): requests
 		// through the load balancer, and no trace in the service's group.
 		// Health checks are neither requests here nor traced.
 		missing := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-			Expression: jsii.String(fmt.Sprintf("IF(FILL(requests, 0) >= %d AND FILL(traces, 0) == 0, 1, 0)", cfg.NoTracesRequestsThreshold)),
+			Expression: jsii.String(fmt.Sprintf("IF(FILL(requests, 0) >= %d AND FILL(traces, 0) == 0, 1, 0)", svc.NoTracesRequestsThreshold)),
 			Label:      jsii.String("requests without traces"), Period: period,
 			UsingMetrics: &map[string]awscloudwatch.IMetric{
 				"requests": lb.Metrics().RequestCount(&awscloudwatch.MetricOptions{Period: period}),
 				"traces":   traces(main, "traces"),
 			},
 		})
-		alarm("NoTracesAlarm", fmt.Sprintf("%s: %d or more requests in each 5 minutes for 15 minutes and no trace in X-Ray group %s: tracing has stopped: is the tracing sidecar running, and may it call X-Ray?", cfg.ServiceName, cfg.NoTracesRequestsThreshold, *main.GroupName()),
+		alarm("NoTracesAlarm", fmt.Sprintf("%s: %d or more requests in each 5 minutes for 15 minutes and no trace in X-Ray group %s: tracing has stopped: is the tracing sidecar running, and may it call X-Ray?", svc.ServiceName, svc.NoTracesRequestsThreshold, *main.GroupName()),
 			missing, 1, noTracesPeriods)
 		widgets = append(widgets,
 			awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
@@ -138,21 +138,21 @@ func (p *platform) alarms(scope constructs.Construct, cfg *Config, main *xray.Gr
 	}))
 	p.widgets = append(p.widgets, widgets...)
 
-	if cfg.InsightsNotificationsEnabled {
+	if svc.InsightsNotificationsEnabled {
 		insightsToTopic(scope, main, p.topic)
 	}
 }
 
 // faultAndSlowGroups are the X-Ray groups of a service's faults and of its
 // requests slower than cfg.SlowRequestSeconds.
-func faultAndSlowGroups(scope constructs.Construct, cfg *Config) (faults, slow *xray.Group) {
+func faultAndSlowGroups(scope constructs.Construct, svc *Service) (faults, slow *xray.Group) {
 	faults = xray.NewGroup(scope, "FaultsGroup", &xray.GroupProps{
-		GroupName:        jsii.String(cfg.GroupName + faultsSuffix),
-		FilterExpression: jsii.String(cfg.ServiceFilter + " { fault = true }"),
+		GroupName:        jsii.String(svc.GroupName + faultsSuffix),
+		FilterExpression: jsii.String(svc.ServiceFilter + " { fault = true }"),
 	})
 	slow = xray.NewGroup(scope, "SlowGroup", &xray.GroupProps{
-		GroupName:        jsii.String(cfg.GroupName + slowSuffix),
-		FilterExpression: jsii.String(cfg.ServiceFilter + " AND responsetime > " + strconv.FormatFloat(cfg.SlowRequestSeconds, 'g', -1, 64)),
+		GroupName:        jsii.String(svc.GroupName + slowSuffix),
+		FilterExpression: jsii.String(svc.ServiceFilter + " AND responsetime > " + strconv.FormatFloat(svc.SlowRequestSeconds, 'g', -1, 64)),
 	})
 	return faults, slow
 }

@@ -187,14 +187,14 @@ func platformExemptions(stack awscdk.Stack, cfg *Config) {
 
 // serviceExemptions records the Control Tower controls and cdk-nag NIST
 // 800-53 rules that stand in production on a service's resources.
-func serviceExemptions(scope constructs.Construct, cfg *Config) {
+func serviceExemptions(scope constructs.Construct, svc *Service) {
 	const bucketReason = "Holds the load balancer's access logs: Elastic Load Balancing writes them only with SSE-S3 keys; logging, notifying or replicating this bucket's own objects would only move the question to another bucket; its lifecycle deletes logs after 90 days, which object lock would prevent"
 	bucket := find(scope, "AccessLogs")
 	exempt(bucket.Node().DefaultChild().(awscdk.CfnResource), bucketReason,
 		"s3_bucket_default_encryption_kms_check", "s3_bucket_logging_enabled_check", "s3_event_notifications_enabled_check", "s3_bucket_object_lock_enabled_check")
 	nagExempt(bucket, bucketReason, "NIST.800.53.R5-S3DefaultEncryptionKMS", "NIST.800.53.R5-S3BucketLoggingEnabled", "NIST.800.53.R5-S3BucketReplicationEnabled")
 
-	if cfg.CertificateArn != "" {
+	if svc.CertificateArn != "" {
 		nagExempt(find(scope, "LoadBalancer", "PublicRedirectListener"),
 			"This listener only redirects HTTP to HTTPS on 443, which has the ACM certificate; it serves nothing itself.",
 			"NIST.800.53.R5-ELBv2ACMCertificateRequired")

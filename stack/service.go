@@ -19,21 +19,21 @@ import (
 // X-Ray group and sampling rules, the task with its tracing sidecar, the
 // Fargate service behind its own load balancer (and, where the posture is
 // HTTPSOnly, AWS WAF), its alarms and its dashboard widgets.
-func (p *platform) addService(scope constructs.Construct, cfg *Config) {
-	group := xrayGroupAndRules(scope, cfg)
-	task, sidecar, appLogs := p.task(scope, cfg)
-	service, lb := newService(scope, p, cfg, task)
+func (p *platform) addService(scope constructs.Construct, svc *Service) {
+	group := xrayGroupAndRules(scope, svc)
+	task, sidecar, appLogs := p.task(scope, svc)
+	service, lb := newService(scope, p, svc, task)
 	// No task starts before its collector may call X-Ray (the service's
 	// own resource: its scaling needs no wait).
 	service.Node().DefaultChild().Node().AddDependency(sidecar.Policy())
-	p.alarms(scope, cfg, group, service, lb)
-	if cfg.Stage.Posture.HTTPSOnly {
+	p.alarms(scope, svc, group, service, lb)
+	if p.cfg.Stage.Posture.HTTPSOnly {
 		webACL(scope, lb, p.logs)
 	}
-	if cfg.Stage.Posture.NIST {
-		serviceExemptions(scope, cfg)
+	if p.cfg.Stage.Posture.NIST {
+		serviceExemptions(scope, svc)
 	}
-	taskSuppressions(task, cfg)
+	taskSuppressions(task, svc)
 
 	stack := p.stack
 	output(scope, "AppLogGroupName", appLogs.LogGroupName(), "The backend's logs")
@@ -46,27 +46,27 @@ func (p *platform) addService(scope constructs.Construct, cfg *Config) {
 
 // xrayGroupAndRules defines the service's X-Ray group and its sampling
 // rules, and returns the group.
-func xrayGroupAndRules(scope constructs.Construct, cfg *Config) *xray.Group {
-	filter := cfg.GroupFilterExpression
+func xrayGroupAndRules(scope constructs.Construct, svc *Service) *xray.Group {
+	filter := svc.GroupFilterExpression
 	if filter == "" {
-		filter = cfg.ServiceFilter
+		filter = svc.ServiceFilter
 	}
 	// Insights is left out of the template unless switched on.
 	var insights, notifications *bool
-	if cfg.InsightsEnabled || cfg.InsightsNotificationsEnabled {
-		insights, notifications = jsii.Bool(cfg.InsightsEnabled), jsii.Bool(cfg.InsightsNotificationsEnabled)
+	if svc.InsightsEnabled || svc.InsightsNotificationsEnabled {
+		insights, notifications = jsii.Bool(svc.InsightsEnabled), jsii.Bool(svc.InsightsNotificationsEnabled)
 	}
 	group := xray.NewGroup(scope, "Group", &xray.GroupProps{
-		GroupName: &cfg.GroupName, FilterExpression: &filter,
+		GroupName: &svc.GroupName, FilterExpression: &filter,
 		InsightsEnabled: insights, NotificationsEnabled: notifications,
 	})
-	rule := xray.NewSamplingRule(scope, "SamplingRule", cfg.SamplingRule)
+	rule := xray.NewSamplingRule(scope, "SamplingRule", svc.SamplingRule)
 	// What a team may have made by hand (the seed's create-group and
 	// create-sampling-rule) carries an explicit DeletionPolicy, which
 	// CloudFormation requires of a resource `cdk import` adopts
 	// (tools/importseed); Delete is what it did without one.
 	importable := []constructs.IConstruct{group, rule}
-	for _, props := range cfg.SamplingRules {
+	for _, props := range svc.SamplingRules {
 		importable = append(importable, xray.NewSamplingRule(scope, "SamplingRule-"+*props.RuleName, props))
 	}
 	for _, c := range importable {
@@ -78,10 +78,10 @@ func xrayGroupAndRules(scope constructs.Construct, cfg *Config) *xray.Group {
 // task defines the service's Fargate task: the backend's container and the
 // tracing sidecar beside it, roles only this account's ECS may assume, and
 // the cdk-nag findings on them that stand.
-func (p *platform) task(scope constructs.Construct, cfg *Config) (awsecs.FargateTaskDefinition, *tracing.Sidecar, awslogs.LogGroup) {
+func (p *platform) task(scope constructs.Construct, svc *Service) (awsecs.FargateTaskDefinition, *tracing.Sidecar, awslogs.LogGroup) {
 	task := awsecs.NewFargateTaskDefinition(scope, jsii.String("Task"), &awsecs.FargateTaskDefinitionProps{
-		Cpu:            jsii.Number(cfg.TaskCPU),
-		MemoryLimitMiB: jsii.Number(cfg.TaskMemoryMiB),
+		Cpu:            jsii.Number(svc.TaskCPU),
+		MemoryLimitMiB: jsii.Number(svc.TaskMemoryMiB),
 		// The backend's image is built for linux/amd64 (see backend/).
 		RuntimePlatform: &awsecs.RuntimePlatform{
 			CpuArchitecture:       awsecs.CpuArchitecture_X86_64(),
@@ -89,11 +89,11 @@ func (p *platform) task(scope constructs.Construct, cfg *Config) (awsecs.Fargate
 		},
 	})
 	appLogs := p.logs(task, "AppLogs", nil)
-	appMemory := cfg.TaskMemoryMiB - sidecarMiB
+	appMemory := svc.TaskMemoryMiB - sidecarMiB
 	app := task.AddContainer(jsii.String("app"), &awsecs.ContainerDefinitionOptions{
-		Image:        appImage(cfg),
-		Environment:  appEnvironment(cfg),
-		PortMappings: &[]*awsecs.PortMapping{{Name: jsii.String("http"), ContainerPort: jsii.Number(cfg.AppPort), Protocol: awsecs.Protocol_TCP}},
+		Image:        appImage(svc),
+		Environment:  appEnvironment(svc),
+		PortMappings: &[]*awsecs.PortMapping{{Name: jsii.String("http"), ContainerPort: jsii.Number(svc.AppPort), Protocol: awsecs.Protocol_TCP}},
 		Essential:    jsii.Bool(true),
 		// What the sidecar leaves of the task's memory, as a hard limit:
 		// every Fargate size has at least 512 MiB, twice the sidecar's.
@@ -116,8 +116,8 @@ func (p *platform) task(scope constructs.Construct, cfg *Config) (awsecs.Fargate
 	sidecar := tracing.NewSidecar(scope, "Tracing", &tracing.SidecarProps{
 		TaskDefinition: task,
 		AppContainer:   app,
-		ServiceName:    &cfg.ServiceName,
-		Collector:      collector(cfg),
+		ServiceName:    &svc.ServiceName,
+		Collector:      collector(svc),
 		MemoryLimitMiB: jsii.Number(sidecarMiB),
 		// The log group's id predates the ADOT choice; ids are API.
 		LogGroup: p.logs(task, "DaemonLogs", nil),
@@ -136,7 +136,7 @@ func (p *platform) task(scope constructs.Construct, cfg *Config) (awsecs.Fargate
 			"ArnLike":      map[string]any{"aws:SourceArn": p.stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("ecs"), Resource: jsii.String("*")})},
 		})
 	}
-	if cfg.Collector == collectorCloudWatchAgent {
+	if svc.Collector == collectorCloudWatchAgent {
 		exempt(task.Node().DefaultChild().(awscdk.CfnResource),
 			"The CloudWatch agent's container runs as uid 0 with every Linux capability dropped and a read-only root filesystem: it must write its configuration into empty task volumes, which Fargate creates owned by root (mode 0755) when the image declares no VOLUME, as the agent's does not; the app's container runs as 65532.",
 			"ecs_task_definition_nonroot_user_check")
@@ -146,10 +146,10 @@ func (p *platform) task(scope constructs.Construct, cfg *Config) (awsecs.Fargate
 
 // taskSuppressions are the cdk-nag findings on the task that stand, each on
 // one resource, with its reason.
-func taskSuppressions(task awsecs.FargateTaskDefinition, cfg *Config) {
+func taskSuppressions(task awsecs.FargateTaskDefinition, svc *Service) {
 	nagSuppress(task.ExecutionRole(), true, "AwsSolutions-IAM5", "ecr:GetAuthorizationToken, which pulling the app's image from ECR needs, supports no resource-level permissions; every other statement of this role names its repository or log group.", "Resource::*")
 	nagSuppress(task, false, "AwsSolutions-ECS2", "The environments hold no secrets: loopback addresses, the service's name, the port, the tracing mode, the Go runtime's garbage-collector settings and the collector's configuration. In the task definition, every change to them shows in cdk diff.")
-	if cfg.EcsExec {
+	if svc.EcsExec {
 		nagSuppress(task.TaskRole(), true, "AwsSolutions-IAM5", "ECS Exec needs ssmmessages:CreateControlChannel, CreateDataChannel, OpenControlChannel and OpenDataChannel, which support no resource-level permissions.", "Resource::*")
 	}
 }

@@ -75,7 +75,7 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 	// The first service's resources are the stack's own: they keep the
 	// logical ids every deployed stack has (ids are API). Another service
 	// is another call, in a construct of its own.
-	p.addService(stack, cfg)
+	p.addService(stack, &cfg.Service)
 	p.finish()
 	return stack
 }
@@ -90,26 +90,26 @@ const sidecarMiB = 256
 // and samples as in X-Ray mode: by the account's X-Ray rules, which it reads
 // through the collector's sampling proxy (backend/otelsampler.go), so no
 // rate is copied into the task.
-func collector(cfg *Config) tracing.Collector {
-	switch cfg.Collector {
+func collector(svc *Service) tracing.Collector {
+	switch svc.Collector {
 	case collectorADOT:
-		return tracing.ADOTCollector(&tracing.ADOTCollectorOptions{Image: registryImage(cfg.CollectorImage)})
+		return tracing.ADOTCollector(&tracing.ADOTCollectorOptions{Image: registryImage(svc.CollectorImage)})
 	case collectorCloudWatchAgent:
-		return tracing.CloudWatchAgent(&tracing.CloudWatchAgentOptions{Image: registryImage(cfg.CollectorImage)})
+		return tracing.CloudWatchAgent(&tracing.CloudWatchAgentOptions{Image: registryImage(svc.CollectorImage)})
 	}
-	return tracing.XRayDaemon(&tracing.XRayDaemonOptions{Image: registryImage(cfg.DaemonImage)})
+	return tracing.XRayDaemon(&tracing.XRayDaemonOptions{Image: registryImage(svc.DaemonImage)})
 }
 
 // appEnvironment is the backend's own environment; the tracing sidecar adds
 // where to send traces. CRUDDUR_TRACING picks the backend's SDK;
 // CRUDDUR_TRUSTED_PROXIES=1 says the load balancer is in front, so the
 // client is the address it appended to X-Forwarded-For (backend/internal/edge).
-func appEnvironment(cfg *Config) *map[string]*string {
-	env := map[string]*string{"PORT": jsii.String(strconv.Itoa(cfg.AppPort))}
-	if cfg.Collector != collectorXRayDaemon { // both other collectors take OTLP
+func appEnvironment(svc *Service) *map[string]*string {
+	env := map[string]*string{"PORT": jsii.String(strconv.Itoa(svc.AppPort))}
+	if svc.Collector != collectorXRayDaemon { // both other collectors take OTLP
 		env["CRUDDUR_TRACING"] = jsii.String("otel")
 	}
-	if cfg.LoadBalancer {
+	if svc.LoadBalancer {
 		env["CRUDDUR_TRUSTED_PROXIES"] = jsii.String("1")
 	}
 	return &env
@@ -145,7 +145,7 @@ func goRuntimeEnvironment(containerMiB int) [][2]string {
 // or alone. Either way deploys start new tasks before stopping old ones, a
 // deploy that does not become healthy rolls back by itself, and the scaler
 // owns the task count (see scale).
-func newService(scope constructs.Construct, p *platform, cfg *Config, task awsecs.FargateTaskDefinition) (awsecs.FargateService, elbv2.ApplicationLoadBalancer) {
+func newService(scope constructs.Construct, p *platform, svc *Service, task awsecs.FargateTaskDefinition) (awsecs.FargateService, elbv2.ApplicationLoadBalancer) {
 	vpc, cluster := p.vpc, p.cluster
 	// Tasks send only HTTPS out (X-Ray, CloudWatch Logs, ECR and S3 for
 	// the image) and take only what the load balancer forwards.
@@ -164,14 +164,14 @@ func newService(scope constructs.Construct, p *platform, cfg *Config, task awsec
 	rollback := &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)}
 	groups := &[]awsec2.ISecurityGroup{tasksSG}
 
-	if !cfg.LoadBalancer {
+	if !svc.LoadBalancer {
 		service := awsecs.NewFargateService(scope, jsii.String("Service"), &awsecs.FargateServiceProps{
 			Cluster: cluster, TaskDefinition: task, VpcSubnets: private,
 			MinHealthyPercent: minHealthy, MaxHealthyPercent: maxHealthy, CircuitBreaker: rollback,
-			EnableExecuteCommand: jsii.Bool(cfg.EcsExec), PlatformVersion: awsecs.FargatePlatformVersion_LATEST,
+			EnableExecuteCommand: jsii.Bool(svc.EcsExec), PlatformVersion: awsecs.FargatePlatformVersion_LATEST,
 			AssignPublicIp: jsii.Bool(false), SecurityGroups: groups,
 		})
-		scale(cfg, service, nil)
+		scale(svc, service, nil)
 		return service, nil
 	}
 
@@ -186,7 +186,7 @@ func newService(scope constructs.Construct, p *platform, cfg *Config, task awsec
 		InternetFacing:          jsii.Bool(true),
 		VpcSubnets:              &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PUBLIC},
 		SecurityGroup:           lbSG,
-		DeletionProtection:      jsii.Bool(cfg.DeletionProtection),
+		DeletionProtection:      jsii.Bool(svc.DeletionProtection),
 		DropInvalidHeaderFields: jsii.Bool(true),
 		// Requests are framed here, at the edge: strictest refuses every
 		// request HTTP Desync Guardian does not classify compliant (both
@@ -199,20 +199,20 @@ func newService(scope constructs.Construct, p *platform, cfg *Config, task awsec
 	props := &awsecspatterns.ApplicationLoadBalancedFargateServiceProps{
 		Cluster: cluster, TaskDefinition: task, TaskSubnets: private,
 		MinHealthyPercent: minHealthy, MaxHealthyPercent: maxHealthy, CircuitBreaker: rollback,
-		EnableExecuteCommand: jsii.Bool(cfg.EcsExec), PlatformVersion: awsecs.FargatePlatformVersion_LATEST,
+		EnableExecuteCommand: jsii.Bool(svc.EcsExec), PlatformVersion: awsecs.FargatePlatformVersion_LATEST,
 		AssignPublicIp: jsii.Bool(false), SecurityGroups: groups,
 		LoadBalancer: lb, OpenListener: jsii.Bool(true),
 		HealthCheckGracePeriod: awscdk.Duration_Seconds(jsii.Number(60)),
 	}
-	if cfg.CertificateArn != "" {
-		props.Certificate = awscertificatemanager.Certificate_FromCertificateArn(scope, jsii.String("Certificate"), &cfg.CertificateArn)
+	if svc.CertificateArn != "" {
+		props.Certificate = awscertificatemanager.Certificate_FromCertificateArn(scope, jsii.String("Certificate"), &svc.CertificateArn)
 		props.Protocol = elbv2.ApplicationProtocol_HTTPS
 		props.SslPolicy = elbv2.SslPolicy_RECOMMENDED_TLS
 		props.RedirectHTTP = jsii.Bool(true)
 		props.TargetProtocol = elbv2.ApplicationProtocol_HTTP
 	}
-	svc := awsecspatterns.NewApplicationLoadBalancedFargateService(scope, jsii.String("Service"), props)
-	svc.TargetGroup().ConfigureHealthCheck(&elbv2.HealthCheck{
+	alb := awsecspatterns.NewApplicationLoadBalancedFargateService(scope, jsii.String("Service"), props)
+	alb.TargetGroup().ConfigureHealthCheck(&elbv2.HealthCheck{
 		Path:                    jsii.String(healthCheckPath),
 		HealthyHttpCodes:        jsii.String("200"),
 		Interval:                awscdk.Duration_Seconds(jsii.Number(15)),
@@ -221,9 +221,9 @@ func newService(scope constructs.Construct, p *platform, cfg *Config, task awsec
 		UnhealthyThresholdCount: jsii.Number(3),
 	})
 	// Old tasks finish their requests within ECS's 30 s stop timeout.
-	svc.TargetGroup().SetAttribute(jsii.String("deregistration_delay.timeout_seconds"), jsii.String("30"))
-	scale(cfg, svc.Service(), svc.TargetGroup())
-	return svc.Service(), lb
+	alb.TargetGroup().SetAttribute(jsii.String("deregistration_delay.timeout_seconds"), jsii.String("30"))
+	scale(svc, alb.Service(), alb.TargetGroup())
+	return alb.Service(), lb
 }
 
 // Target tracking: tasks are added when their average CPU passes
@@ -239,13 +239,13 @@ const (
 // scale lets Application Auto Scaling run between cruddur:desiredCount and
 // cruddur:maxCount tasks (0 and 0 pause the service). The template sets no
 // DesiredCount of its own, so a deploy never resets what the scaler chose.
-func scale(cfg *Config, service awsecs.FargateService, targets elbv2.ApplicationTargetGroup) {
-	max := cfg.MaxCount
-	if cfg.DesiredCount == 0 {
+func scale(svc *Service, service awsecs.FargateService, targets elbv2.ApplicationTargetGroup) {
+	max := svc.MaxCount
+	if svc.DesiredCount == 0 {
 		max = 0
 	}
 	scaling := service.AutoScaleTaskCount(&awsapplicationautoscaling.EnableScalingProps{
-		MinCapacity: jsii.Number(cfg.DesiredCount), MaxCapacity: jsii.Number(max),
+		MinCapacity: jsii.Number(svc.DesiredCount), MaxCapacity: jsii.Number(max),
 	})
 	in, out := awscdk.Duration_Seconds(jsii.Number(scaleInSeconds)), awscdk.Duration_Seconds(jsii.Number(scaleOutSeconds))
 	scaling.ScaleOnCpuUtilization(jsii.String("Cpu"), &awsecs.CpuUtilizationScalingProps{
@@ -360,9 +360,9 @@ func network(stack awscdk.Stack, cfg *Config, logs func(constructs.Construct, st
 // appImage is the prebuilt image named in context, or else the backend's
 // Dockerfile as an image asset: synth only hashes the folder, and `cdk
 // deploy` builds and pushes the image, for the task's linux/amd64.
-func appImage(cfg *Config) awsecs.ContainerImage {
-	if cfg.AppImage != "" {
-		return registryImage(cfg.AppImage)
+func appImage(svc *Service) awsecs.ContainerImage {
+	if svc.AppImage != "" {
+		return registryImage(svc.AppImage)
 	}
 	return awsecs.ContainerImage_FromAsset(jsii.String(backendDir), &awsecs.AssetImageProps{
 		Platform: awsecrassets.Platform_LINUX_AMD64(),
