@@ -69,14 +69,11 @@ func serviceResource(ctx context.Context, serviceName string) (*resource.Resourc
 // SDK's ECS plugin writes AWS::ECS::Container, and the rules are asked with
 // that.)
 func xrayOrigin(res *resource.Resource) string {
-	attrs := map[attribute.Key]string{}
-	for _, kv := range res.Attributes() {
-		attrs[kv.Key] = kv.Value.Emit()
-	}
-	if attrs[semconv.CloudProviderKey] != "aws" || attrs[semconv.CloudPlatformKey] != "aws_ecs" {
+	attr := func(k attribute.Key) string { v, _ := res.Set().Value(k); return v.Emit() }
+	if attr(semconv.CloudProviderKey) != "aws" || attr(semconv.CloudPlatformKey) != "aws_ecs" {
 		return ""
 	}
-	switch attrs[semconv.AWSECSLaunchtypeKey] {
+	switch attr(semconv.AWSECSLaunchtypeKey) {
 	case "fargate":
 		return "AWS::ECS::Fargate"
 	case "ec2":

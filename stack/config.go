@@ -237,7 +237,6 @@ func readConfig(stage stages.Stage, r *contextReader) (*Config, string) {
 	c.ServiceName = service + stage.NameSuffix
 	c.GroupFilterExpression = r.str(keyGroupFilterExpression, "")
 	c.InsightsEnabled = r.boolean(keyInsightsEnabled, false)
-	c.InsightsNotificationsEnabled = false // below: it follows Insights
 	c.SamplingRuleFile = r.str(KeySamplingRuleFile, "aws/json/xray.json")
 	c.SamplingRuleFiles = r.list(keySamplingRuleFiles, []string{"aws/json/health-check.json"})
 	c.Account = r.str(keyAccount, stage.Account)

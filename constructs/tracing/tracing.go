@@ -94,7 +94,7 @@ func NewSidecar(scope constructs.Construct, id string, props *SidecarProps) *Sid
 		collector = XRayDaemon(nil)
 	}
 	spec := collector.spec()
-	cpu, memory := sidecarSize(id, props, collector)
+	cpu, memory := sidecarSize(id, props, spec)
 	s := &Sidecar{name: spec.name, logGroup: props.LogGroup, memoryMiB: int(memory)}
 	constructs.NewConstruct_Override(s, scope, &id)
 	if s.logGroup == nil {
@@ -210,8 +210,7 @@ func (s *Sidecar) wireApp(app awsecs.ContainerDefinition, appEnv map[string]stri
 // sidecarSize checks the props NewSidecar refuses (CPU and memory, the
 // task's network mode, the app's ports) and returns the sidecar's CPU units
 // and memory.
-func sidecarSize(id string, props *SidecarProps, collector Collector) (cpu, memory float64) {
-	spec := collector.spec()
+func sidecarSize(id string, props *SidecarProps, spec *collectorSpec) (cpu, memory float64) {
 	cpu, memory = float64(sidecarCPU), float64(defaultSidecarMiB)
 	if props.Cpu != nil {
 		cpu = *props.Cpu
@@ -234,7 +233,7 @@ func sidecarSize(id string, props *SidecarProps, collector Collector) (cpu, memo
 	}
 	if props.AppContainer.PortMappings() != nil {
 		for _, m := range *props.AppContainer.PortMappings() {
-			if err := CheckAppPort(collector, *m.ContainerPort); err != nil {
+			if err := spec.checkAppPort(*m.ContainerPort); err != nil {
 				panic(fmt.Errorf("tracing.NewSidecar %s: AppContainer: %w", id, err))
 			}
 		}
@@ -258,7 +257,11 @@ func (s *Sidecar) CollectorName() string { return s.name }
 // one network namespace; NewSidecar checks the app container's every mapped
 // port with it, and an app can check its configuration before.
 func CheckAppPort(collector Collector, appPort float64) error {
-	spec := collector.spec()
+	return collector.spec().checkAppPort(appPort)
+}
+
+// checkAppPort is CheckAppPort for the collector of spec.
+func (spec *collectorSpec) checkAppPort(appPort float64) error {
 	for _, p := range spec.ports {
 		if appPort == float64(p.port) {
 			return fmt.Errorf("port %d is the %s's; expected the app on another port", p.port, spec.name)

@@ -10,6 +10,7 @@
 package xray
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"unicode"
@@ -230,7 +231,7 @@ func ServiceFilter(name string) (string, error) {
 // X-Ray would refuse; NewGroup checks its props with it.
 func CheckInsights(insightsEnabled, notificationsEnabled bool) error {
 	if notificationsEnabled && !insightsEnabled {
-		return fmt.Errorf("NotificationsEnabled: true needs InsightsEnabled true; expected InsightsEnabled true or NotificationsEnabled false")
+		return errors.New("NotificationsEnabled: true needs InsightsEnabled true; expected InsightsEnabled true or NotificationsEnabled false")
 	}
 	return nil
 }
