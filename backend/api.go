@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-xray-sdk-go/v2/xray"
+	"github.com/cruddur/tracing/backend/internal/tracing"
 )
 
 // Activity is one post in a Cruddur feed, with the fields of Cruddur's API.
@@ -23,47 +23,17 @@ type Activity struct {
 	RepostsCount int       `json:"reposts_count"`
 }
 
-// stepTracer records a named step of a request with what it found: an X-Ray
-// subsegment with metadata, or an OpenTelemetry child span with attributes.
-// It runs work always and describe only for a step it records: about 9
-// requests in 10 at the seed's rule pay for the work alone.
-type stepTracer interface {
-	step(ctx context.Context, name string, work func(), describe func() map[string]any)
-}
+// healthCheckPath is where the load balancer and the container health check
+// ask; its requests are neither traced (the stack's rule set records none)
+// nor logged.
+const healthCheckPath = "/api/health-check"
 
-// A recorded step's description is its segment's metadata under
-// metadataNamespace, keyed metadataKey, in both tracing modes.
-const metadataNamespace, metadataKey = "cruddur", "home-activities"
-
-// xraySteps records steps as X-Ray subsegments, with their description as
-// metadata.
-type xraySteps struct{}
-
-func (x xraySteps) step(ctx context.Context, name string, work func(), describe func() map[string]any) {
-	// A request X-Ray will not record gets no subsegment: the work alone.
-	if seg := xray.GetSegment(ctx); seg == nil || !seg.Sampled {
-		work()
-		return
-	}
-	err := xray.Capture(ctx, name, func(ctx context.Context) error {
-		work()
-		// Metadata is not indexed; it carries what helps reading one trace.
-		return xray.AddMetadataToNamespace(ctx, metadataNamespace, metadataKey, describe())
-	})
-	if err != nil {
-		// A tracing problem is logged, never returned: tracing must not
-		// break serving.
-		slog.Debug("tracing "+name, "err", err)
-	}
-}
-
-// noSteps records nothing: the API untraced.
-type noSteps struct{}
-
-func (noSteps) step(_ context.Context, _ string, work func(), _ func() map[string]any) { work() }
+// metadataNamespace is where the API's steps describe themselves in their
+// segments' metadata, in both tracing modes.
+const metadataNamespace = "cruddur"
 
 // routes is the API without tracing: the tracing middleware wraps it whole.
-func routes(now func() time.Time, steps stepTracer) *http.ServeMux {
+func routes(now func() time.Time, steps tracing.Steps) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+healthCheckPath, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]bool{"success": true})
@@ -76,15 +46,15 @@ func routes(now func() time.Time, steps stepTracer) *http.ServeMux {
 
 // homeActivities builds the mock home feed inside the "mock-data" step, as
 // the bootcamp's backend does, and records when and how many.
-func homeActivities(ctx context.Context, now time.Time, steps stepTracer) []Activity {
+func homeActivities(ctx context.Context, now time.Time, steps tracing.Steps) []Activity {
 	var activities []Activity
-	steps.step(ctx, "mock-data", func() { activities = mockHomeActivities(now) }, func() map[string]any {
-		return map[string]any{
+	steps.Step(ctx, "mock-data", func() { activities = mockHomeActivities(now) }, func() map[string]any {
+		return map[string]any{"home-activities": map[string]any{
 			"now":          now.UTC().Format(time.RFC3339),
 			"results-size": len(activities),
-		}
+		}}
 	})
-	return activities // every stepTracer runs work, recorded or not
+	return activities // every Steps runs work, recorded or not
 }
 
 func mockHomeActivities(now time.Time) []Activity {

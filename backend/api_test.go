@@ -3,32 +3,45 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
-	"github.com/aws/aws-xray-sdk-go/v2/xray"
-	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
 var fixedNow = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 
+// plainSteps records nothing, as for a request the rules do not sample.
+type plainSteps struct{}
+
+func (plainSteps) Step(_ context.Context, _ string, work func(), _ func() map[string]any) { work() }
+
+// recordedSteps records every step, as a tracer does for a sampled request:
+// each step's name and its description.
+type recordedSteps struct {
+	names     []string
+	described []map[string]any
+}
+
+func (s *recordedSteps) Step(_ context.Context, name string, work func(), describe func() map[string]any) {
+	work()
+	s.names = append(s.names, name)
+	s.described = append(s.described, describe())
+}
+
 func TestHealthCheck(t *testing.T) {
 	rec := httptest.NewRecorder()
-	routes(func() time.Time { return fixedNow }, xraySteps{}).ServeHTTP(rec, httptest.NewRequest("GET", "/api/health-check", nil))
+	routes(func() time.Time { return fixedNow }, &recordedSteps{}).ServeHTTP(rec, httptest.NewRequest("GET", "/api/health-check", nil))
 	if rec.Code != http.StatusOK || rec.Body.String() != "{\"success\":true}\n" {
 		t.Fatalf("got %d %q", rec.Code, rec.Body.String())
 	}
 }
 
 func TestHomeActivities(t *testing.T) {
-	rec := httptest.NewRecorder()
-	routes(func() time.Time { return fixedNow }, xraySteps{}).ServeHTTP(rec, httptest.NewRequest("GET", "/api/activities/home", nil))
+	rec, steps := httptest.NewRecorder(), &recordedSteps{}
+	routes(func() time.Time { return fixedNow }, steps).ServeHTTP(rec, httptest.NewRequest("GET", "/api/activities/home", nil))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body.String())
 	}
@@ -53,6 +66,10 @@ func TestHomeActivities(t *testing.T) {
 	if first["handle"] != "Andrew Brown" || first["created_at"] != "2026-11-22T12:00:00Z" || first["expires_at"] != "2026-11-29T12:00:00Z" || first["likes_count"] != 5.0 {
 		t.Errorf("first activity %v", first)
 	}
+	want := []map[string]any{{"home-activities": map[string]any{"now": "2026-11-24T12:00:00Z", "results-size": 3}}}
+	if !slices.Equal(steps.names, []string{"mock-data"}) || !reflect.DeepEqual(steps.described, want) {
+		t.Errorf("steps %q described as %v; want mock-data, described as %v", steps.names, steps.described, want)
+	}
 }
 
 func TestRoutesRefuseWhatTheyDoNotServe(t *testing.T) {
@@ -65,7 +82,7 @@ func TestRoutesRefuseWhatTheyDoNotServe(t *testing.T) {
 	}
 	for _, tc := range cases {
 		rec := httptest.NewRecorder()
-		routes(time.Now, xraySteps{}).ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, nil))
+		routes(time.Now, &recordedSteps{}).ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, nil))
 		if rec.Code != tc.want {
 			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, rec.Code, tc.want)
 		}
@@ -83,52 +100,4 @@ func TestPortFromEnv(t *testing.T) {
 			t.Errorf("portFromEnv(%q): no error", in)
 		}
 	}
-}
-
-// TestOnlyRecordedStepsAreDescribed: a step's work always runs, and what
-// describes it is built only for a step that is recorded, so unrecorded
-// requests do not pay for metadata they drop.
-func TestOnlyRecordedStepsAreDescribed(t *testing.T) {
-	unsampled := context.WithValue(context.Background(), xray.ContextKey, &xray.Segment{Sampled: false})
-	never := newOTelTracingWith(resource.Empty(), fixedSampler(t, 0), sdktrace.WithSpanProcessor(tracetest.NewSpanRecorder()))
-	always := newOTelTracingWith(resource.Empty(), fixedSampler(t, 1), sdktrace.WithSpanProcessor(tracetest.NewSpanRecorder()))
-	// A request's span, recorded or not, as the server's handler starts it.
-	request := func(o *otelTracing) context.Context {
-		ctx, _ := o.tracer.Start(context.Background(), "GET /")
-		return ctx
-	}
-	cases := []struct {
-		name     string
-		steps    stepTracer
-		ctx      context.Context
-		describe bool
-	}{
-		{"untraced", noSteps{}, context.Background(), false},
-		{"x-ray, no segment", xraySteps{}, context.Background(), false},
-		{"x-ray, unsampled segment", xraySteps{}, unsampled, false},
-		{"opentelemetry, no request span", always, context.Background(), false},
-		{"opentelemetry, unsampled", never, request(never), false},
-		{"opentelemetry, sampled", always, request(always), true},
-	}
-	for _, tc := range cases {
-		worked, described := false, false
-		tc.steps.step(tc.ctx, "step", func() { worked = true }, func() map[string]any {
-			described = true
-			return map[string]any{"n": 1}
-		})
-		if !worked || described != tc.describe {
-			t.Errorf("%s: work ran %t, describe ran %t; want true, %t", tc.name, worked, described, tc.describe)
-		}
-	}
-}
-
-// fixedSampler is the X-Ray sampler over a local strategy that records rate
-// of requests, with no reservoir.
-func fixedSampler(t *testing.T, rate float64) xraySampler {
-	t.Helper()
-	s, err := sampling.NewLocalizedStrategyFromJSONBytes([]byte(fmt.Sprintf(`{"version": 2, "default": {"fixed_target": 0, "rate": %g}}`, rate)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return xraySampler{strategy: s, service: "Cruddur"}
 }

@@ -12,10 +12,9 @@ import (
 	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
 	"github.com/aws/aws-xray-sdk-go/v2/xray"
 	"github.com/aws/aws-xray-sdk-go/v2/xraylog"
-	"github.com/cruddur/tracing/backend/internal/edge"
 	"github.com/cruddur/tracing/backend/internal/standin"
+	"github.com/cruddur/tracing/backend/internal/tracing"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
@@ -46,10 +45,18 @@ func BenchmarkHomeActivities(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// The API in each tracing mode, as main wires it, deciding by s.
+	handler := func(mode string, s sampling.Strategy, exporter sdktrace.SpanExporter) http.Handler {
+		opts := tracing.Options{Mode: mode, ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: metadataNamespace, Sampling: s, Exporter: exporter}
+		h, _, err := tracing.New(context.Background(), opts, func(steps tracing.Steps) http.Handler { return routes(time.Now, steps) })
+		if err != nil {
+			b.Fatal(err)
+		}
+		return h
+	}
+	xrayHandler := func(s sampling.Strategy) http.Handler { return handler(tracing.XRay, s, nil) }
 	otelHandlerTo := func(s sampling.Strategy, exporter sdktrace.SpanExporter) http.Handler {
-		o := newOTelTracingWith(resource.Empty(), xraySampler{strategy: s, service: "Cruddur"}, sdktrace.WithBatcher(exporter))
-		b.Cleanup(func() { o.shutdown(context.Background()) })
-		return o.wrap(routes(time.Now, o), false)
+		return handler(tracing.OpenTelemetry, s, exporter)
 	}
 	otelHandler := func(s sampling.Strategy) http.Handler { return otelHandlerTo(s, tracetest.NewNoopExporter()) }
 	// The SDK's OTLP/HTTP exporter to a loopback sink that reads and drops
@@ -60,23 +67,16 @@ func BenchmarkHomeActivities(b *testing.B) {
 	old := slog.Default()
 	slog.SetDefault(slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	defer slog.SetDefault(old)
-	opts := tracingOptions{ServiceName: "Cruddur"}
 	variants := []struct {
 		name    string
 		handler func() http.Handler
 	}{
-		{"untraced", func() http.Handler {
-			h, _, _ := tracedHandler(context.Background(), func(k string) string { return map[string]string{"CRUDDUR_TRACING": "off"}[k] })
-			return h
-		}},
-		{"traced-every-request-sampled", func() http.Handler { return mustTrace(b, opts, all) }},
-		{"traced-seed-rule", func() http.Handler { return mustTrace(b, opts, seed) }},
-		// The floor: the same middleware asking the SDK's sampler, and
-		// recording nothing, not even what it samples.
-		{"floor-sampling-decision-only", func() http.Handler {
-			plain := accessLog(unsampledTraceID, routes(time.Now, xraySteps{}))
-			return edge.FilterTraceHeader(false, sampledFirst(seed, xray.NewFixedSegmentNamer("Cruddur"), "", "", plain, plain))
-		}},
+		{"untraced", func() http.Handler { return handler(tracing.Off, nil, nil) }},
+		{"traced-every-request-sampled", func() http.Handler { return xrayHandler(all) }},
+		{"traced-seed-rule", func() http.Handler { return xrayHandler(seed) }},
+		// The floor: the same middleware asking the SDK's sampler, at a
+		// rule that records nothing.
+		{"floor-sampling-decision-only", func() http.Handler { return xrayHandler(none) }},
 		// OpenTelemetry with every request recorded (spans batched to an
 		// exporter that drops them, or over OTLP/HTTP to the sink), at the
 		// seed's rule, and its floor: a rule that records nothing.
@@ -105,12 +105,4 @@ func BenchmarkHomeActivities(b *testing.B) {
 			}
 		})
 	}
-}
-
-func mustTrace(b *testing.B, opts tracingOptions, s sampling.Strategy) http.Handler {
-	h, err := traced(routes(time.Now, xraySteps{}), opts, xray.Config{SamplingStrategy: s})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return h
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
+	"github.com/cruddur/tracing/backend/internal/backendtest"
 )
 
 // clientCases are X-Forwarded-For headers as they reach the backend (the
@@ -66,9 +67,9 @@ func TestTheClientAddressIsTheOneTheProxiesSaw(t *testing.T) {
 	const path = "/api/activities/home"
 	for _, tc := range clientCases {
 		t.Run("xray, "+tc.name, func(t *testing.T) {
-			log := captureLog(t)
-			daemon, next := fakeDaemon(t)
-			proxy, served := samplingProxy(t, []*sampling.SamplingRule{everything()})
+			log := backendtest.CaptureLog(t)
+			daemon, next := backendtest.Daemon(t)
+			proxy, served := backendtest.SamplingProxy(t, []*sampling.SamplingRule{backendtest.Everything()})
 			env := map[string]string{"CRUDDUR_TRUSTED_PROXIES": tc.proxies, "AWS_XRAY_DAEMON_ADDRESS": "tcp:" + proxy + " udp:" + daemon}
 			handler, _, err := tracedHandler(context.Background(), func(k string) string { return env[k] })
 			if err != nil {
@@ -76,7 +77,7 @@ func TestTheClientAddressIsTheOneTheProxiesSaw(t *testing.T) {
 			}
 			app := httptest.NewServer(handler)
 			t.Cleanup(app.Close)
-			get(t, app.URL+healthCheckPath, "") // starts the rules' poller
+			backendtest.Get(t, app.URL+healthCheckPath, "") // starts the rules' poller
 			select {
 			case <-served:
 			case <-time.After(10 * time.Second):
@@ -111,7 +112,7 @@ func TestTheClientAddressIsTheOneTheProxiesSaw(t *testing.T) {
 			}
 		})
 		t.Run("otel, "+tc.name, func(t *testing.T) {
-			log := captureLog(t)
+			log := backendtest.CaptureLog(t)
 			app, served, collector, flush := otelBackend(t, map[string]string{"CRUDDUR_TRUSTED_PROXIES": tc.proxies})
 			getAs(t, app.URL+path, tc.xff)
 			<-served
@@ -141,7 +142,7 @@ func TestTheClientAddressIsTheOneTheProxiesSaw(t *testing.T) {
 // h2c preface, gets 400 at the edge, and `OPTIONS *` Go's own answer; no
 // span, no log line.
 func TestATargetThatIsNotAPathIsNeitherTracedNorLogged(t *testing.T) {
-	log := captureLog(t)
+	log := backendtest.CaptureLog(t)
 	app, _, collector, flush := otelBackend(t, nil)
 	// (Go's server answers OPTIONS * itself, before any handler.)
 	for request, want := range map[string]string{
@@ -166,7 +167,7 @@ func TestATargetThatIsNotAPathIsNeitherTracedNorLogged(t *testing.T) {
 // TestTrustedProxiesIsRefusedOutOfRange: one line, exit 2 from main.
 func TestTrustedProxiesIsRefusedOutOfRange(t *testing.T) {
 	for _, v := range []string{"-1", "6", "one", "1.5"} {
-		_, err := optionsFromEnv(func(k string) string { return map[string]string{"CRUDDUR_TRUSTED_PROXIES": v}[k] })
+		_, _, err := optionsFromEnv(func(k string) string { return map[string]string{"CRUDDUR_TRUSTED_PROXIES": v}[k] })
 		if err == nil || err.Error() != `CRUDDUR_TRUSTED_PROXIES: "`+v+`" is not a number of proxies; expected 0..5` {
 			t.Errorf("%q: %v", v, err)
 		}

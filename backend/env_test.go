@@ -1,17 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"time"
 
 	"testing"
 
-	"github.com/aws/aws-xray-sdk-go/v2/xray"
-
 	"github.com/aws/aws-xray-sdk-go/v2/daemoncfg"
+	"github.com/cruddur/tracing/backend/internal/backendtest"
 	"github.com/cruddur/tracing/backend/internal/standin"
+	"github.com/cruddur/tracing/backend/internal/tracing"
 )
 
 // appContainer reads the app container's environment and port from one of
@@ -85,26 +88,30 @@ func TestTheShutdownGraceFitsTheStopTimeout(t *testing.T) {
 // after that host; another is named after the service.
 func TestDynamicNamingFromTheEnvironment(t *testing.T) {
 	t.Parallel() // its daemon stand-in and server are its own
-	daemon := newSegmentCounter(t)
-	env := map[string]string{"AWS_XRAY_URL": "*.cruddur.example", "AWS_XRAY_DAEMON_ADDRESS": daemon.conn.LocalAddr().String()}
-	opts, err := optionsFromEnv(func(k string) string { return env[k] })
+	daemon, next := backendtest.Daemon(t)
+	env := map[string]string{"AWS_XRAY_URL": "*.cruddur.example", "AWS_XRAY_DAEMON_ADDRESS": daemon}
+	opts, _, err := optionsFromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := traced(routes(time.Now, xraySteps{}), opts, xray.Config{SamplingStrategy: sampleAll(t)})
+	opts.Sampling = backendtest.SampleAll(t)
+	h, _, err := tracing.New(context.Background(), opts, func(steps tracing.Steps) http.Handler { return routes(time.Now, steps) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
+	var names []string
 	for _, host := range []string{"api.cruddur.example", "elsewhere.example"} {
-		get(t, srv.URL+"/api/activities/home", host)
+		backendtest.Get(t, srv.URL+"/api/activities/home", host)
+		_, doc, _ := bytes.Cut(next(), []byte("\n")) // after the daemon protocol's header line
+		var seg struct{ Name string }
+		if err := json.Unmarshal(doc, &seg); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, seg.Name)
 	}
-	daemon.settle(2)
-	daemon.mu.Lock()
-	names := slices.Sorted(slices.Values(daemon.names))
-	daemon.mu.Unlock()
-	if want := []string{"Cruddur", "api.cruddur.example"}; !slices.Equal(names, want) {
+	if want := []string{"api.cruddur.example", "Cruddur"}; !slices.Equal(names, want) {
 		t.Errorf("segment names %v; want %v", names, want)
 	}
 }

@@ -31,6 +31,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -47,13 +48,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-xray-sdk-go/v2/daemoncfg"
-	"github.com/aws/aws-xray-sdk-go/v2/xray"
-	"github.com/aws/aws-xray-sdk-go/v2/xraylog"
-	"github.com/go-logr/logr"
-	"go.opentelemetry.io/otel"
 
 	"github.com/cruddur/tracing/backend/internal/edge"
 	"github.com/cruddur/tracing/backend/internal/envcheck"
+	"github.com/cruddur/tracing/backend/internal/tracing"
 )
 
 const (
@@ -135,36 +133,49 @@ func portFromEnv(s string) (int, error) {
 	return p, nil
 }
 
-func optionsFromEnv(getenv func(string) string) (tracingOptions, error) {
+// optionsFromEnv reads the tracing options and the trusted proxies from the
+// environment, each checked.
+func optionsFromEnv(getenv func(string) string) (tracing.Options, int, error) {
 	trust, err := boolFromEnv(getenv, "CRUDDUR_TRUST_TRACE_HEADER")
 	if err != nil {
-		return tracingOptions{}, err
+		return tracing.Options{}, 0, err
 	}
 	proxies := 0
 	if v := getenv("CRUDDUR_TRUSTED_PROXIES"); v != "" {
 		if proxies, err = strconv.Atoi(v); err != nil || proxies < 0 || proxies > edge.MaxTrustedProxies {
-			return tracingOptions{}, fmt.Errorf("CRUDDUR_TRUSTED_PROXIES: %s is not a number of proxies; expected 0..%d", shorten(v), edge.MaxTrustedProxies)
+			return tracing.Options{}, 0, fmt.Errorf("CRUDDUR_TRUSTED_PROXIES: %s is not a number of proxies; expected 0..%d", shorten(v), edge.MaxTrustedProxies)
 		}
 	}
-	addr := getenv(envcheck.DaemonAddressVar)
-	if addr == "" {
-		addr = defaultDaemonAddr
-	}
+	addr := cmp.Or(getenv(envcheck.DaemonAddressVar), defaultDaemonAddr)
 	// The SDK's own parser, which would have panicked at start.
 	if _, err := daemoncfg.GetDaemonEndpointsFromString(addr); err != nil {
 		// The SDK's reason repeats the value; once, shortened, is enough.
 		reason := strings.ReplaceAll(err.Error(), addr, "…")
-		return tracingOptions{}, fmt.Errorf("%s: %s is not a daemon address (%s); expected host:port, or tcp:host:port udp:host:port", envcheck.DaemonAddressVar, shorten(addr), reason)
+		return tracing.Options{}, 0, fmt.Errorf("%s: %s is not a daemon address (%s); expected host:port, or tcp:host:port udp:host:port", envcheck.DaemonAddressVar, shorten(addr), reason)
 	}
-	return tracingOptions{
-		ServiceName:      defaultServiceName,
-		URLPattern:       getenv("AWS_XRAY_URL"),
-		DaemonAddr:       addr,
-		OnECS:            getenv("ECS_CONTAINER_METADATA_URI_V4") != "",
-		TrustTraceHeader: trust,
-		TrustedProxies:   proxies,
-		TracingName:      getenv("AWS_XRAY_TRACING_NAME"),
-	}, nil
+	opts := tracing.Options{
+		Mode:              cmp.Or(getenv("CRUDDUR_TRACING"), tracing.XRay),
+		ServiceName:       defaultServiceName,
+		URLPattern:        getenv("AWS_XRAY_URL"),
+		TracingName:       getenv("AWS_XRAY_TRACING_NAME"),
+		DaemonAddr:        addr,
+		OnECS:             getenv("ECS_CONTAINER_METADATA_URI_V4") != "",
+		TrustTraceHeader:  trust,
+		HealthCheckPath:   healthCheckPath,
+		MetadataNamespace: metadataNamespace,
+	}
+	switch opts.Mode {
+	case tracing.XRay, tracing.Off:
+	case tracing.OpenTelemetry:
+		opts.ServiceName = cmp.Or(getenv("OTEL_SERVICE_NAME"), defaultServiceName)
+		opts.OTLPEndpoint = cmp.Or(getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), defaultOTLPEndpoint)
+		if err := checkOTLPEndpoint(opts.OTLPEndpoint); err != nil {
+			return tracing.Options{}, 0, err
+		}
+	default:
+		return tracing.Options{}, 0, fmt.Errorf("CRUDDUR_TRACING: %s is not a tracing mode; expected %s, %s or %s", shorten(opts.Mode), tracing.XRay, tracing.OpenTelemetry, tracing.Off)
+	}
+	return opts, proxies, nil
 }
 
 // checkOTLPEndpoint refuses an OTLP/HTTP base URL the exporter could not
@@ -203,78 +214,19 @@ func boolFromEnv(getenv func(string) string, name string) (bool, error) {
 	}
 }
 
-// tracedHandler is the API wrapped in the tracing that CRUDDUR_TRACING
-// chooses, behind the edge, and what to call on the way out to flush it.
+// tracedHandler is the API wrapped in the tracing the environment chooses,
+// behind the edge, and what to call on the way out to flush it.
 func tracedHandler(ctx context.Context, getenv func(string) string) (http.Handler, func(), error) {
-	opts, err := optionsFromEnv(getenv)
+	opts, proxies, err := optionsFromEnv(getenv)
 	if err != nil {
 		return nil, nil, err
 	}
-	h, flush, err := withTracing(ctx, getenv, opts)
+	api := func(steps tracing.Steps) http.Handler { return routes(time.Now, steps) }
+	h, flush, err := tracing.New(ctx, opts, api)
 	if err != nil {
 		return nil, nil, err
 	}
-	return edge.Handler(opts.TrustedProxies, h), flush, nil
-}
-
-// withTracing is the API wrapped in the tracing that CRUDDUR_TRACING
-// chooses, and what to call on the way out to flush it.
-func withTracing(ctx context.Context, getenv func(string) string, opts tracingOptions) (http.Handler, func(), error) {
-	faults := newFaultLog()
-	opts.Faults = faults
-	// Every SDK's own logger writes through the structured log, in every
-	// mode: the X-Ray SDK's sampling (which OpenTelemetry mode uses too)
-	// would print plain lines to stdout, OpenTelemetry's to stderr.
-	xray.SetLogger(slogXRay{min: xraylog.LogLevelWarn, faults: faults})
-	otel.SetLogger(logr.FromSlogHandler(slog.Default().Handler()))
-	switch mode := getenv("CRUDDUR_TRACING"); mode {
-	case "", "xray":
-		h, err := traced(routes(time.Now, xraySteps{}), opts, xray.Config{})
-		return h, func() {}, err
-	case "otel":
-		name := getenv("OTEL_SERVICE_NAME")
-		if name == "" {
-			name = defaultServiceName
-		}
-		endpoint := getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
-		if endpoint == "" {
-			endpoint = defaultOTLPEndpoint
-		}
-		if err := checkOTLPEndpoint(endpoint); err != nil {
-			return nil, nil, err
-		}
-		// The X-Ray rules, through the collector's sampling proxy (the
-		// TCP side of AWS_XRAY_DAEMON_ADDRESS), matched by the name the
-		// X-Ray SDK would give the segment.
-		strategy, err := centralizedStrategy(opts.DaemonAddr, faults)
-		if err != nil {
-			return nil, nil, err
-		}
-		ruleName := opts.TracingName
-		if ruleName == "" {
-			ruleName = name
-		}
-		o, err := newOTelTracing(ctx, name, endpoint, xraySampler{strategy: strategy, service: ruleName})
-		if err != nil {
-			return nil, nil, err
-		}
-		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-			faults.log(slog.LevelError, err.Error(), "component", "otel-sdk")
-		}))
-		slog.Info("tracing with OpenTelemetry", "endpoint", endpoint, "service", name)
-		flush := func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := o.flush(ctx); err != nil {
-				slog.Warn("flushing traces", "err", err)
-			}
-		}
-		return o.wrap(routes(time.Now, o), opts.TrustTraceHeader), flush, nil
-	case "off":
-		return accessLog(func(context.Context) string { return "" }, routes(time.Now, noSteps{})), func() {}, nil
-	default:
-		return nil, nil, fmt.Errorf("CRUDDUR_TRACING: %q is not a tracing mode; expected xray, otel or off", mode)
-	}
+	return edge.Handler(proxies, h), flush, nil
 }
 
 // serve runs the API on port until ctx ends, then lets in-flight requests

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
-	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,13 +14,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
-	"github.com/cruddur/tracing/backend/internal/standin"
+	"github.com/cruddur/tracing/backend/internal/backendtest"
 
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-	"go.opentelemetry.io/otel/trace"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -90,12 +84,12 @@ func otelBackend(t *testing.T, env map[string]string) (app *httptest.Server, ser
 	// X-Ray's rules as a collector's sampling proxy serves them: the
 	// template's health-check rule, then one that records every request.
 	var check *sampling.SamplingRule
-	for _, r := range templateRules(t) {
+	for _, r := range backendtest.TemplateRules(t, "testdata/Cruddur.template.json") {
 		if *r.URLPath == healthCheckPath {
 			check = r
 		}
 	}
-	proxy, rulesServed := samplingProxy(t, []*sampling.SamplingRule{check, everything()})
+	proxy, rulesServed := backendtest.SamplingProxy(t, []*sampling.SamplingRule{check, backendtest.Everything()})
 	vars := map[string]string{"CRUDDUR_TRACING": "otel", "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.URL, "AWS_XRAY_DAEMON_ADDRESS": "tcp:" + proxy + " udp:127.0.0.1:9"}
 	for k, v := range env {
 		vars[k] = v
@@ -121,18 +115,10 @@ func otelBackend(t *testing.T, env map[string]string) (app *httptest.Server, ser
 	return app, served, collector, flush
 }
 
-// everything is a sampling rule that records every request.
-func everything() *sampling.SamplingRule {
-	r := standin.DefaultRule()
-	name, rate, none, priority := "everything", 1.0, int64(0), int64(200)
-	r.RuleName, r.FixedRate, r.ReservoirSize, r.Priority = &name, &rate, &none, &priority
-	return r
-}
-
 func TestOpenTelemetryModeExportsSpans(t *testing.T) {
 	app, served, collector, flush := otelBackend(t, map[string]string{"OTEL_SERVICE_NAME": "Cruddur"})
 	before := time.Now()
-	resp, body := get(t, app.URL+"/api/activities/home", "")
+	resp, body := backendtest.Get(t, app.URL+"/api/activities/home", "")
 	if resp.StatusCode != 200 || len(body) == 0 {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
@@ -191,7 +177,7 @@ func TestOpenTelemetryModeExportsSpans(t *testing.T) {
 // not followed, unless CRUDDUR_TRUST_TRACE_HEADER is true; a malformed one is
 // dropped either way.
 func TestOpenTelemetryEdge(t *testing.T) {
-	if inAProcessOfItsOwn(t) { // it sets the OpenTelemetry SDK's error handler, the process's
+	if backendtest.Alone(t) { // it sets the OpenTelemetry SDK's error handler, the process's
 		return
 	}
 	const callerRoot = "5759e988bd862e3fe1be46a994272793"
@@ -287,47 +273,5 @@ func TestOpenTelemetryTracesCarryTheECSTask(t *testing.T) {
 		if got := attr(collector.resource, k); got.GetStringValue() != v {
 			t.Errorf("resource %s = %q, want %q", k, got.GetStringValue(), v)
 		}
-	}
-}
-
-// TestServerSpansCarryWhatXRayShows: the server span of a recorded request
-// has the attributes the collector's awsxray exporter turns into a
-// segment's http block (method, URL, client, user agent, status, response
-// size), and a 5xx is an error.
-func TestServerSpansCarryWhatXRayShows(t *testing.T) {
-	exporter := tracetest.NewInMemoryExporter()
-	all, err := sampling.NewLocalizedStrategyFromJSONBytes([]byte(`{"version": 2, "default": {"fixed_target": 0, "rate": 1.0}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := newOTelTracingWith(resource.Empty(), xraySampler{strategy: all, service: "Cruddur"}, sdktrace.WithSyncer(exporter))
-	h := o.serverSpans(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		w.Write([]byte("busy\n"))
-	}), false)
-	req := httptest.NewRequest("POST", "http://api.cruddur.example:8080/api/messages?secret=1", nil)
-	req.Header.Set("X-Forwarded-For", "203.0.113.7") // as edge.Handler leaves it
-	req.Header.Set("User-Agent", "cruddur-web/1.0")
-	h.ServeHTTP(httptest.NewRecorder(), req)
-
-	spans := exporter.GetSpans()
-	if len(spans) != 1 {
-		t.Fatalf("%d spans; want the server span", len(spans))
-	}
-	s := spans[0]
-	got := map[string]string{}
-	for _, kv := range s.Attributes {
-		got[string(kv.Key)] = kv.Value.Emit()
-	}
-	want := map[string]string{
-		"http.request.method": "POST", "url.scheme": "http", "server.address": "api.cruddur.example", "server.port": "8080",
-		"url.path": "/api/messages", "client.address": "203.0.113.7", "user_agent.original": "cruddur-web/1.0",
-		"http.response.status_code": "503", "http.response.body.size": "5", "http.response_content_length": "5",
-	}
-	if !maps.Equal(got, want) {
-		t.Errorf("attributes %v; want exactly %v (no query string)", got, want)
-	}
-	if s.Name != "POST /api/messages" || s.SpanKind != trace.SpanKindServer || s.Status.Code != codes.Error {
-		t.Errorf("span %q, kind %v, status %v; want a server span named for the route, an error", s.Name, s.SpanKind, s.Status)
 	}
 }

@@ -13,12 +13,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
+	"github.com/cruddur/tracing/backend/internal/backendtest"
 	"github.com/cruddur/tracing/backend/internal/standin"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 )
 
@@ -96,7 +92,7 @@ func withinRule(k, n int, took time.Duration, rate float64, reservoir int) (lo, 
 // refreshes its targets.
 func TestOpenTelemetrySamplesByTheTemplatesRules(t *testing.T) {
 	t.Parallel()
-	rules := templateRules(t)
+	rules := backendtest.TemplateRules(t, "testdata/Cruddur.template.json")
 	var switched atomic.Bool      // serve the seed's rule at rate 1 from now on
 	var targetsAfter atomic.Int32 // target requests answered since the switch
 	served := make(chan struct{}, 1)
@@ -173,7 +169,7 @@ func TestWithoutTheAccountsRulesNothingIsTraced(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
 	t.Cleanup(func() { once.Do(func() { close(release) }) })
-	later := standin.SamplingProxy([]*sampling.SamplingRule{everything()}, nil)
+	later := standin.SamplingProxy([]*sampling.SamplingRule{backendtest.Everything()}, nil)
 	for name, proxy := range map[string]http.Handler{
 		"unreachable": http.NotFoundHandler(),
 		"garbage":     http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{{{ not json")) }),
@@ -199,47 +195,6 @@ func TestWithoutTheAccountsRulesNothingIsTraced(t *testing.T) {
 				t.Fatal("not yet: the rules came and nothing was traced within 20 s")
 			}
 			time.Sleep(20 * time.Millisecond)
-		}
-	}
-}
-
-// askedWith records the service type every decision is asked with, and
-// traces nothing.
-type askedWith struct {
-	mu    sync.Mutex
-	types []string
-}
-
-func (a *askedWith) ShouldTrace(r *sampling.Request) *sampling.Decision {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.types = append(a.types, r.ServiceType)
-	return &sampling.Decision{}
-}
-
-// TestOpenTelemetryAsksTheRulesWithItsSegmentsOrigin: the origin that the
-// awsxray exporter writes from the resource (ECS by launch type, nothing
-// off AWS) is the service type the rules are asked with, so a rule typed
-// to AWS::ECS::Fargate matches the Fargate task's segments.
-func TestOpenTelemetryAsksTheRulesWithItsSegmentsOrigin(t *testing.T) {
-	ecs := func(launch ...attribute.KeyValue) *resource.Resource {
-		return resource.NewSchemaless(append([]attribute.KeyValue{semconv.CloudProviderAWS, semconv.CloudPlatformAWSECS}, launch...)...)
-	}
-	for _, tc := range []struct {
-		name string
-		res  *resource.Resource
-		want string
-	}{
-		{"Fargate", ecs(semconv.AWSECSLaunchtypeFargate), "AWS::ECS::Fargate"},
-		{"EC2", ecs(semconv.AWSECSLaunchtypeEC2), "AWS::ECS::EC2"},
-		{"ECS, launch type unknown", ecs(), "AWS::ECS::Container"},
-		{"off AWS", resource.Empty(), ""},
-	} {
-		asked := &askedWith{}
-		o := newOTelTracingWith(tc.res, xraySampler{strategy: asked, service: "Cruddur"}, sdktrace.WithSpanProcessor(tracetest.NewSpanRecorder()))
-		o.wrap(routes(time.Now, o), false).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/activities/home", nil))
-		if len(asked.types) != 1 || asked.types[0] != tc.want {
-			t.Errorf("%s: the rules were asked with service types %q, want [%q]", tc.name, asked.types, tc.want)
 		}
 	}
 }

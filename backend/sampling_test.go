@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"flag"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +15,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cruddur/tracing/backend/internal/backendtest"
+	"github.com/cruddur/tracing/backend/internal/tracing"
 )
 
 // runAsBackendEnv makes this test binary run the backend's main instead of
@@ -28,18 +30,7 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	// The parallel tests mostly wait (on the clock, on loopback): more of
-	// them than there are cores may wait at once. -parallel still wins.
-	flag.Parse()
-	if !flagSet("test.parallel") {
-		flag.Set("test.parallel", "8")
-	}
-	os.Exit(m.Run())
-}
-
-func flagSet(name string) (set bool) {
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
+	os.Exit(backendtest.Run(m))
 }
 
 // startBackend starts the backend, as its own process, with env, on a port
@@ -175,9 +166,9 @@ func TestTheBackendIsBoundedAgainstItsSamplingProxy(t *testing.T) {
 				get()
 				idle := rssKiB(t, proc)
 				// The SDK polls from start-up; the relay gives up within
-				// samplingTimeout.
+				// tracing.SamplingTimeout.
 				peak := idle
-				for stop := time.Now().Add(samplingTimeout + 2*time.Second); time.Now().Before(stop); time.Sleep(20 * time.Millisecond) {
+				for stop := time.Now().Add(tracing.SamplingTimeout + 2*time.Second); time.Now().Before(stop); time.Sleep(20 * time.Millisecond) {
 					get()
 					peak = max(peak, rssKiB(t, proc))
 				}

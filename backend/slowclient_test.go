@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
+	"net/http"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cruddur/tracing/backend/internal/backendtest"
 )
 
 // TestSlowClientsCannotHoldTheBackend opens connections that send a request
@@ -23,7 +23,7 @@ func TestSlowClientsCannotHoldTheBackend(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes the read timeout, about 10 s")
 	}
-	if inAProcessOfItsOwn(t) {
+	if backendtest.Alone(t) {
 		return
 	}
 	const conns = 500
@@ -43,7 +43,7 @@ func TestSlowClientsCannotHoldTheBackend(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	served := make(chan error, 1)
-	go func() { served <- serveOn(ctx, ln, routes(time.Now, noSteps{})) }()
+	go func() { served <- serveOn(ctx, ln, routes(time.Now, plainSteps{})) }()
 
 	start := time.Now()
 	closedAfter := make(chan time.Duration, conns)
@@ -114,35 +114,45 @@ func TestSlowClientsCannotHoldTheBackend(t *testing.T) {
 	}
 }
 
-// aloneEnv names the one test a re-run of this binary is for.
-const aloneEnv = "CRUDDUR_BACKEND_TEST_ALONE"
-
-// inAProcessOfItsOwn runs the calling test in a process of its own, beside
-// the other tests, and reports whether it has (the caller then returns): a
-// test that measures the process's heap and goroutines, or sets what is the
-// process's (the default logger, the X-Ray SDK's logger and configuration),
-// cannot share the process, yet need not hold the others up. In that
-// process, it returns false and the test runs there.
-func inAProcessOfItsOwn(t *testing.T) bool {
-	t.Helper()
-	if os.Getenv(aloneEnv) == t.Name() {
-		return false
-	}
-	t.Parallel()
-	self, err := os.Executable()
+// TestGracefulShutdown: on SIGTERM the backend stops accepting and lets the
+// request in flight finish.
+func TestGracefulShutdown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(self, "-test.run", "^"+t.Name()+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), aloneEnv+"="+t.Name())
-	out, err := cmd.CombinedOutput()
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if strings.HasPrefix(line, "    ") { // the test's own log and errors
-			t.Log(strings.TrimSpace(line))
+	started, release := make(chan struct{}), make(chan struct{})
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+		io.WriteString(w, "done")
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- serveOn(ctx, ln, slow) }()
+
+	got := make(chan string, 1)
+	go func() {
+		resp, err := http.Get("http://" + ln.Addr().String() + "/")
+		if err != nil {
+			got <- err.Error()
+			return
 		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- string(b)
+	}()
+	<-started
+	cancel() // as SIGTERM does
+	time.Sleep(100 * time.Millisecond)
+	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		t.Error("still accepting connections after shutdown began")
 	}
-	if err != nil {
-		t.Errorf("in a process of its own: %v\n%s", err, out)
+	close(release)
+	if body := <-got; body != "done" {
+		t.Errorf("in-flight request got %q, want done", body)
 	}
-	return true
+	if err := <-served; err != nil {
+		t.Errorf("serveOn: %v", err)
+	}
 }

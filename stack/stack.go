@@ -88,7 +88,7 @@ const sidecarMiB = 256
 // collector is the tracing sidecar cruddur:collector chooses. With the ADOT
 // collector or the CloudWatch agent the backend traces with OpenTelemetry,
 // and samples as in X-Ray mode: by the account's X-Ray rules, which it reads
-// through the collector's sampling proxy (backend/otelsampler.go), so no
+// through the collector's sampling proxy (backend/internal/tracing/otelsampler.go), so no
 // rate is copied into the task.
 func collector(svc *Service) tracing.Collector {
 	switch svc.Collector {

@@ -1,4 +1,4 @@
-package main
+package tracing
 
 import (
 	"bytes"
@@ -19,7 +19,9 @@ import (
 // more, or not at all, is faulty or hijacked.
 const (
 	maxSamplingReply = 1 << 20
-	samplingTimeout  = 5 * time.Second
+	// SamplingTimeout is how long a call to the sampling proxy may take
+	// before the rules in use stay.
+	SamplingTimeout = 5 * time.Second
 )
 
 // centralizedStrategy is the X-Ray SDK's centralized sampling strategy (the
@@ -77,13 +79,13 @@ func samplingRelay(upstream *net.TCPAddr, faults *faultLog) (*net.TCPAddr, error
 	if err != nil {
 		return nil, fmt.Errorf("the sampling relay: %w", err)
 	}
-	client := &http.Client{Timeout: samplingTimeout}
+	client := &http.Client{Timeout: SamplingTimeout}
 	fault := func(w http.ResponseWriter, msg string) {
 		faults.log(slog.LevelWarn, msg, "component", "sampling-relay", "proxy", upstream.String())
 		http.Error(w, msg, http.StatusBadGateway)
 	}
 	srv := &http.Server{
-		ReadHeaderTimeout: samplingTimeout,
+		ReadHeaderTimeout: SamplingTimeout,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSamplingReply))
 			if err != nil {

@@ -1,4 +1,4 @@
-package main
+package tracing
 
 import (
 	"context"
@@ -14,37 +14,9 @@ import (
 	"github.com/cruddur/tracing/backend/internal/edge"
 )
 
-// tracingOptions say how requests are traced.
-type tracingOptions struct {
-	// ServiceName names every segment unless the Host header matches
-	// URLPattern; AWS_XRAY_TRACING_NAME, read by the SDK, overrides both.
-	ServiceName string
-	// URLPattern, from AWS_XRAY_URL, is the dynamic-naming pattern of the
-	// seed (xray_recorder.configure(dynamic_naming=...)): a request whose
-	// Host matches it (with * and ?) is named after its host.
-	URLPattern string
-	// DaemonAddr is used when AWS_XRAY_DAEMON_ADDRESS is not set (the SDK
-	// gives that variable precedence).
-	DaemonAddr string
-	// OnECS adds the ECS plugin's container metadata to segments.
-	OnECS bool
-	// TrustTraceHeader lets a caller's X-Amzn-Trace-Id decide sampling and
-	// name the trace, for a service behind another traced service of ours;
-	// see package edge.
-	TrustTraceHeader bool
-	// TrustedProxies is how many proxies in front append to
-	// X-Forwarded-For (edge.Handler).
-	TrustedProxies int
-	// TracingName, from AWS_XRAY_TRACING_NAME, names every segment (the
-	// SDK reads the variable itself too); sampling matches rules by it.
-	TracingName string
-	// Faults logs the sampling relay's faults; nil: a log of its own.
-	Faults *faultLog
-}
-
 // serviceType is the origin rules match requests by: what the SDK's ECS
 // plugin sets on ECS, else none.
-func (o tracingOptions) serviceType() string {
+func (o Options) serviceType() string {
 	if o.OnECS {
 		return "AWS::ECS::Container"
 	}
@@ -53,8 +25,9 @@ func (o tracingOptions) serviceType() string {
 
 // traced wraps h in the X-Ray middleware. Its recorder configuration lives in
 // the returned handler's context, not in the SDK's globals, so tests can run
-// servers that talk to different daemons.
-func traced(h http.Handler, opts tracingOptions, cfg xray.Config) (http.Handler, error) {
+// servers that talk to different daemons. cfg's zero fields are the
+// daemon's at opts.DaemonAddr; faults logs the sampling relay's faults.
+func traced(h http.Handler, opts Options, cfg xray.Config, faults *faultLog) (http.Handler, error) {
 	if opts.OnECS {
 		ecs.Init()
 	}
@@ -73,10 +46,6 @@ func traced(h http.Handler, opts tracingOptions, cfg xray.Config) (http.Handler,
 	if cfg.SamplingStrategy == nil {
 		// The SDK's default, made here so that sampledFirst can ask it,
 		// reading the sampling proxy through a bounded relay.
-		faults := opts.Faults
-		if faults == nil {
-			faults = newFaultLog()
-		}
 		strategy, err := centralizedStrategy(cfg.DaemonAddr, faults)
 		if err != nil {
 			return nil, fmt.Errorf("configuring X-Ray: %w", err)
@@ -96,9 +65,9 @@ func traced(h http.Handler, opts tracingOptions, cfg xray.Config) (http.Handler,
 	if opts.URLPattern != "" {
 		namer = xray.NewDynamicSegmentNamer(opts.ServiceName, opts.URLPattern)
 	}
-	sdk := xray.HandlerWithContext(ctx, namer, recordCallerTrace(accessLog(xrayTraceID, h)))
+	sdk := xray.HandlerWithContext(ctx, namer, recordCallerTrace(accessLog(xrayTraceID, opts.HealthCheckPath, h)))
 	origin := opts.serviceType()
-	return edge.FilterTraceHeader(opts.TrustTraceHeader, sampledFirst(cfg.SamplingStrategy, namer, opts.TracingName, origin, sdk, accessLog(unsampledTraceID, h))), nil
+	return edge.FilterTraceHeader(opts.TrustTraceHeader, sampledFirst(cfg.SamplingStrategy, namer, opts.TracingName, origin, sdk, accessLog(unsampledTraceID, opts.HealthCheckPath, h))), nil
 }
 
 // sampledFirst asks the SDK's own sampling strategy, as the SDK's handler
@@ -163,3 +132,37 @@ func recordCallerTrace(h http.Handler) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 }
+
+// xraySteps records steps as X-Ray subsegments, with their description as
+// metadata under namespace.
+type xraySteps struct{ namespace string }
+
+// Step runs work in a subsegment of a recorded request's segment.
+func (x xraySteps) Step(ctx context.Context, name string, work func(), describe func() map[string]any) {
+	// A request X-Ray will not record gets no subsegment: the work alone.
+	if seg := xray.GetSegment(ctx); seg == nil || !seg.Sampled {
+		work()
+		return
+	}
+	err := xray.Capture(ctx, name, func(ctx context.Context) error {
+		work()
+		// Metadata is not indexed; it carries what helps reading one trace.
+		for key, value := range describe() {
+			if err := xray.AddMetadataToNamespace(ctx, x.namespace, key, value); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		// A tracing problem is logged, never returned: tracing must not
+		// break serving.
+		slog.Debug("tracing "+name, "err", err)
+	}
+}
+
+// noSteps records nothing: the API untraced.
+type noSteps struct{}
+
+// Step runs work.
+func (noSteps) Step(_ context.Context, _ string, work func(), _ func() map[string]any) { work() }

@@ -1,4 +1,4 @@
-package main
+package tracing
 
 import (
 	"context"
@@ -11,19 +11,15 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// healthCheckPath is where the load balancer and the container health check
-// ask; its requests are neither traced (the stack's rule set records none)
-// nor logged.
-const healthCheckPath = "/api/health-check"
-
 // accessLog writes one JSON line per request once it is served: method,
 // path, status, duration, the client's address (edge.Handler's) and the trace id in X-Ray's form
 // (1-xxxxxxxx-xxxxxxxxxxxxxxxxxxxxxxxx), so that CloudWatch Logs Insights
 // leads from a line to its trace in one step. It runs inside the tracing
-// middleware, where traceID finds the request's trace.
-func accessLog(traceID func(context.Context) string, h http.Handler) http.Handler {
+// middleware, where traceID finds the request's trace. Requests to quiet
+// (the health check's path, asked every few seconds) are not logged.
+func accessLog(traceID func(context.Context) string, quiet string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == healthCheckPath {
+		if r.URL.Path == quiet {
 			h.ServeHTTP(w, r)
 			return
 		}

@@ -1,4 +1,4 @@
-package main
+package tracing
 
 import (
 	"encoding/json"
@@ -7,41 +7,16 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
 	"github.com/aws/aws-xray-sdk-go/v2/xray"
-	"github.com/cruddur/tracing/backend/internal/standin"
+	"github.com/cruddur/tracing/backend/internal/backendtest"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
-
-// templateRules are the sampling rules the stack's golden template declares,
-// in the X-Ray API's shape, with X-Ray's own default rule after them.
-func templateRules(t *testing.T) []*sampling.SamplingRule {
-	t.Helper()
-	task, err := standin.ReadTemplate("testdata/Cruddur.template.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append(task.Rules, standin.DefaultRule())
-}
-
-// samplingProxy stands in for the daemon's sampling proxy on loopback: it
-// serves rules to GetSamplingRules and each rule's own rate and reservoir
-// as its target; served receives when the rules have been served.
-func samplingProxy(t *testing.T, rules []*sampling.SamplingRule) (addr string, served chan struct{}) {
-	t.Helper()
-	served = make(chan struct{}, 1)
-	srv := httptest.NewServer(standin.SamplingProxy(rules, func() {
-		select {
-		case served <- struct{}{}:
-		default:
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://"), served
-}
 
 // TestHealthChecksAreNeverRecorded runs the X-Ray SDK's own centralized
 // sampling against the rules the template declares, served over loopback:
@@ -49,11 +24,11 @@ func samplingProxy(t *testing.T, rules []*sampling.SamplingRule) (addr string, s
 func TestHealthChecksAreNeverRecorded(t *testing.T) {
 	t.Parallel()
 	daemon := newSegmentCounter(t)
-	proxy, served := samplingProxy(t, templateRules(t))
+	proxy, served := backendtest.SamplingProxy(t, backendtest.TemplateRules(t, "../../testdata/Cruddur.template.json"))
 	// The strategy as main makes it: through the bounded relay.
 	addr := "tcp:" + proxy + " udp:" + daemon.conn.LocalAddr().String()
-	h, err := traced(routes(time.Now, xraySteps{}), tracingOptions{ServiceName: "Cruddur"},
-		xray.Config{DaemonAddr: addr})
+	h, err := traced(api(xraySteps{namespace}), Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace},
+		xray.Config{DaemonAddr: addr}, newFaultLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +72,7 @@ var xrayTraceIDPattern = regexp.MustCompile(`^1-[0-9a-f]{8}-[0-9a-f]{24}$`)
 // form; the X-Ray trace id is the one the daemon got. Health checks are not
 // logged, and in OpenTelemetry mode not traced.
 func TestEveryRequestLogsItsTraceID(t *testing.T) {
-	if inAProcessOfItsOwn(t) { // it sets the process's logger
+	if backendtest.Alone(t) { // it sets the process's logger
 		return
 	}
 	type line struct {
@@ -118,27 +93,20 @@ func TestEveryRequestLogsItsTraceID(t *testing.T) {
 		}
 		return out
 	}
-	get := func(t *testing.T, url string) {
-		resp, err := http.Get(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-	}
 
 	t.Run("xray", func(t *testing.T) {
-		buf := captureLog(t)
+		buf := backendtest.CaptureLog(t)
 		daemon := newSegmentCounter(t)
-		h, err := traced(routes(time.Now, xraySteps{}), tracingOptions{ServiceName: "Cruddur"},
-			xray.Config{DaemonAddr: daemon.conn.LocalAddr().String(), SamplingStrategy: sampleAll(t)})
+		h, err := traced(api(xraySteps{namespace}), Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace},
+			xray.Config{DaemonAddr: daemon.conn.LocalAddr().String(), SamplingStrategy: backendtest.SampleAll(t)}, newFaultLog())
 		if err != nil {
 			t.Fatal(err)
 		}
 		srv := httptest.NewServer(h)
 		defer srv.Close()
-		get(t, srv.URL+healthCheckPath)
-		get(t, srv.URL+"/api/activities/home")
-		get(t, srv.URL+"/api/nope")
+		backendtest.Get(t, srv.URL+healthCheckPath, "")
+		backendtest.Get(t, srv.URL+"/api/activities/home", "")
+		backendtest.Get(t, srv.URL+"/api/nope", "")
 		_, ids := daemon.settle(2)
 		got := requests(t, buf)
 		if len(got) != 2 || got[0].Path != "/api/activities/home" || got[0].Status != 200 || got[1].Status != 404 || got[0].Method != "GET" || got[0].DurationMS == nil {
@@ -150,21 +118,21 @@ func TestEveryRequestLogsItsTraceID(t *testing.T) {
 	})
 
 	t.Run("xray, not recorded", func(t *testing.T) {
-		buf := captureLog(t)
+		buf := backendtest.CaptureLog(t)
 		daemon := newSegmentCounter(t)
 		none, err := sampling.NewLocalizedStrategyFromJSONBytes([]byte(`{"version": 2, "default": {"fixed_target": 0, "rate": 0}}`))
 		if err != nil {
 			t.Fatal(err)
 		}
-		h, err := traced(routes(time.Now, xraySteps{}), tracingOptions{ServiceName: "Cruddur"},
-			xray.Config{DaemonAddr: daemon.conn.LocalAddr().String(), SamplingStrategy: none})
+		h, err := traced(api(xraySteps{namespace}), Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace},
+			xray.Config{DaemonAddr: daemon.conn.LocalAddr().String(), SamplingStrategy: none}, newFaultLog())
 		if err != nil {
 			t.Fatal(err)
 		}
 		srv := httptest.NewServer(h)
 		defer srv.Close()
-		get(t, srv.URL+"/api/activities/home")
-		get(t, srv.URL+"/api/activities/home")
+		backendtest.Get(t, srv.URL+"/api/activities/home", "")
+		backendtest.Get(t, srv.URL+"/api/activities/home", "")
 		got := requests(t, buf)
 		if len(got) != 2 || !xrayTraceIDPattern.MatchString(got[0].TraceID) || got[0].TraceID == got[1].TraceID {
 			t.Fatalf("log lines %+v; want each request with a trace id of its own", got)
@@ -175,26 +143,33 @@ func TestEveryRequestLogsItsTraceID(t *testing.T) {
 	})
 
 	t.Run("otel", func(t *testing.T) {
-		buf := captureLog(t)
-		app, served, collector, flush := otelBackend(t, nil)
-		var n atomic.Int32
-		for _, path := range []string{healthCheckPath, "/api/activities/home"} {
-			get(t, app.URL+path)
-			<-served
-			n.Add(1)
+		buf := backendtest.CaptureLog(t)
+		// Every request recorded but the health check's, as the stack's
+		// rules have it.
+		rules, err := sampling.NewLocalizedStrategyFromJSONBytes([]byte(`{"version": 2, "rules": [{"description": "health", "host": "*", "http_method": "*", "url_path": "` + healthCheckPath + `", "fixed_target": 0, "rate": 0}], "default": {"fixed_target": 0, "rate": 1}}`))
+		if err != nil {
+			t.Fatal(err)
 		}
-		flush()
+		exporter := tracetest.NewInMemoryExporter()
+		o := newOTelTracingWith(resource.Empty(), xraySampler{strategy: rules, service: "Cruddur"}, sdktrace.WithSyncer(exporter))
+		srv := httptest.NewServer(o.wrap(api(o), testOptions()))
+		defer srv.Close()
+		for _, path := range []string{healthCheckPath, "/api/activities/home"} {
+			backendtest.Get(t, srv.URL+path, "")
+		}
 		got := requests(t, buf)
 		if len(got) != 1 || got[0].Path != "/api/activities/home" || !xrayTraceIDPattern.MatchString(got[0].TraceID) {
 			t.Fatalf("log lines %+v; want the one request that is not a health check", got)
 		}
-		collector.mu.Lock()
-		defer collector.mu.Unlock()
-		for _, s := range collector.spans {
+		spans := exporter.GetSpans()
+		if len(spans) == 0 {
+			t.Fatal("no span exported")
+		}
+		for _, s := range spans {
 			if strings.Contains(s.Name, "health") {
 				t.Errorf("a health check was traced: %s", s.Name)
 			}
-			if id := fmt.Sprintf("%x", s.TraceId); "1-"+id[:8]+"-"+id[8:] != got[0].TraceID {
+			if id := s.SpanContext.TraceID().String(); "1-"+id[:8]+"-"+id[8:] != got[0].TraceID {
 				t.Errorf("span %s in trace %s; the log line says %s", s.Name, id, got[0].TraceID)
 			}
 		}

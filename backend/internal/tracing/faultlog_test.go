@@ -1,4 +1,4 @@
-package main
+package tracing
 
 import (
 	"bytes"
@@ -15,18 +15,9 @@ import (
 
 	"github.com/aws/aws-xray-sdk-go/v2/xray"
 	"github.com/aws/aws-xray-sdk-go/v2/xraylog"
+	"github.com/cruddur/tracing/backend/internal/backendtest"
 	"go.opentelemetry.io/otel"
 )
-
-// captureLog sends the default logger's JSON lines to a buffer for the test.
-func captureLog(t *testing.T) *bytes.Buffer {
-	t.Helper()
-	var buf bytes.Buffer
-	old := slog.Default()
-	slog.SetDefault(slog.New(slog.NewJSONHandler(&buf, nil)))
-	t.Cleanup(func() { slog.SetDefault(old) })
-	return &buf
-}
 
 type logLine struct {
 	Level    string `json:"level"`
@@ -76,10 +67,10 @@ func TestFaultLogWritesOnceACausePerInterval(t *testing.T) {
 // port and every request sampled, the X-Ray SDK's errors reach the log once
 // per cause, and every request is served.
 func TestFaultsLogOnceWithTheDaemonDown(t *testing.T) {
-	if inAProcessOfItsOwn(t) { // it sets the process's logger and the X-Ray SDK's
+	if backendtest.Alone(t) { // it sets the process's logger and the X-Ray SDK's
 		return
 	}
-	buf := captureLog(t)
+	buf := backendtest.CaptureLog(t)
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -87,8 +78,8 @@ func TestFaultsLogOnceWithTheDaemonDown(t *testing.T) {
 	addr := conn.LocalAddr().String()
 	conn.Close()
 	xray.SetLogger(slogXRay{min: xraylog.LogLevelWarn, faults: newFaultLog()})
-	h, err := traced(routes(time.Now, xraySteps{}), tracingOptions{ServiceName: "Cruddur"},
-		xray.Config{DaemonAddr: addr, SamplingStrategy: sampleAll(t)})
+	h, err := traced(api(xraySteps{namespace}), Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace},
+		xray.Config{DaemonAddr: addr, SamplingStrategy: backendtest.SampleAll(t)}, newFaultLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,10 +108,10 @@ func TestFaultsLogOnceWithTheDaemonDown(t *testing.T) {
 // TestOpenTelemetryErrorsLogOnce: the OpenTelemetry SDK's errors (a failed
 // export) go through the same limit.
 func TestOpenTelemetryErrorsLogOnce(t *testing.T) {
-	buf := captureLog(t)
-	_, flush, err := tracedHandler(context.Background(), func(k string) string {
-		return map[string]string{"CRUDDUR_TRACING": "otel"}[k]
-	})
+	buf := backendtest.CaptureLog(t)
+	opts := testOptions()
+	opts.Mode, opts.DaemonAddr, opts.OTLPEndpoint = OpenTelemetry, "127.0.0.1:2000", "http://127.0.0.1:4318"
+	_, flush, err := New(context.Background(), opts, api)
 	if err != nil {
 		t.Fatal(err)
 	}

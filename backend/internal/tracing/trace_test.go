@@ -1,52 +1,18 @@
-package main
+package tracing
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
 	"github.com/aws/aws-xray-sdk-go/v2/xray"
+	"github.com/cruddur/tracing/backend/internal/backendtest"
 )
-
-// fakeDaemon stands in for the X-Ray daemon: a UDP listener on loopback that
-// hands over each datagram it receives.
-func fakeDaemon(t *testing.T) (addr string, next func() []byte) {
-	t.Helper()
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn.LocalAddr().String(), func() []byte {
-		t.Helper()
-		buf := make([]byte, 64*1024)
-		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		n, _, err := conn.ReadFrom(buf)
-		if err != nil {
-			t.Fatalf("no segment reached the daemon: %v", err)
-		}
-		return buf[:n]
-	}
-}
-
-// sampleAll traces every request, so the test does not depend on the
-// reservoir's one-a-second timing.
-func sampleAll(t *testing.T) sampling.Strategy {
-	s, err := sampling.NewLocalizedStrategyFromJSONBytes([]byte(`{"version": 2, "default": {"fixed_target": 0, "rate": 1.0}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 // segment is the part of an X-Ray segment document the tests read.
 type segment struct {
@@ -72,33 +38,15 @@ type segment struct {
 	} `json:"subsegments"`
 }
 
-func tracedServer(t *testing.T, opts tracingOptions) *httptest.Server {
+func tracedServer(t *testing.T, opts Options) *httptest.Server {
 	t.Helper()
-	h, err := traced(routes(func() time.Time { return fixedNow }, xraySteps{}), opts, xray.Config{SamplingStrategy: sampleAll(t)})
+	h, err := traced(api(xraySteps{namespace}), opts, xray.Config{SamplingStrategy: backendtest.SampleAll(t)}, newFaultLog())
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv
-}
-
-func get(t *testing.T, url, host string) (*http.Response, []byte) {
-	t.Helper()
-	req, err := http.NewRequest("GET", url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if host != "" {
-		req.Host = host
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp, body
 }
 
 // readSegment splits a datagram into the daemon protocol's header line and
@@ -123,12 +71,12 @@ func readSegment(t *testing.T, datagram []byte) segment {
 var traceIDPattern = regexp.MustCompile(`^1-[0-9a-f]{8}-[0-9a-f]{24}$`)
 
 func TestTraceReachesTheDaemon(t *testing.T) {
-	addr, next := fakeDaemon(t)
+	addr, next := backendtest.Daemon(t)
 	t.Setenv("AWS_XRAY_DAEMON_ADDRESS", addr) // the SDK prefers it to any configured address
 	t.Setenv("AWS_XRAY_TRACING_NAME", "")
-	srv := tracedServer(t, tracingOptions{ServiceName: "Cruddur", DaemonAddr: "127.0.0.1:1"})
+	srv := tracedServer(t, Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace, DaemonAddr: "127.0.0.1:1"})
 
-	resp, body := get(t, srv.URL+"/api/activities/home", "")
+	resp, body := backendtest.Get(t, srv.URL+"/api/activities/home", "")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
@@ -172,11 +120,11 @@ func TestSegmentNames(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			addr, next := fakeDaemon(t)
+			addr, next := backendtest.Daemon(t)
 			t.Setenv("AWS_XRAY_DAEMON_ADDRESS", addr)
 			t.Setenv("AWS_XRAY_TRACING_NAME", tc.tracingName)
-			srv := tracedServer(t, tracingOptions{ServiceName: "Cruddur", URLPattern: tc.pattern})
-			get(t, srv.URL+"/api/health-check", tc.host)
+			srv := tracedServer(t, Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace, URLPattern: tc.pattern})
+			backendtest.Get(t, srv.URL+"/api/health-check", tc.host)
 			if got := readSegment(t, next()).Name; got != tc.want {
 				t.Errorf("segment name %q, want %q", got, tc.want)
 			}
@@ -195,52 +143,11 @@ func TestServesWithoutADaemon(t *testing.T) {
 	addr := conn.LocalAddr().String()
 	conn.Close()
 	t.Setenv("AWS_XRAY_DAEMON_ADDRESS", addr)
-	srv := tracedServer(t, tracingOptions{ServiceName: "Cruddur"})
+	srv := tracedServer(t, Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace})
 	for i := 0; i < 20; i++ {
-		resp, body := get(t, srv.URL+"/api/activities/home", "")
-		if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("Andrew Brown")) {
+		resp, body := backendtest.Get(t, srv.URL+"/api/activities/home", "")
+		if resp.StatusCode != http.StatusOK || string(body) != "[]\n" {
 			t.Fatalf("request %d: status %d, body %q", i, resp.StatusCode, body)
 		}
-	}
-}
-
-func TestGracefulShutdown(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	started, release := make(chan struct{}), make(chan struct{})
-	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(started)
-		<-release
-		io.WriteString(w, "done")
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- serveOn(ctx, ln, slow) }()
-
-	got := make(chan string, 1)
-	go func() {
-		resp, err := http.Get("http://" + ln.Addr().String() + "/")
-		if err != nil {
-			got <- err.Error()
-			return
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		got <- string(b)
-	}()
-	<-started
-	cancel() // as SIGTERM does
-	time.Sleep(100 * time.Millisecond)
-	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
-		t.Error("still accepting connections after shutdown began")
-	}
-	close(release)
-	if body := <-got; body != "done" {
-		t.Errorf("in-flight request got %q, want done", body)
-	}
-	if err := <-served; err != nil {
-		t.Errorf("serveOn: %v", err)
 	}
 }

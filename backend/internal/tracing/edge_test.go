@@ -1,4 +1,4 @@
-package main
+package tracing
 
 import (
 	"encoding/json"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
 	"github.com/aws/aws-xray-sdk-go/v2/xray"
+	"github.com/cruddur/tracing/backend/internal/backendtest"
 	"github.com/cruddur/tracing/backend/internal/edge"
 	"github.com/cruddur/tracing/backend/internal/standin"
 )
@@ -94,9 +95,9 @@ func seedRule(t *testing.T) sampling.Strategy {
 func recordedShare(t *testing.T, trust bool, n int, header func(i int) string) float64 {
 	t.Helper()
 	daemon := newSegmentCounter(t)
-	h, err := traced(routes(time.Now, xraySteps{}),
-		tracingOptions{ServiceName: "Cruddur", DaemonAddr: daemon.conn.LocalAddr().String(), TrustTraceHeader: trust},
-		xray.Config{DaemonAddr: daemon.conn.LocalAddr().String(), SamplingStrategy: seedRule(t)})
+	h, err := traced(api(xraySteps{namespace}),
+		Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace, DaemonAddr: daemon.conn.LocalAddr().String(), TrustTraceHeader: trust},
+		xray.Config{DaemonAddr: daemon.conn.LocalAddr().String(), SamplingStrategy: seedRule(t)}, newFaultLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,9 +164,9 @@ func TestMalformedTraceHeaderIsNeitherSentNorEchoed(t *testing.T) {
 	for _, trust := range []bool{false, true} {
 		for _, junk := range []string{"Root=junk;Sampled=1", "Root=1-5759e988-" + strings.Repeat("a", 6000) + ";Sampled=1"} {
 			daemon := newSegmentCounter(t)
-			h, err := traced(routes(time.Now, xraySteps{}),
-				tracingOptions{ServiceName: "Cruddur", TrustTraceHeader: trust},
-				xray.Config{DaemonAddr: daemon.conn.LocalAddr().String(), SamplingStrategy: sampleAll(t)})
+			h, err := traced(api(xraySteps{namespace}),
+				Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace, TrustTraceHeader: trust},
+				xray.Config{DaemonAddr: daemon.conn.LocalAddr().String(), SamplingStrategy: backendtest.SampleAll(t)}, newFaultLog())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package main
+package tracing
 
 import (
 	"context"
@@ -30,6 +30,9 @@ type otelTracing struct {
 	provider *sdktrace.TracerProvider
 	tracer   trace.Tracer
 	sampler  xraySampler
+	// namespace is where a step's description lands in the segment's
+	// metadata.
+	namespace string
 }
 
 // newOTelTracing sets up the SDK. endpoint is the OTLP/HTTP base URL
@@ -37,16 +40,22 @@ type otelTracing struct {
 // traces go at /v1/traces as the OTLP specification says for that variable.
 // The exporter retries and then drops, so tracing never blocks serving.
 // Sampling is X-Ray's, by strategy (xraySampler).
-func newOTelTracing(ctx context.Context, serviceName, endpoint string, sampler xraySampler) (*otelTracing, error) {
-	exporter, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(strings.TrimRight(endpoint, "/")+"/v1/traces"))
-	if err != nil {
-		return nil, fmt.Errorf("OTLP exporter for %s: %w", endpoint, err)
+func newOTelTracing(ctx context.Context, opts Options, sampler xraySampler) (*otelTracing, error) {
+	exporter := opts.Exporter
+	if exporter == nil {
+		endpoint := opts.OTLPEndpoint
+		var err error
+		if exporter, err = otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(strings.TrimRight(endpoint, "/")+"/v1/traces")); err != nil {
+			return nil, fmt.Errorf("OTLP exporter for %s: %w", endpoint, err)
+		}
 	}
-	res, err := serviceResource(ctx, serviceName)
+	res, err := serviceResource(ctx, opts.ServiceName)
 	if err != nil {
 		return nil, err
 	}
-	return newOTelTracingWith(res, sampler, sdktrace.WithBatcher(exporter)), nil
+	o := newOTelTracingWith(res, sampler, sdktrace.WithBatcher(exporter))
+	o.namespace = opts.MetadataNamespace
+	return o, nil
 }
 
 // serviceResource describes what sends the traces: the service by name and,
@@ -101,11 +110,12 @@ func newOTelTracingWith(res *resource.Resource, sampler xraySampler, export sdkt
 // wrap instruments h: a server span per request X-Ray's rules record
 // (sampledFirstOTel; the health-check rule records none), named "METHOD
 // path". A well-formed X-Amzn-Trace-Id from a caller is linked, not followed
-// (a public endpoint: the rules decide), unless trust; a malformed one is
+// (a public endpoint: the rules decide), unless opts.TrustTraceHeader; a malformed one is
 // dropped.
-func (o *otelTracing) wrap(h http.Handler, trust bool) http.Handler {
-	traced := o.serverSpans(accessLog(otelTraceID, h), trust)
-	plain := accessLog(unsampledTraceID, h)
+func (o *otelTracing) wrap(h http.Handler, opts Options) http.Handler {
+	trust := opts.TrustTraceHeader
+	traced := o.serverSpans(accessLog(otelTraceID, opts.HealthCheckPath, h), trust)
+	plain := accessLog(unsampledTraceID, opts.HealthCheckPath, h)
 	return edge.FilterTraceHeader(true, sampledFirstOTel(o.sampler.strategy, o.sampler.service, o.sampler.serviceType, trust, traced, plain))
 }
 
@@ -191,10 +201,10 @@ func (w *sizeWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// step runs work in a child span, with describe's attributes added after it
+// Step runs work in a child span, with describe's attributes added after it
 // when the span is recorded. A request X-Ray does not record has no span to
 // be a child of, and its step none either.
-func (o *otelTracing) step(ctx context.Context, name string, work func(), describe func() map[string]any) {
+func (o *otelTracing) Step(ctx context.Context, name string, work func(), describe func() map[string]any) {
 	if !trace.SpanContextFromContext(ctx).IsValid() {
 		work()
 		return
@@ -208,16 +218,13 @@ func (o *otelTracing) step(ctx context.Context, name string, work func(), descri
 	// The awsxray exporter makes an attribute named for a namespace, a
 	// JSON object, that namespace's metadata; other attributes would land
 	// under "default".
-	meta, err := json.Marshal(map[string]any{metadataKey: describe()})
+	meta, err := json.Marshal(describe())
 	if err != nil {
 		slog.Debug("tracing "+name, "err", err)
 		return
 	}
-	span.SetAttributes(attribute.String("aws.xray.metadata."+metadataNamespace, string(meta)))
+	span.SetAttributes(attribute.String("aws.xray.metadata."+o.namespace, string(meta)))
 }
-
-// shutdown sends what is buffered and stops the exporter.
-func (o *otelTracing) shutdown(ctx context.Context) error { return o.provider.Shutdown(ctx) }
 
 // flush sends what is buffered, and tracing goes on.
 func (o *otelTracing) flush(ctx context.Context) error { return o.provider.ForceFlush(ctx) }
