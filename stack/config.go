@@ -654,117 +654,96 @@ func (r *contextReader) fail(key string, v any, want string) {
 	}
 }
 
-func (r *contextReader) str(key, def string) string {
+// read reads key with def as its default: parse takes the value context
+// holds, and says whether it is one of want.
+func read[T any](r *contextReader, key string, def T, want string, parse func(any) (T, bool)) T {
 	r.note(key, def)
 	v, ok := r.lookup(key)
 	if !ok {
 		return def
 	}
-	s, isString := v.(string)
-	if !isString {
-		r.fail(key, v, "a string")
+	t, ok := parse(v)
+	if !ok {
+		r.fail(key, v, want)
+		return def
 	}
-	return s
+	return t
+}
+
+func (r *contextReader) str(key, def string) string {
+	return read(r, key, def, "a string", func(v any) (string, bool) { s, ok := v.(string); return s, ok })
 }
 
 func (r *contextReader) boolean(key string, def bool) bool {
-	r.note(key, def)
-	v, ok := r.lookup(key)
-	if !ok {
-		return def
-	}
-	switch b := v.(type) {
-	case bool:
-		return b
-	case string: // -c key=value always gives a string
-		if b == "true" || b == "false" {
-			return b == "true"
+	return read(r, key, def, "true or false", func(v any) (bool, bool) {
+		switch b := v.(type) {
+		case bool:
+			return b, true
+		case string: // -c key=value always gives a string
+			return b == "true", b == "true" || b == "false"
 		}
-	}
-	r.fail(key, v, "true or false")
-	return def
+		return false, false
+	})
 }
 
 // list reads a list of strings: a JSON list in cdk.json, or a
 // comma-separated string from `-c key=a,b` ("" is the empty list).
 func (r *contextReader) list(key string, def []string) []string {
-	r.note(key, def)
-	v, ok := r.lookup(key)
-	if !ok {
-		return def
-	}
-	switch x := v.(type) {
-	case string:
-		if x == "" {
-			return nil
-		}
-		return strings.Split(x, ",")
-	case []any:
-		out := make([]string, len(x))
-		for i, e := range x {
-			s, ok := e.(string)
-			if !ok {
-				r.fail(key, v, "a list of file names")
-				return def
+	return read(r, key, def, "a list of file names, or one string of them separated by commas", func(v any) ([]string, bool) {
+		switch x := v.(type) {
+		case string:
+			if x == "" {
+				return nil, true
 			}
-			out[i] = s
+			return strings.Split(x, ","), true
+		case []any:
+			out := make([]string, len(x))
+			for i, e := range x {
+				s, ok := e.(string)
+				if !ok {
+					return nil, false
+				}
+				out[i] = s
+			}
+			return out, true
 		}
-		return out
-	}
-	r.fail(key, v, "a list of file names, or one string of them separated by commas")
-	return def
+		return nil, false
+	})
 }
 
-// number reads a number in min..max, a JSON number or a string.
-func (r *contextReader) number(key string, def, min, max float64) float64 {
-	r.note(key, def)
-	v, ok := r.lookup(key)
-	if !ok {
-		return def
-	}
-	var n float64
-	var err error
-	switch x := v.(type) {
-	case float64:
-		n = x
-	case string:
-		n, err = strconv.ParseFloat(x, 64)
-	default:
-		err = strconv.ErrSyntax
-	}
-	if err != nil || !(n >= min && n <= max) {
-		r.fail(key, v, fmt.Sprintf("a number in %g..%g", min, max))
-		return def
-	}
-	return n
-}
-
-// integer reads a whole number in min..max, a JSON number in cdk.json or a
+// number reads a number in min..max: a JSON number in cdk.json, or a
 // string from `-c key=value`.
-func (r *contextReader) integer(key string, def, min, max int) int {
-	r.note(key, def)
-	v, ok := r.lookup(key)
-	if !ok {
-		return def
-	}
-	var n int
-	var err error
-	switch x := v.(type) {
-	case float64:
-		n = int(x)
-		if float64(n) != x {
-			err = strconv.ErrSyntax
+func (r *contextReader) number(key string, def, min, max float64) float64 {
+	return read(r, key, def, fmt.Sprintf("a number in %g..%g", min, max), func(v any) (float64, bool) {
+		n, err := float64(0), error(nil)
+		switch x := v.(type) {
+		case float64:
+			n = x
+		case string:
+			n, err = strconv.ParseFloat(x, 64)
+		default:
+			return 0, false
 		}
-	case string:
-		n, err = strconv.Atoi(x)
-	default:
-		err = strconv.ErrSyntax
-	}
-	if err != nil || n < min || n > max {
-		r.fail(key, v, fmt.Sprintf("a whole number in %d..%d", min, max))
-		return def
-	}
-	return n
+		return n, err == nil && n >= min && n <= max
+	})
+}
+
+// integer reads a whole number in min..max, as number reads a number.
+func (r *contextReader) integer(key string, def, min, max int) int {
+	return read(r, key, def, fmt.Sprintf("a whole number in %d..%d", min, max), func(v any) (int, bool) {
+		n, err := 0, error(nil)
+		switch x := v.(type) {
+		case float64:
+			if n = int(x); float64(n) != x {
+				return 0, false
+			}
+		case string:
+			n, err = strconv.Atoi(x)
+		default:
+			return 0, false
+		}
+		return n, err == nil && n >= min && n <= max
+	})
 }
 
 // unknownKeys refuses keys with this app's prefix that it does not read, and
