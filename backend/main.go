@@ -107,7 +107,11 @@ func main() {
 		os.Exit(2)
 	}
 	defer shutdown()
-	if err := serve(ctx, port, handler); err != nil {
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+	if err == nil {
+		err = serve(ctx, ln, handler)
+	}
+	if err != nil {
 		slog.Error("backend stopped", "err", err)
 		os.Exit(1)
 	}
@@ -229,17 +233,9 @@ func tracedHandler(ctx context.Context, getenv func(string) string) (http.Handle
 	return edge.Handler(proxies, h), flush, nil
 }
 
-// serve runs the API on port until ctx ends, then lets in-flight requests
+// serve runs the API on ln until ctx ends, then lets in-flight requests
 // finish.
-func serve(ctx context.Context, port int, handler http.Handler) error {
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
-	if err != nil {
-		return err
-	}
-	return serveOn(ctx, ln, handler)
-}
-
-func serveOn(ctx context.Context, ln net.Listener, handler http.Handler) error {
+func serve(ctx context.Context, ln net.Listener, handler http.Handler) error {
 	srv := &http.Server{
 		// Ambiguous framing (Content-Length and Transfer-Encoding both)
 		// is the load balancer's to refuse: its strictest desync

@@ -43,7 +43,7 @@ func TestSlowClientsCannotHoldTheBackend(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	served := make(chan error, 1)
-	go func() { served <- serveOn(ctx, ln, routes(time.Now, plainSteps{})) }()
+	go func() { served <- serve(ctx, ln, routes(time.Now, plainSteps{})) }()
 
 	start := time.Now()
 	closedAfter := make(chan time.Duration, conns)
@@ -129,7 +129,7 @@ func TestGracefulShutdown(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- serveOn(ctx, ln, slow) }()
+	go func() { served <- serve(ctx, ln, slow) }()
 
 	got := make(chan string, 1)
 	go func() {
@@ -153,6 +153,6 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Errorf("in-flight request got %q, want done", body)
 	}
 	if err := <-served; err != nil {
-		t.Errorf("serveOn: %v", err)
+		t.Errorf("serve: %v", err)
 	}
 }

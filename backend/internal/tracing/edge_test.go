@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
-	"github.com/aws/aws-xray-sdk-go/v2/xray"
 	"github.com/cruddur/tracing/backend/internal/backendtest"
 	"github.com/cruddur/tracing/backend/internal/edge"
 	"github.com/cruddur/tracing/backend/internal/standin"
@@ -96,8 +95,7 @@ func recordedShare(t *testing.T, trust bool, n int, header func(i int) string) f
 	t.Helper()
 	daemon := newSegmentCounter(t)
 	h, err := traced(api(xraySteps{namespace}),
-		Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace, DaemonAddr: daemon.conn.LocalAddr().String(), TrustTraceHeader: trust},
-		xray.Config{DaemonAddr: daemon.conn.LocalAddr().String(), SamplingStrategy: seedRule(t)}, newFaultLog())
+		Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace, DaemonAddr: daemon.conn.LocalAddr().String(), TrustTraceHeader: trust}, seedRule(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,8 +163,7 @@ func TestMalformedTraceHeaderIsNeitherSentNorEchoed(t *testing.T) {
 		for _, junk := range []string{"Root=junk;Sampled=1", "Root=1-5759e988-" + strings.Repeat("a", 6000) + ";Sampled=1"} {
 			daemon := newSegmentCounter(t)
 			h, err := traced(api(xraySteps{namespace}),
-				Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace, TrustTraceHeader: trust},
-				xray.Config{DaemonAddr: daemon.conn.LocalAddr().String(), SamplingStrategy: backendtest.SampleAll(t)}, newFaultLog())
+				Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace, TrustTraceHeader: trust, DaemonAddr: daemon.conn.LocalAddr().String()}, backendtest.SampleAll(t))
 			if err != nil {
 				t.Fatal(err)
 			}

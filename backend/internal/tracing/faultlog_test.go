@@ -78,8 +78,7 @@ func TestFaultsLogOnceWithTheDaemonDown(t *testing.T) {
 	addr := conn.LocalAddr().String()
 	conn.Close()
 	xray.SetLogger(slogXRay{min: xraylog.LogLevelWarn, faults: newFaultLog()})
-	h, err := traced(api(xraySteps{namespace}), Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace},
-		xray.Config{DaemonAddr: addr, SamplingStrategy: backendtest.SampleAll(t)}, newFaultLog())
+	h, err := traced(api(xraySteps{namespace}), Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace, DaemonAddr: addr}, backendtest.SampleAll(t))
 	if err != nil {
 		t.Fatal(err)
 	}

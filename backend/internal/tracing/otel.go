@@ -49,26 +49,18 @@ func newOTelTracing(ctx context.Context, opts Options, sampler xraySampler) (*ot
 			return nil, fmt.Errorf("OTLP exporter for %s: %w", endpoint, err)
 		}
 	}
-	res, err := serviceResource(ctx, opts.ServiceName)
+	// The service by name and, on ECS, its task, cluster, container and
+	// region (the contrib ECS resource detector reads the task metadata
+	// endpoint).
+	res, err := resource.New(ctx,
+		resource.WithDetectors(ecs.NewResourceDetector()),
+		resource.WithAttributes(semconv.ServiceName(opts.ServiceName)))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("describing the service for its traces: %w", err)
 	}
 	o := newOTelTracingWith(res, sampler, sdktrace.WithBatcher(exporter))
 	o.namespace = opts.MetadataNamespace
 	return o, nil
-}
-
-// serviceResource describes what sends the traces: the service by name and,
-// on ECS, its task, cluster, container and region (the contrib ECS resource
-// detector reads them from the task metadata endpoint).
-func serviceResource(ctx context.Context, serviceName string) (*resource.Resource, error) {
-	res, err := resource.New(ctx,
-		resource.WithDetectors(ecs.NewResourceDetector()),
-		resource.WithAttributes(semconv.ServiceName(serviceName)))
-	if err != nil {
-		return nil, fmt.Errorf("describing the service for its traces: %w", err)
-	}
-	return res, nil
 }
 
 // xrayOrigin is the origin X-Ray's exporter (the collector's awsxray, in
@@ -225,6 +217,3 @@ func (o *otelTracing) Step(ctx context.Context, name string, work func(), descri
 	}
 	span.SetAttributes(attribute.String("aws.xray.metadata."+o.namespace, string(meta)))
 }
-
-// flush sends what is buffered, and tracing goes on.
-func (o *otelTracing) flush(ctx context.Context) error { return o.provider.ForceFlush(ctx) }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
-	"github.com/aws/aws-xray-sdk-go/v2/xray"
 	"github.com/cruddur/tracing/backend/internal/backendtest"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -27,8 +26,7 @@ func TestHealthChecksAreNeverRecorded(t *testing.T) {
 	proxy, served := backendtest.SamplingProxy(t, backendtest.TemplateRules(t, "../../testdata/Cruddur.template.json"))
 	// The strategy as main makes it: through the bounded relay.
 	addr := "tcp:" + proxy + " udp:" + daemon.conn.LocalAddr().String()
-	h, err := traced(api(xraySteps{namespace}), Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace},
-		xray.Config{DaemonAddr: addr}, newFaultLog())
+	h, err := traced(api(xraySteps{namespace}), Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace, DaemonAddr: addr}, centralized(t, addr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,8 +95,7 @@ func TestEveryRequestLogsItsTraceID(t *testing.T) {
 	t.Run("xray", func(t *testing.T) {
 		buf := backendtest.CaptureLog(t)
 		daemon := newSegmentCounter(t)
-		h, err := traced(api(xraySteps{namespace}), Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace},
-			xray.Config{DaemonAddr: daemon.conn.LocalAddr().String(), SamplingStrategy: backendtest.SampleAll(t)}, newFaultLog())
+		h, err := traced(api(xraySteps{namespace}), Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace, DaemonAddr: daemon.conn.LocalAddr().String()}, backendtest.SampleAll(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,8 +121,7 @@ func TestEveryRequestLogsItsTraceID(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h, err := traced(api(xraySteps{namespace}), Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace},
-			xray.Config{DaemonAddr: daemon.conn.LocalAddr().String(), SamplingStrategy: none}, newFaultLog())
+		h, err := traced(api(xraySteps{namespace}), Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace, DaemonAddr: daemon.conn.LocalAddr().String()}, none)
 		if err != nil {
 			t.Fatal(err)
 		}

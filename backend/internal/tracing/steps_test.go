@@ -99,3 +99,14 @@ func fixedSampler(t *testing.T, rate float64) xraySampler {
 }
 
 func TestMain(m *testing.M) { os.Exit(backendtest.Run(m)) }
+
+// centralized is the account's rules as New reads them: from the sampling
+// proxy at daemon, through the bounded relay.
+func centralized(t *testing.T, daemon string) sampling.Strategy {
+	t.Helper()
+	s, err := centralizedStrategy(daemon, newFaultLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-xray-sdk-go/v2/xray"
 	"github.com/cruddur/tracing/backend/internal/backendtest"
 )
 
@@ -40,7 +39,7 @@ type segment struct {
 
 func tracedServer(t *testing.T, opts Options) *httptest.Server {
 	t.Helper()
-	h, err := traced(api(xraySteps{namespace}), opts, xray.Config{SamplingStrategy: backendtest.SampleAll(t)}, newFaultLog())
+	h, err := traced(api(xraySteps{namespace}), opts, backendtest.SampleAll(t))
 	if err != nil {
 		t.Fatal(err)
 	}

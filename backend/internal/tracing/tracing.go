@@ -90,30 +90,29 @@ func New(ctx context.Context, opts Options, api func(Steps) http.Handler) (http.
 	// would print plain lines to stdout, OpenTelemetry's to stderr.
 	xray.SetLogger(slogXRay{min: xraylog.LogLevelWarn, faults: faults})
 	otel.SetLogger(logr.FromSlogHandler(slog.Default().Handler()))
-	switch opts.Mode {
-	case XRay:
-		h, err := traced(api(xraySteps{opts.MetadataNamespace}), opts, xray.Config{SamplingStrategy: opts.Sampling}, faults)
-		return h, func() {}, err
-	case OpenTelemetry:
-		return otelMode(ctx, opts, api, faults)
-	case Off:
+	if opts.Mode == Off {
 		return accessLog(func(context.Context) string { return "" }, opts.HealthCheckPath, api(noSteps{})), func() {}, nil
 	}
-	return nil, nil, fmt.Errorf("tracing mode %q; expected %s, %s or %s", opts.Mode, XRay, OpenTelemetry, Off)
-}
-
-// otelMode is New's OpenTelemetry mode.
-func otelMode(ctx context.Context, opts Options, api func(Steps) http.Handler, faults *faultLog) (http.Handler, func(), error) {
-	// The X-Ray rules, through the collector's sampling proxy (the TCP
-	// side of DaemonAddr), matched by the name the X-Ray SDK would give
-	// the segment.
+	if opts.Mode != XRay && opts.Mode != OpenTelemetry {
+		return nil, nil, fmt.Errorf("tracing mode %q; expected %s, %s or %s", opts.Mode, XRay, OpenTelemetry, Off)
+	}
 	strategy := opts.Sampling
 	if strategy == nil {
 		var err error
 		if strategy, err = centralizedStrategy(opts.DaemonAddr, faults); err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("the sampling rules: %w", err)
 		}
 	}
+	if opts.Mode == XRay {
+		h, err := traced(api(xraySteps{opts.MetadataNamespace}), opts, strategy)
+		return h, func() {}, err
+	}
+	return otelMode(ctx, opts, api, strategy, faults)
+}
+
+// otelMode is New's OpenTelemetry mode.
+func otelMode(ctx context.Context, opts Options, api func(Steps) http.Handler, strategy sampling.Strategy, faults *faultLog) (http.Handler, func(), error) {
+	// Rules match by the name the X-Ray SDK would give the segment.
 	ruleName := opts.TracingName
 	if ruleName == "" {
 		ruleName = opts.ServiceName
@@ -129,7 +128,7 @@ func otelMode(ctx context.Context, opts Options, api func(Steps) http.Handler, f
 	flush := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 		defer cancel()
-		if err := o.flush(ctx); err != nil {
+		if err := o.provider.ForceFlush(ctx); err != nil {
 			slog.Warn("flushing traces", "err", err)
 		}
 	}

@@ -23,39 +23,25 @@ func (o Options) serviceType() string {
 	return ""
 }
 
-// traced wraps h in the X-Ray middleware. Its recorder configuration lives in
-// the returned handler's context, not in the SDK's globals, so tests can run
-// servers that talk to different daemons. cfg's zero fields are the
-// daemon's at opts.DaemonAddr; faults logs the sampling relay's faults.
-func traced(h http.Handler, opts Options, cfg xray.Config, faults *faultLog) (http.Handler, error) {
+// traced wraps h in the X-Ray middleware, sending segments to
+// opts.DaemonAddr and deciding by strategy. Its recorder configuration
+// lives in the returned handler's context, not in the SDK's globals, so
+// tests can run servers that talk to different daemons.
+func traced(h http.Handler, opts Options, strategy sampling.Strategy) (http.Handler, error) {
 	if opts.OnECS {
 		ecs.Init()
 	}
-	if cfg.DaemonAddr == "" {
-		cfg.DaemonAddr = opts.DaemonAddr
+	// An emitter of its own, which ContextWithConfig points at the daemon;
+	// the SDK's global one keeps the address it read at start-up.
+	emitter, err := xray.NewDefaultEmitter(nil)
+	if err != nil {
+		return nil, fmt.Errorf("configuring X-Ray: %w", err)
 	}
-	if cfg.Emitter == nil {
-		// An emitter of its own, which ContextWithConfig points at the
-		// daemon; the SDK's global one keeps the address it read at start-up.
-		emitter, err := xray.NewDefaultEmitter(nil)
-		if err != nil {
-			return nil, fmt.Errorf("configuring X-Ray: %w", err)
-		}
-		cfg.Emitter = emitter
-	}
-	if cfg.SamplingStrategy == nil {
-		// The SDK's default, made here so that sampledFirst can ask it,
-		// reading the sampling proxy through a bounded relay.
-		strategy, err := centralizedStrategy(cfg.DaemonAddr, faults)
-		if err != nil {
-			return nil, fmt.Errorf("configuring X-Ray: %w", err)
-		}
-		cfg.SamplingStrategy = strategy
-	}
-	if cfg.ContextMissingStrategy == nil {
+	cfg := xray.Config{
+		DaemonAddr: opts.DaemonAddr, Emitter: emitter, SamplingStrategy: strategy,
 		// Work outside a request (none today) must never fail for want of
 		// a segment: log it instead.
-		cfg.ContextMissingStrategy = ctxmissing.NewDefaultLogErrorStrategy()
+		ContextMissingStrategy: ctxmissing.NewDefaultLogErrorStrategy(),
 	}
 	ctx, err := xray.ContextWithConfig(context.Background(), cfg)
 	if err != nil {
@@ -67,7 +53,7 @@ func traced(h http.Handler, opts Options, cfg xray.Config, faults *faultLog) (ht
 	}
 	sdk := xray.HandlerWithContext(ctx, namer, recordCallerTrace(accessLog(xrayTraceID, opts.HealthCheckPath, h)))
 	origin := opts.serviceType()
-	return edge.FilterTraceHeader(opts.TrustTraceHeader, sampledFirst(cfg.SamplingStrategy, namer, opts.TracingName, origin, sdk, accessLog(unsampledTraceID, opts.HealthCheckPath, h))), nil
+	return edge.FilterTraceHeader(opts.TrustTraceHeader, sampledFirst(strategy, namer, opts.TracingName, origin, sdk, accessLog(unsampledTraceID, opts.HealthCheckPath, h))), nil
 }
 
 // sampledFirst asks the SDK's own sampling strategy, as the SDK's handler
