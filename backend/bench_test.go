@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
 	"github.com/aws/aws-xray-sdk-go/v2/xray"
 	"github.com/aws/aws-xray-sdk-go/v2/xraylog"
+	"github.com/cruddur/tracing/backend/internal/backendtest"
 	"github.com/cruddur/tracing/backend/internal/standin"
 	"github.com/cruddur/tracing/backend/internal/tracing"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -33,18 +34,8 @@ func BenchmarkHomeActivities(b *testing.B) {
 	b.Setenv("AWS_XRAY_DAEMON_ADDRESS", sink.LocalAddr().String())
 	b.Setenv("AWS_XRAY_TRACING_NAME", "")
 
-	all, err := sampling.NewLocalizedStrategyFromJSONBytes([]byte(`{"version": 2, "default": {"fixed_target": 0, "rate": 1.0}}`))
-	if err != nil {
-		b.Fatal(err)
-	}
-	seed, err := sampling.NewLocalizedStrategyFromJSONBytes([]byte(`{"version": 2, "default": {"fixed_target": 5, "rate": 0.1}}`)) // the seed's rule
-	if err != nil {
-		b.Fatal(err)
-	}
-	none, err := sampling.NewLocalizedStrategyFromJSONBytes([]byte(`{"version": 2, "default": {"fixed_target": 0, "rate": 0}}`))
-	if err != nil {
-		b.Fatal(err)
-	}
+	all, none := backendtest.SampleAll(b), backendtest.LocalRule(b, 0, 0)
+	seed := backendtest.LocalRule(b, 5, 0.1) // the seed's rule
 	// The API in each tracing mode, as main wires it, deciding by s.
 	handler := func(mode string, s sampling.Strategy, exporter sdktrace.SpanExporter) http.Handler {
 		opts := tracing.Options{Mode: mode, ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: metadataNamespace, Sampling: s, Exporter: exporter}

@@ -6,6 +6,7 @@ package backendtest
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -144,16 +145,20 @@ func TemplateRules(t testing.TB, path string) []*sampling.SamplingRule {
 	return append(task.Rules, standin.DefaultRule())
 }
 
-// SampleAll is a sampling strategy that records every request, so that a
-// test does not depend on the reservoir's one-a-second timing.
-func SampleAll(t testing.TB) sampling.Strategy {
+// LocalRule is the X-Ray SDK's local sampling strategy with one rule: the
+// first fixedTarget requests of each second, then rate of the rest.
+func LocalRule(t testing.TB, fixedTarget int, rate float64) sampling.Strategy {
 	t.Helper()
-	s, err := sampling.NewLocalizedStrategyFromJSONBytes([]byte(`{"version": 2, "default": {"fixed_target": 0, "rate": 1.0}}`))
+	s, err := sampling.NewLocalizedStrategyFromJSONBytes(fmt.Appendf(nil, `{"version": 2, "default": {"fixed_target": %d, "rate": %g}}`, fixedTarget, rate))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
+
+// SampleAll is a sampling strategy that records every request, so that a
+// test does not depend on the reservoir's one-a-second timing.
+func SampleAll(t testing.TB) sampling.Strategy { return LocalRule(t, 0, 1) }
 
 // Everything is a sampling rule that records every request.
 func Everything() *sampling.SamplingRule {

@@ -25,7 +25,6 @@ type segmentCounter struct {
 	mu       sync.Mutex
 	segments int
 	traceIDs []string
-	names    []string
 }
 
 func newSegmentCounter(t *testing.T) *segmentCounter {
@@ -35,13 +34,11 @@ func newSegmentCounter(t *testing.T) *segmentCounter {
 		var seg struct {
 			Type    string `json:"type"`
 			TraceID string `json:"trace_id"`
-			Name    string `json:"name"`
 		}
 		if json.Unmarshal(doc, &seg) == nil && seg.Type == "" {
 			c.mu.Lock()
 			c.segments++
 			c.traceIDs = append(c.traceIDs, seg.TraceID)
-			c.names = append(c.names, seg.Name)
 			c.mu.Unlock()
 		}
 	})
@@ -81,13 +78,7 @@ func (c *segmentCounter) settle(min int) (int, []string) {
 
 // seedRule is aws/json/xray.json's rule as the SDK applies it: 5 requests
 // a second, then 10%.
-func seedRule(t *testing.T) sampling.Strategy {
-	s, err := sampling.NewLocalizedStrategyFromJSONBytes([]byte(`{"version": 2, "default": {"fixed_target": 5, "rate": 0.1}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func seedRule(t *testing.T) sampling.Strategy { return backendtest.LocalRule(t, 5, 0.1) }
 
 // recordedShare sends n requests, each with the header header(i), to the
 // traced backend and returns the share the daemon stand-in received.

@@ -35,11 +35,11 @@ type otelTracing struct {
 	namespace string
 }
 
-// newOTelTracing sets up the SDK. endpoint is the OTLP/HTTP base URL
-// (OTEL_EXPORTER_OTLP_ENDPOINT, default http://127.0.0.1:4318), to which
-// traces go at /v1/traces as the OTLP specification says for that variable.
-// The exporter retries and then drops, so tracing never blocks serving.
-// Sampling is X-Ray's, by strategy (xraySampler).
+// newOTelTracing sets up the SDK: spans go to opts.Exporter, or else to
+// opts.OTLPEndpoint, an OTLP/HTTP base URL, at /v1/traces as the OTLP
+// specification says for OTEL_EXPORTER_OTLP_ENDPOINT. The exporter retries
+// and then drops, so tracing never blocks serving. Sampling is X-Ray's, by
+// sampler.
 func newOTelTracing(ctx context.Context, opts Options, sampler xraySampler) (*otelTracing, error) {
 	exporter := opts.Exporter
 	if exporter == nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
+	"github.com/cruddur/tracing/backend/internal/backendtest"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -24,11 +25,7 @@ import (
 // size), and a 5xx is an error.
 func TestServerSpansCarryWhatXRayShows(t *testing.T) {
 	exporter := tracetest.NewInMemoryExporter()
-	all, err := sampling.NewLocalizedStrategyFromJSONBytes([]byte(`{"version": 2, "default": {"fixed_target": 0, "rate": 1.0}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := newOTelTracingWith(resource.Empty(), xraySampler{strategy: all, service: "Cruddur"}, sdktrace.WithSyncer(exporter))
+	o := newOTelTracingWith(resource.Empty(), xraySampler{strategy: backendtest.SampleAll(t), service: "Cruddur"}, sdktrace.WithSyncer(exporter))
 	h := o.serverSpans(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		w.Write([]byte("busy\n"))

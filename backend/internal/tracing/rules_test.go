@@ -117,10 +117,7 @@ func TestEveryRequestLogsItsTraceID(t *testing.T) {
 	t.Run("xray, not recorded", func(t *testing.T) {
 		buf := backendtest.CaptureLog(t)
 		daemon := newSegmentCounter(t)
-		none, err := sampling.NewLocalizedStrategyFromJSONBytes([]byte(`{"version": 2, "default": {"fixed_target": 0, "rate": 0}}`))
-		if err != nil {
-			t.Fatal(err)
-		}
+		none := backendtest.LocalRule(t, 0, 0)
 		h, err := traced(api(xraySteps{namespace}), Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace, DaemonAddr: daemon.conn.LocalAddr().String()}, none)
 		if err != nil {
 			t.Fatal(err)

@@ -90,12 +90,7 @@ func TestOnlyRecordedStepsAreDescribed(t *testing.T) {
 // fixedSampler is the X-Ray sampler over a local strategy that records rate
 // of requests, with no reservoir.
 func fixedSampler(t *testing.T, rate float64) xraySampler {
-	t.Helper()
-	s, err := sampling.NewLocalizedStrategyFromJSONBytes([]byte(fmt.Sprintf(`{"version": 2, "default": {"fixed_target": 0, "rate": %g}}`, rate)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return xraySampler{strategy: s, service: "Cruddur"}
+	return xraySampler{strategy: backendtest.LocalRule(t, 0, rate), service: "Cruddur"}
 }
 
 func TestMain(m *testing.M) { os.Exit(backendtest.Run(m)) }
