@@ -74,10 +74,10 @@ const PlaceholderRepository = "OWNER/REPOSITORY"
 // File is this file, as the messages name it.
 const File = "stack/stages/stages.go"
 
-// The stages. To add one (say staging), define it here with a posture,
-// add it to All in the order the pipeline deploys, and give it a deploy job
-// in .github/workflows/deploy.yml and a diff job in deployed-diff.yml (their
-// test says what is missing).
+// The stages. To add one (say staging), define it here with a posture and
+// add it to All in the order the pipeline deploys: the deploy and
+// deployed-diff workflows run over All (go run ./tools/workflows), and the
+// goldens and Control Tower's checks cover each stage in it.
 var (
 	// Development is where changes land first: HTTP, logs kept a month,
 	// one NAT gateway.

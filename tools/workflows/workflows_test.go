@@ -1,6 +1,9 @@
-package workflows
+package main
 
 import (
+	"encoding/json"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -104,21 +107,6 @@ func TestOnlyTheDeployAndDiffJobsMayMintTheToken(t *testing.T) {
 	if w.On == nil || len(w.On) != 1 || w.On[0].EventName() != "workflow_run" {
 		t.Error("deployed-diff.yml must run on workflow_run only, so it runs the default branch's code")
 	}
-	for _, s := range stages.All {
-		found := false
-		for id, stack := range may["deployed-diff.yml"] {
-			job := w.Jobs[id]
-			if stack == s.StackName && job.Environment != nil && job.Environment.Name != nil && job.Environment.Name.Value == s.Name+"-diff" {
-				found = true
-			}
-		}
-		if !found {
-			t.Errorf("deployed-diff.yml: no job diffs stage %s (stack %s) in the environment %s-diff", s.Name, s.StackName, s.Name)
-		}
-	}
-	if len(may["deployed-diff.yml"]) != len(stages.All) {
-		t.Errorf("deployed-diff.yml diffs %d stacks; want one job per stage (%d)", len(may["deployed-diff.yml"]), len(stages.All))
-	}
 	w, _ = parse(t, "deploy.yml")
 	deploys := may["deploy.yml"]
 	if w.Jobs["test"] == nil || mayMintToken(w.Jobs["test"].Permissions) || len(deploys) == 0 {
@@ -141,88 +129,142 @@ func TestOnlyTheDeployAndDiffJobsMayMintTheToken(t *testing.T) {
 	}
 }
 
-// TestTheDeployJobsAreTheAppsStages: the deploy workflow deploys every stage
-// of the app (stack/stages), each in one job, in the GitHub environment of
-// the stage's name, in the app's order (the first after the tests, each
-// next after the one before), and deploys no stack the app does not define.
-func TestTheDeployJobsAreTheAppsStages(t *testing.T) {
-	w, _ := parse(t, "deploy.yml")
-	deploys := deployJobs(w)
-	for _, problem := range stagesAgainstJobs(w, deploys, stages.All) {
-		t.Error(problem)
-	}
-}
+// The stage lists the workflows run their stage jobs over: the job
+// listStages, whose step listStep writes the app's stages (main) to its
+// output, which the stage job's matrix takes as its row "stage".
+const (
+	listStages = "stages"
+	listStep   = `echo "stages=$(go run ./tools/workflows)" >> "$GITHUB_OUTPUT"`
+	stageRow   = "${{ fromJSON(needs.stages.outputs.stages) }}"
+)
 
-// stagesAgainstJobs lists where the workflow's deploy jobs and the app's
-// stages disagree.
-func stagesAgainstJobs(w *actionlint.Workflow, deploys map[string]string, all []stages.Stage) []string {
+// stageJobProblems says where a workflow's stage job (the one job with an
+// env STACK) does not run once for each of the app's stages: its matrix is
+// the list the job listStages prints, its STACK and GitHub environment the
+// stage's own (environment: the list's field naming it). ordered: in the
+// list's order, one stage at a time, after the tests, a failure stopping
+// the stages after it.
+func stageJobProblems(name string, w *actionlint.Workflow, environment string, ordered bool) []string {
+	jobs := deployJobs(w)
+	if len(jobs) != 1 {
+		return []string{fmt.Sprintf("%s: %d jobs have an env STACK; want one, run over the app's stages", name, len(jobs))}
+	}
 	var problems []string
-	jobOf := map[string]string{} // stack -> job id
-	for id, stack := range deploys {
-		if other, dup := jobOf[stack]; dup {
-			problems = append(problems, "jobs "+other+" and "+id+" both deploy "+stack)
+	for id, stack := range jobs {
+		job := w.Jobs[id]
+		bad := func(format string, args ...any) {
+			problems = append(problems, name+": job "+id+" "+fmt.Sprintf(format, args...))
 		}
-		jobOf[stack] = id
-		if _, _, err := stages.ByStackName(stack); err != nil {
-			problems = append(problems, "job "+id+": "+err.Error())
+		if stack != "${{ matrix.stage.stack }}" {
+			bad("deploys STACK %q; want ${{ matrix.stage.stack }}", stack)
+		}
+		if want := "${{ matrix.stage." + environment + " }}"; job.Environment == nil || job.Environment.Name == nil || job.Environment.Name.Value != want {
+			bad("runs outside its stage's GitHub environment; want environment: %s", want)
+		}
+		var m *actionlint.Matrix
+		if job.Strategy != nil {
+			m = job.Strategy.Matrix
+		}
+		if m == nil || len(m.Rows) != 1 || m.Rows["stage"] == nil || m.Rows["stage"].Expression == nil || m.Rows["stage"].Expression.Value != stageRow || m.Include != nil || m.Exclude != nil {
+			bad("does not run over the app's stages; want the one matrix row stage: %s", stageRow)
+		}
+		var needs []string
+		for _, n := range job.Needs {
+			needs = append(needs, n.Value)
+		}
+		if !slices.Contains(needs, listStages) || (ordered && !slices.Contains(needs, "test")) {
+			bad("needs %v; want %s%s", needs, listStages, map[bool]string{true: " and test"}[ordered])
+		}
+		if ordered && (m == nil || job.Strategy.MaxParallel == nil || job.Strategy.MaxParallel.Value != 1 || job.Strategy.FailFast == nil || !job.Strategy.FailFast.Value) {
+			bad("may run stages side by side, or go on after one fails; want max-parallel: 1 and fail-fast: true")
 		}
 	}
-	previous := "test"
-	for _, s := range all {
-		id, ok := jobOf[s.StackName]
-		if !ok {
-			problems = append(problems, "stage "+s.Name+" (stack "+s.StackName+") has no deploy job")
-			continue
-		}
-		job := w.Jobs[id]
-		if job.Environment == nil || job.Environment.Name == nil || job.Environment.Name.Value != s.Name {
-			problems = append(problems, "job "+id+" deploys stage "+s.Name+" outside the GitHub environment "+s.Name)
-		}
-		if len(job.Needs) != 1 || job.Needs[0].Value != previous {
-			var needs []string
-			for _, n := range job.Needs {
-				needs = append(needs, n.Value)
-			}
-			problems = append(problems, "job "+id+" runs after "+strings.Join(needs, ", ")+"; want after "+previous+", in the stages' order")
-		}
-		previous = id
+	list := w.Jobs[listStages]
+	if list == nil || list.Outputs["stages"] == nil || list.Outputs["stages"].Value.Value != "${{ steps.list.outputs.stages }}" || !slices.ContainsFunc(list.Steps, func(s *actionlint.Step) bool {
+		run, ok := s.Exec.(*actionlint.ExecRun)
+		return ok && s.ID != nil && s.ID.Value == "list" && run.Run != nil && run.Run.Value == listStep
+	}) {
+		problems = append(problems, name+": no job "+listStages+" outputs the app's stages (a step list that runs "+listStep+")")
 	}
 	return problems
 }
 
-// TestTheStageCheckIsNotBlind: the comparison above finds a stage without a
-// job, a job for a stack the app lacks, a job outside its environment and
-// the stages out of order.
-func TestTheStageCheckIsNotBlind(t *testing.T) {
-	w, _ := parse(t, "deploy.yml")
-	deploys := deployJobs(w)
-	canary := stages.Stage{Name: "canary", StackName: "Cruddur-Canary"}
-	reversed := []stages.Stage{stages.All[len(stages.All)-1], stages.All[0]}
-	extra := map[string]string{"deploy-canary": "Cruddur-Canary"}
-	for id, s := range deploys {
-		extra[id] = s
-	}
-	w.Jobs["deploy-canary"] = &actionlint.Job{Needs: []*actionlint.String{{Value: "test"}}}
+// TestTheStageJobsRunOverTheAppsStages: the deploy workflow deploys every
+// stage of the app (stack/stages), each in the GitHub environment of the
+// stage's name, in the app's order, one at a time, after the tests; the
+// deployed diff diffs every stage in its <stage>-diff environment. Neither
+// lists a stage of its own.
+func TestTheStageJobsRunOverTheAppsStages(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		deploys map[string]string
-		stages  []stages.Stage
-		want    string
+		name, environment string
+		ordered           bool
+	}{{"deploy.yml", "name", true}, {"deployed-diff.yml", "diffEnvironment", false}} {
+		w, _ := parse(t, tc.name)
+		for _, p := range stageJobProblems(tc.name, w, tc.environment, tc.ordered) {
+			t.Error(p)
+		}
+	}
+}
+
+// TestTheStageCheckIsNotBlind: stageJobProblems finds a stage list written
+// into the workflow, a job outside its stage's environment, stages deployed
+// side by side or past a failure, a deploy that does not wait for the
+// tests, and a second stage job.
+func TestTheStageCheckIsNotBlind(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(w *actionlint.Workflow, job *actionlint.Job)
+		want   string
 	}{
-		{"a stage without a job", deploys, append(slices.Clone(stages.All), canary), "stage canary (stack Cruddur-Canary) has no deploy job"},
-		{"a job for a stack the app lacks", extra, stages.All, `job deploy-canary: no stage deploys as stack "Cruddur-Canary"`},
-		{"the stages out of order", deploys, reversed, "; want after test, in the stages' order"},
+		{"the stages listed in the workflow", func(_ *actionlint.Workflow, job *actionlint.Job) {
+			job.Strategy.Matrix.Rows["stage"].Expression = nil
+		}, "does not run over the app's stages"},
+		{"a fixed environment", func(_ *actionlint.Workflow, job *actionlint.Job) {
+			job.Environment.Name.Value = "production"
+		}, "runs outside its stage's GitHub environment"},
+		{"stages side by side", func(_ *actionlint.Workflow, job *actionlint.Job) { job.Strategy.MaxParallel = nil }, "may run stages side by side"},
+		{"on past a failure", func(_ *actionlint.Workflow, job *actionlint.Job) { job.Strategy.FailFast.Value = false }, "go on after one fails"},
+		{"a deploy that does not wait for the tests", func(_ *actionlint.Workflow, job *actionlint.Job) { job.Needs = job.Needs[1:] }, "want stages and test"},
+		{"no stage list", func(w *actionlint.Workflow, _ *actionlint.Job) { delete(w.Jobs, listStages) }, "no job stages outputs the app's stages"},
+		{"a second stage job", func(w *actionlint.Workflow, job *actionlint.Job) { w.Jobs["deploy-canary"] = job }, "2 jobs have an env STACK"},
 	} {
-		if got := strings.Join(stagesAgainstJobs(w, tc.deploys, tc.stages), "\n"); !strings.Contains(got, tc.want) {
+		w, _ := parse(t, "deploy.yml")
+		tc.change(w, w.Jobs["deploy"])
+		if got := strings.Join(stageJobProblems("deploy.yml", w, "name", true), "\n"); !strings.Contains(got, tc.want) {
 			t.Errorf("%s: %q; want %q", tc.name, got, tc.want)
 		}
 	}
-	for id := range deploys {
-		w.Jobs[id].Environment = nil
-		if got := strings.Join(stagesAgainstJobs(w, deploys, stages.All), "\n"); !strings.Contains(got, "outside the GitHub environment") {
-			t.Errorf("a job without its environment: %q", got)
+}
+
+// TestTheStageListIsTheApps: go run ./tools/workflows lists every stage of
+// the app, in its order, with its stack and its environments, and every
+// field of it that a workflow reads (matrix.stage.<field>) is one it
+// writes.
+func TestTheStageListIsTheApps(t *testing.T) {
+	data, err := json.Marshal(matrix(stages.All))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []map[string]string
+	if err := json.Unmarshal(data, &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != len(stages.All) {
+		t.Fatalf("%d stages listed; the app has %d", len(list), len(stages.All))
+	}
+	for i, s := range stages.All {
+		want := map[string]string{"name": s.Name, "stack": s.StackName, "diffEnvironment": s.DiffEnvironment()}
+		if !maps.Equal(list[i], want) {
+			t.Errorf("stage %d listed as %v; want %v", i, list[i], want)
 		}
-		break
+	}
+	for _, name := range workflows {
+		_, src := parse(t, name)
+		for _, m := range regexp.MustCompile(`matrix\.stage\.(\w+)`).FindAllStringSubmatch(string(src), -1) {
+			if _, ok := list[0][m[1]]; !ok {
+				t.Errorf("%s reads matrix.stage.%s, which go run ./tools/workflows does not write", name, m[1])
+			}
+		}
 	}
 }
 
