@@ -31,14 +31,6 @@ func TestSlowClientsCannotHoldTheBackend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	heap := func() float64 {
-		// Twice: sync.Pool's buffers (bufio, io.Discard) outlive one GC.
-		runtime.GC()
-		runtime.GC()
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		return float64(m.HeapAlloc) / (1 << 20)
-	}
 	before := heap()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -49,36 +41,7 @@ func TestSlowClientsCannotHoldTheBackend(t *testing.T) {
 	closedAfter := make(chan time.Duration, conns)
 	var wg sync.WaitGroup
 	for range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				closedAfter <- -1
-				return
-			}
-			defer c.Close()
-			fmt.Fprintf(c, "POST /api/activities/home HTTP/1.1\r\nHost: cruddur\r\nContent-Length: 100000\r\n\r\n")
-			// Read whatever the server answers until it closes the
-			// connection, while sending the body a byte a second.
-			done := make(chan struct{})
-			go func() { io.Copy(io.Discard, c); close(done) }()
-			tick := time.NewTicker(time.Second)
-			defer tick.Stop()
-			for {
-				select {
-				case <-done:
-					closedAfter <- time.Since(start)
-					return
-				case <-tick.C:
-					c.SetWriteDeadline(time.Now().Add(time.Second))
-					c.Write([]byte("x"))
-				case <-time.After(3 * readTimeout):
-					closedAfter <- 3 * readTimeout // still open: the test fails below
-					return
-				}
-			}
-		}()
+		wg.Go(func() { closedAfter <- slowClient(ln.Addr().String(), start) })
 	}
 	time.Sleep(2 * time.Second)
 	peak := heap()
@@ -155,4 +118,43 @@ func TestGracefulShutdown(t *testing.T) {
 	if err := <-served; err != nil {
 		t.Errorf("serve: %v", err)
 	}
+}
+
+// slowClient sends a request whose body comes a byte a second, reading
+// whatever the server answers, and returns how long after start the server
+// closed the connection (-1: it could not connect; 3 read timeouts: it is
+// still open, which the test fails).
+func slowClient(addr string, start time.Time) time.Duration {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return -1
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST /api/activities/home HTTP/1.1\r\nHost: cruddur\r\nContent-Length: 100000\r\n\r\n")
+	done := make(chan struct{})
+	go func() { io.Copy(io.Discard, c); close(done) }()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	giveUp := time.After(3 * readTimeout)
+	for {
+		select {
+		case <-done:
+			return time.Since(start)
+		case <-tick.C:
+			c.SetWriteDeadline(time.Now().Add(time.Second))
+			c.Write([]byte("x"))
+		case <-giveUp:
+			return 3 * readTimeout
+		}
+	}
+}
+
+// heap is the live heap in MiB, after the garbage collector has run twice:
+// sync.Pool's buffers (bufio, io.Discard) outlive one collection.
+func heap() float64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return float64(m.HeapAlloc) / (1 << 20)
 }

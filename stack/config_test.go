@@ -277,7 +277,8 @@ func TestImagesPinByTagOrDigest(t *testing.T) {
 const knownKeys = "cruddur:account, cruddur:alarmEmail, cruddur:appImage, cruddur:appPort, cruddur:certificateArn, cruddur:collector, cruddur:collectorImage, cruddur:daemonImage, cruddur:deletionProtection, cruddur:desiredCount, cruddur:ecsExec, cruddur:faultTracesThreshold, cruddur:githubOidcProviderExists, cruddur:groupFilterExpression, cruddur:groupName, cruddur:insightsEnabled, cruddur:insightsNotificationsEnabled, cruddur:latencyP99Seconds, cruddur:loadBalancer, cruddur:logRetentionDays, cruddur:maxCount, cruddur:natGateways, cruddur:noTracesRequestsThreshold, cruddur:region, cruddur:samplingRuleFile, cruddur:samplingRuleFiles, cruddur:samplingRuleQuota, cruddur:serverErrorsThreshold, cruddur:serviceName, cruddur:slowRequestSeconds, cruddur:slowTracesThreshold, cruddur:taskCpu, cruddur:taskMemoryMiB, cruddur:transactionSearch, cruddur:transactionSearchIndexingPercent, cruddur:vpcId"
 
 // TestLoadConfigRejectsBadInput covers every context value: each error
-// names the key, the bad value and what is expected.
+// names the key, the bad value and what is expected. It is long because it
+// is one table, a row (one line) per bad value.
 func TestLoadConfigRejectsBadInput(t *testing.T) {
 	cases := []struct {
 		name    string

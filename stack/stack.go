@@ -140,11 +140,13 @@ func goRuntimeEnvironment(containerMiB int) [][2]string {
 	}
 }
 
-// newService runs the task in the platform's cluster, in the VPC's private subnets: behind an
-// internet-facing Application Load Balancer (ecs-patterns), which it returns,
-// or alone. Either way deploys start new tasks before stopping old ones, a
-// deploy that does not become healthy rolls back by itself, and the scaler
-// owns the task count (see scale).
+// newService runs the task in the platform's cluster, in the VPC's private
+// subnets: behind an internet-facing Application Load Balancer
+// (ecs-patterns), which it returns, or alone. Either way deploys start new
+// tasks before stopping old ones, a deploy that does not become healthy
+// rolls back by itself, and the scaler owns the task count (see scale). It
+// is about 80 lines because it is one ecs-patterns call and its plain twin,
+// which share their settings: split, each half would restate them.
 func newService(scope constructs.Construct, p *platform, svc *Service, task awsecs.FargateTaskDefinition) (awsecs.FargateService, elbv2.ApplicationLoadBalancer) {
 	vpc, cluster := p.vpc, p.cluster
 	// Tasks send only HTTPS out (X-Ray, CloudWatch Logs, ECR and S3 for
