@@ -134,7 +134,7 @@ func TestOnlyTheDeployAndDiffJobsMayMintTheToken(t *testing.T) {
 // output, which the stage job's matrix takes as its row "stage".
 const (
 	listStages = "stages"
-	listStep   = `echo "stages=$(go run ./tools/workflows)" >> "$GITHUB_OUTPUT"`
+	listStep   = "stages=$(go run ./tools/workflows)\necho \"stages=$stages\" >> \"$GITHUB_OUTPUT\"\n"
 	stageRow   = "${{ fromJSON(needs.stages.outputs.stages) }}"
 )
 
@@ -184,7 +184,7 @@ func stageJobProblems(name string, w *actionlint.Workflow, environment string, o
 		run, ok := s.Exec.(*actionlint.ExecRun)
 		return ok && s.ID != nil && s.ID.Value == "list" && run.Run != nil && run.Run.Value == listStep
 	}) {
-		problems = append(problems, name+": no job "+listStages+" outputs the app's stages (a step list that runs "+listStep+")")
+		problems = append(problems, name+": no job "+listStages+" outputs the app's stages (a step list that runs "+strconv.Quote(listStep)+")")
 	}
 	return problems
 }
