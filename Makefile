@@ -112,7 +112,8 @@ destroy: node_modules/.installed
 	$(NEED_STACK)
 	cdk destroy "$(STACK)"
 
-## golden: deliberately rewrite the golden template from a fresh synth
+## golden: deliberately rewrite the golden templates (and the backend's fixtures of them) from a fresh
+##         synth, removing any that no synth writes any more
 golden: node_modules/.installed
 	go test . -run '^TestGolden$$' -update -v
 	cd backend && go test . -run '^TestTheFixturesAreTheGoldensTasks$$' -update-fixtures

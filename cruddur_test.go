@@ -35,42 +35,63 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden templates in testdata/ from this run's synths (make golden)")
 
-// The app as `cdk synth` runs it, every stage a stack of it, synthesized
-// once per configuration with aws-cdk-lib's validator and cdk-nag, into a
-// temporary folder each. The stack's behaviour is tested in stack/; here,
-// the app as a whole.
-var apps = map[string]*struct {
-	overrides map[string]any
-	outdir    string
-	templates map[string][]byte // by stack name
-}{
-	"default":          {overrides: nil},
-	"adot":             {overrides: map[string]any{stack.KeyCollector: "adot"}},
-	"cloudwatch-agent": {overrides: map[string]any{stack.KeyCollector: "cloudwatch-agent"}},
-	// A name X-Ray takes that is not ASCII: every place it reaches must
-	// hold it (an IAM role's description once could not).
-	"unicode": {overrides: map[string]any{stack.KeyServiceName: "Crüddür服务", stack.KeySamplingRuleFile: "testdata/unicode-rule.json"}},
-}
-
 var (
 	production  = stages.Production.StackName
 	development = stages.Development.StackName
 )
 
+// otherCollectors are the collectors but the default one, which the app as
+// it is runs. TestMain sets them (and so apps and goldens): LoadConfig's
+// checks call into jsii, which a run of the app as a subcommand must not
+// start.
+var otherCollectors []string
+
+// The app as `cdk synth` runs it, every stage a stack of it, synthesized
+// once per configuration with aws-cdk-lib's validator and cdk-nag, into a
+// temporary folder each: as it is, with each other collector (by its
+// name), and with a name that is not ASCII. The stack's behaviour is tested
+// in stack/; here, the app as a whole.
+var apps map[string]*app
+
+func newApps() map[string]*app {
+	apps := map[string]*app{
+		"default": {},
+		// A name X-Ray takes that is not ASCII: every place it reaches
+		// must hold it (an IAM role's description once could not).
+		"unicode": {overrides: map[string]any{stack.KeyServiceName: "Crüddür服务", stack.KeySamplingRuleFile: "testdata/unicode-rule.json"}},
+	}
+	for _, c := range otherCollectors {
+		apps[c] = &app{overrides: map[string]any{stack.KeyCollector: c}}
+	}
+	return apps
+}
+
+// app is one configuration of the app and its synth.
+type app struct {
+	overrides map[string]any
+	outdir    string
+	templates map[string][]byte // by stack name
+}
+
 // goldens are the checked-in templates: each stage's stack and its access
 // stack, of the app as it is, and production's with each other collector.
-var goldens = func() []struct{ app, stack, file string } {
-	out := []struct{ app, stack, file string }{
-		{"adot", production, production + "-adot.template.json"},
-		{"cloudwatch-agent", production, production + "-cloudwatch-agent.template.json"},
+var goldens []golden
+
+// golden is one checked-in template: an app's stack, in testdata/file.
+type golden struct{ app, stack, file string }
+
+func newGoldens() []golden {
+	var out []golden
+	for _, c := range otherCollectors {
+		out = append(out, golden{c, production, production + "-" + c + ".template.json"})
 	}
 	for _, s := range stages.All {
 		for _, name := range []string{s.StackName, s.AccessStackName()} {
-			out = append(out, struct{ app, stack, file string }{"default", name, name + ".template.json"})
+			out = append(out, golden{"default", name, name + ".template.json"})
 		}
 	}
 	return out
-}()
+}
 
 // runAsAppEnv makes the test binary run the app's main instead of the
 // tests, so a test can run the synth command as the CLI does without
@@ -85,6 +106,13 @@ func TestMain(m *testing.M) {
 	flag.Parse()
 	os.Exit(func() int {
 		defer jsii.Close()
+		cfg, err := stack.LoadConfig(stages.Production, nil, noEnv)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		otherCollectors = slices.DeleteFunc(slices.Clone(stack.Collectors), func(c string) bool { return c == cfg.Collector })
+		apps, goldens = newApps(), newGoldens()
 		dir, err := os.MkdirTemp("", "cruddur-test-")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -161,8 +189,24 @@ func synthesize(outdir string, overrides map[string]any) (map[string][]byte, err
 func noEnv(string) string { return "" }
 
 // TestGolden compares each synth with its checked-in template: a backstop
-// for what no named test covers. Rewrite them on purpose with make golden.
+// for what no named test covers. Rewrite them on purpose with make golden,
+// which also removes a template no synth writes any more (a stage or
+// collector gone, another collector the default), and which Control
+// Tower's checks would otherwise go on reading.
 func TestGolden(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.template.json"))
+	for _, path := range files {
+		if slices.ContainsFunc(goldens, func(g golden) bool { return g.file == filepath.Base(path) }) {
+			continue
+		}
+		if !*update {
+			t.Errorf("%s is no synth's golden; make golden removes it", path)
+		} else if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		} else {
+			t.Logf("removed %s", path)
+		}
+	}
 	for _, g := range goldens {
 		got, path := apps[g.app].templates[g.stack], filepath.Join("testdata", g.file)
 		if *update {
@@ -284,37 +328,45 @@ func TestNagCatchesAnOverBroadGrant(t *testing.T) {
 	}
 }
 
-// TestSwitchingTheCollectorChangesOnlyTheTask: moving from the X-Ray daemon
-// to ADOT or the CloudWatch agent replaces the task definitions, and
-// nothing else.
+// TestSwitchingTheCollectorChangesOnlyTheTask: moving from the default
+// collector to each other one replaces the task definitions, and nothing
+// else.
 func TestSwitchingTheCollectorChangesOnlyTheTask(t *testing.T) {
-	for _, pair := range [][2]string{{"adot", production}, {"adot", development}, {"cloudwatch-agent", production}, {"cloudwatch-agent", development}} {
-		other, name := pair[0], pair[1]
-		var a, b struct {
-			Resources map[string]struct{ Type string }
-		}
-		if err := json.Unmarshal(apps["default"].templates[name], &a); err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(apps[other].templates[name], &b); err != nil {
-			t.Fatal(err)
-		}
-		var raw, rawOther struct{ Resources map[string]json.RawMessage }
-		json.Unmarshal(apps["default"].templates[name], &raw)
-		json.Unmarshal(apps[other].templates[name], &rawOther)
-		var changed []string
-		onlyTasks := true
-		for id := range a.Resources {
-			if !bytes.Equal(raw.Resources[id], rawOther.Resources[id]) {
-				changed = append(changed, id)
-				onlyTasks = onlyTasks && a.Resources[id].Type == "AWS::ECS::TaskDefinition"
+	if len(otherCollectors) != len(stack.Collectors)-1 {
+		t.Fatalf("other collectors %v of %v", otherCollectors, stack.Collectors)
+	}
+	for _, other := range otherCollectors {
+		for _, name := range []string{production, development} {
+			if changed, ok := onlyTheTasksDiffer(t, apps["default"].templates[name], apps[other].templates[name]); !ok {
+				t.Errorf("%s, stack %s: switching the collector changed %v", other, name, changed)
 			}
 		}
-		// One task definition per traced service, and nothing else.
-		if len(a.Resources) != len(b.Resources) || len(changed) == 0 || !onlyTasks {
-			t.Errorf("%s, stack %s: switching the collector changed %v (resources %d -> %d)", other, name, changed, len(a.Resources), len(b.Resources))
-		}
 	}
+}
+
+// onlyTheTasksDiffer compares two templates resource by resource: ok when
+// they have the same resources and some differ, all task definitions.
+func onlyTheTasksDiffer(t *testing.T, before, after []byte) (changed []string, ok bool) {
+	t.Helper()
+	var a, b struct{ Resources map[string]json.RawMessage }
+	if err := json.Unmarshal(before, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(after, &b); err != nil {
+		t.Fatal(err)
+	}
+	ok = len(a.Resources) == len(b.Resources)
+	for id, r := range a.Resources {
+		if bytes.Equal(r, b.Resources[id]) {
+			continue
+		}
+		changed = append(changed, id)
+		var typed struct{ Type string }
+		json.Unmarshal(r, &typed)
+		// One task definition per traced service, and nothing else.
+		ok = ok && typed.Type == "AWS::ECS::TaskDefinition"
+	}
+	return changed, ok && len(changed) > 0
 }
 
 // assemblyFiles are an earlier run's cloud assembly.
@@ -371,7 +423,7 @@ func TestBadInputIsOneLine(t *testing.T) {
 	}{
 		{"config", map[string]any{stack.KeyServiceName: `a"b`}, false,
 			`context cruddur:serviceName: "a\"b" contains '"'; expected letters, numbers, spaces and _ . : / % & # = + - @`},
-		{"a construct's check, run before the construct", map[string]any{stack.KeyAppPort: "2000"}, false,
+		{"a construct's check, run before the construct", map[string]any{stack.KeyAppPort: "2000", stack.KeyCollector: "xray-daemon"}, false,
 			"context cruddur:appPort: port 2000 is the X-Ray daemon's; expected the app on another port"},
 		// Both stages read a key for all stages: where they may share an
 		// account and region, the account-wide setting would be made twice.

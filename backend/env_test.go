@@ -30,10 +30,15 @@ func appContainer(t *testing.T, golden string) (map[string]string, int) {
 
 // TestTheStacksEnvironment: the variables the stack sets are ones this
 // backend and its SDKs read, with values they accept: it serves on the port
-// the task maps, picks the mode the collector needs, finds the collector, and
-// in OpenTelemetry mode finds no rate to copy (the rules decide).
+// the task maps, picks the mode its collector needs (X-Ray's beside the
+// daemon, else OpenTelemetry), finds the collector, and in OpenTelemetry
+// mode finds no rate to copy (the rules decide).
 func TestTheStacksEnvironment(t *testing.T) {
-	for golden, wantMode := range map[string]string{"Cruddur.template.json": "", "Cruddur-adot.template.json": "otel", "Cruddur-cloudwatch-agent.template.json": "otel"} {
+	for _, golden := range fixtures(t, "testdata") {
+		wantMode := tracing.OpenTelemetry
+		if slices.Equal(sidecars(t, golden), []string{"xray-daemon"}) {
+			wantMode = "" // X-Ray, the backend's default
+		}
 		t.Run(golden, func(t *testing.T) {
 			env, mappedPort := appContainer(t, golden)
 			getenv := func(k string) string { return env[k] }
@@ -72,7 +77,7 @@ func TestTheStacksEnvironment(t *testing.T) {
 // flushing traces after it.
 func TestTheShutdownGraceFitsTheStopTimeout(t *testing.T) {
 	const flush = 5 * time.Second // tracedHandler's flush bound
-	for _, golden := range []string{"Cruddur.template.json", "Cruddur-Dev.template.json", "Cruddur-adot.template.json", "Cruddur-cloudwatch-agent.template.json"} {
+	for _, golden := range fixtures(t, "testdata") {
 		task, err := standin.ReadTemplate("testdata/" + golden)
 		if err != nil {
 			t.Fatal(err)

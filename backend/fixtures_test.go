@@ -3,10 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -16,12 +17,56 @@ import (
 var updateFixtures = flag.Bool("update-fixtures", false, "rewrite testdata/*.template.json from ../testdata's goldens")
 
 // fixtures are the goldens whose task this module's tests run the backend
-// as: production with each collector, and development.
-var fixtures = []string{"Cruddur.template.json", "Cruddur-Dev.template.json", "Cruddur-adot.template.json", "Cruddur-cloudwatch-agent.template.json"}
+// as, by file name: every app stack's (each stage's, and production's with
+// each other collector), as dir holds them: testdata/, or the goldens
+// themselves (../testdata/, where their access stacks are too).
+func fixtures(t *testing.T, dir string) []string {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(dir, "*.template.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range paths {
+		if !strings.HasSuffix(p, "-Access.template.json") {
+			names = append(names, filepath.Base(p))
+		}
+	}
+	if len(names) == 0 && dir == "testdata" {
+		t.Fatal("no fixtures in testdata/; make golden writes them")
+	}
+	return names
+}
+
+// sidecars are the containers beside the app in a fixture's task, by name.
+func sidecars(t *testing.T, fixture string) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", fixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Resources map[string]struct {
+			Properties struct{ ContainerDefinitions []struct{ Name string } }
+		}
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("testdata/%s: %v", fixture, err)
+	}
+	var names []string
+	for _, r := range doc.Resources {
+		for _, c := range r.Properties.ContainerDefinitions {
+			if c.Name != "app" {
+				names = append(names, c.Name)
+			}
+		}
+	}
+	return names
+}
 
 // taskOf is the part of a template the backend's tests read: the sampling
-// rules, and the task definition with its app container alone, as
-// CloudFormation has them.
+// rules, and the task definition with its app container, as CloudFormation
+// has them, and the names of the others.
 func taskOf(template []byte) ([]byte, error) {
 	var doc struct{ Resources map[string]map[string]any }
 	if err := json.Unmarshal(template, &doc); err != nil {
@@ -37,7 +82,9 @@ func taskOf(template []byte) ([]byte, error) {
 			defs, _ := props["ContainerDefinitions"].([]any)
 			var app []any
 			for _, c := range defs {
-				if m, _ := c.(map[string]any); m["Name"] == "app" {
+				if m, _ := c.(map[string]any); m["Name"] != "app" {
+					app = append(app, map[string]any{"Name": m["Name"]})
+				} else {
 					// What the backend runs by; not the image, whose
 					// tag changes with every change to the backend.
 					kept := map[string]any{}
@@ -58,15 +105,27 @@ func taskOf(template []byte) ([]byte, error) {
 
 // TestTheFixturesAreTheGoldensTasks: the task and rules this module's
 // tests run the backend with (testdata/) are the stack's, as its golden
-// templates declare them. The module's other tests read only testdata/;
-// this one reads the goldens beside the module, and is skipped where the
-// module stands alone.
+// templates declare them, one fixture per app stack's golden. The module's
+// other tests read only testdata/; this one reads the goldens beside the
+// module, and is skipped where the module stands alone.
 func TestTheFixturesAreTheGoldensTasks(t *testing.T) {
-	for _, name := range fixtures {
+	goldens := fixtures(t, filepath.Join("..", "testdata"))
+	if len(goldens) == 0 {
+		t.Skip("no ../testdata/*.template.json: the module is not in the stack's repository")
+	}
+	for _, name := range fixtures(t, "testdata") {
+		if slices.Contains(goldens, name) {
+			continue
+		}
+		if !*updateFixtures {
+			t.Errorf("testdata/%s is no golden's task; rewrite testdata/ with -update-fixtures", name)
+		} else if err := os.Remove(filepath.Join("testdata", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range goldens {
 		golden, err := os.ReadFile(filepath.Join("..", "testdata", name))
-		if errors.Is(err, os.ErrNotExist) {
-			t.Skipf("no ../testdata/%s: the module is not in the stack's repository", name)
-		} else if err != nil {
+		if err != nil {
 			t.Fatal(err)
 		}
 		want, err := taskOf(golden)

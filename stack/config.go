@@ -72,6 +72,10 @@ const (
 	collectorCloudWatchAgent = "cloudwatch-agent"
 )
 
+// Collectors are every collector cruddur:collector may name (its default is
+// readConfig's).
+var Collectors = []string{collectorXRayDaemon, collectorADOT, collectorCloudWatchAgent}
+
 // Config is what the Cruddur stack is built from: CDK context, read and
 // checked before any construct exists. An empty string is "not set". The
 // platform's settings are the stack's; the service's are its traced
@@ -143,9 +147,9 @@ type Service struct {
 	// AppPort is the port the backend serves on; TaskCPU and TaskMemoryMiB
 	// size the Fargate task.
 	AppPort, TaskCPU, TaskMemoryMiB int
-	// Collector is "xray-daemon", "adot" or "cloudwatch-agent"
-	// (cruddur:collector); DaemonImage replaces the daemon's image,
-	// CollectorImage the others' (empty: the construct's pin).
+	// Collector is one of Collectors (cruddur:collector); DaemonImage
+	// replaces the daemon's image, CollectorImage the others' (empty: the
+	// construct's pin).
 	Collector, DaemonImage, CollectorImage string
 	// DesiredCount is how many tasks run at least (0 pauses the service);
 	// MaxCount how many the scaler may run at most.
@@ -341,8 +345,14 @@ func (c *Config) check(k *checker, ctx map[string]any, service string) {
 	filter, err := xray.ServiceFilter(c.ServiceName) // with the stage's suffix
 	check(KeyServiceName, err)
 	c.ServiceFilter = filter
-	if c.Collector != collectorXRayDaemon && c.Collector != collectorADOT && c.Collector != collectorCloudWatchAgent {
-		check(KeyCollector, fmt.Errorf("%s is not a collector; expected %q (the default), %q or %q", xray.Quote(c.Collector), collectorXRayDaemon, collectorADOT, collectorCloudWatchAgent))
+	if !slices.Contains(Collectors, c.Collector) {
+		var choices []string
+		for _, name := range Collectors {
+			if choices = append(choices, strconv.Quote(name)); name == k.r.defaults[KeyCollector] {
+				choices[len(choices)-1] += " (the default)"
+			}
+		}
+		check(KeyCollector, fmt.Errorf("%s is not a collector; expected %s or %s", xray.Quote(c.Collector), strings.Join(choices[:len(choices)-1], ", "), choices[len(choices)-1]))
 	}
 	for _, image := range [][2]string{{keyAppImage, c.AppImage}, {keyDaemonImage, c.DaemonImage}, {keyCollectorImage, c.CollectorImage}} {
 		if image[1] != "" {

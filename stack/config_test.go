@@ -319,7 +319,7 @@ func TestLoadConfigRejectsBadInput(t *testing.T) {
 			`context cruddur:serviceName: "` + strings.Repeat("a", 200) + `"... (10000 characters) has 10000 characters; expected 1..64`},
 		// The constructs' own checks, run before any construct, so that
 		// the message names the key.
-		{"the collector's port", map[string]any{KeyAppPort: 2000.0},
+		{"the daemon's port", map[string]any{KeyAppPort: 2000.0, KeyCollector: collectorXRayDaemon},
 			`context cruddur:appPort: port 2000 is the X-Ray daemon's; expected the app on another port`},
 		{"the ADOT collector's OTLP port", map[string]any{KeyAppPort: 4318.0, KeyCollector: "adot"},
 			`context cruddur:appPort: port 4318 is the ADOT collector's; expected the app on another port`},

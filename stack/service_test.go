@@ -234,7 +234,7 @@ func TestTheOutputsNameTheURLLogsAndTraces(t *testing.T) {
 			"Value": map[string]any{"Fn::Join": []any{"", []any{"http://", map[string]any{"Fn::GetAtt": []any{"LoadBalancerBE9EEC3A", "DNSName"}}}}},
 		})
 		tmpl("Default").HasOutput(jsii.String("AppLogGroupName"), map[string]any{"Value": map[string]any{"Ref": "TaskAppLogsBB4C71B5"}})
-		tmpl("Default").HasOutput(jsii.String("CollectorLogGroupName"), map[string]any{"Value": map[string]any{"Ref": "TaskDaemonLogs6640621F"}, "Description": "The X-Ray daemon's logs"})
+		tmpl("Daemon").HasOutput(jsii.String("CollectorLogGroupName"), map[string]any{"Value": map[string]any{"Ref": "TaskDaemonLogs6640621F"}, "Description": "The X-Ray daemon's logs"})
 		tmpl("ADOT").HasOutput(jsii.String("CollectorLogGroupName"), map[string]any{"Value": map[string]any{"Ref": "TaskDaemonLogs6640621F"}, "Description": "The ADOT collector's logs"})
 		tmpl("Default").HasOutput(jsii.String("XRayGroupName"), map[string]any{"Value": "Cruddur"})
 		tmpl("Default").HasOutput(jsii.String("XRayTracesUrl"), assertions.Match_AnyValue())

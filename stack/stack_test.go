@@ -21,6 +21,7 @@ import (
 // aws-cdk-lib's validator and cdk-nag run in the app's own tests.
 var variants = map[string]map[string]any{
 	"Default":         nil,
+	"Daemon":          {KeyCollector: collectorXRayDaemon}, // whatever the default collector is
 	"ADOT":            {KeyCollector: "adot"},
 	"ADOTFixedRate":   {KeyCollector: "adot", KeySamplingRuleFile: "fixed-rate.json"},
 	"CloudWatchAgent": {KeyCollector: collectorCloudWatchAgent, KeySamplingRuleFile: "fixed-rate.json"},

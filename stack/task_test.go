@@ -63,7 +63,7 @@ func TestTheBackendsGCFitsItsContainer(t *testing.T) {
 
 func TestTheAppRunsTheBackendsImageWithItsTracingEnvironment(t *testing.T) {
 	check(t, "app: the backend's image asset, port, tracing environment, health check, after the daemon, hardened", func() {
-		tmpl("Default").HasResourceProperties(jsii.String("AWS::ECS::TaskDefinition"), map[string]any{
+		tmpl("Daemon").HasResourceProperties(jsii.String("AWS::ECS::TaskDefinition"), map[string]any{
 			"ContainerDefinitions": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
 				"Name":         "app",
 				"Image":        map[string]any{"Fn::Sub": assertions.Match_StringLikeRegexp(jsii.String(`cdk-hnb659fds-container-assets-.*:[0-9a-f]{64}$`))},

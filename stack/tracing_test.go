@@ -98,7 +98,7 @@ func TestGroupRuleAndSegmentsShareOneServiceName(t *testing.T) {
 
 func TestTheDaemonIsPinnedLoopbackOnlyAndHardened(t *testing.T) {
 	check(t, "daemon: pinned image, loopback binds, local mode, region, bounded buffer, non-essential with restarts, hardened", func() {
-		tmpl("Default").HasResourceProperties(jsii.String("AWS::ECS::TaskDefinition"), map[string]any{
+		tmpl("Daemon").HasResourceProperties(jsii.String("AWS::ECS::TaskDefinition"), map[string]any{
 			"ContainerDefinitions": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
 				"Name": "xray-daemon", "Image": "public.ecr.aws/xray/aws-xray-daemon:3.6.6", "EntryPoint": []any{"/xray"},
 				"Command": []any{"-b", "127.0.0.1:2000", "-t", "127.0.0.1:2000", "-o", "-n", map[string]any{"Ref": "AWS::Region"}, "-m", "64", "-l", "info"},
