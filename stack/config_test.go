@@ -561,34 +561,39 @@ var derivedDefaults = map[string]string{
 }
 
 // TestTheDocsListEveryKeyWithItsDefault: docs/configuration.md's table of
-// context keys is the keys LoadConfig reads, no more and no fewer, each
-// with the default it is read with (development's, and production's where
-// that differs): the table is tested against the one place the keys are
-// declared.
+// context keys is the keys LoadConfig reads, no more and no fewer, and
+// every row that names a key (the summary's too) gives the default each
+// stage reads it with: the tables are tested against the one place the
+// keys are declared.
 func TestTheDocsListEveryKeyWithItsDefault(t *testing.T) {
 	doc, err := os.ReadFile("../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
+	// rows are the default columns of every table row that names a key
+	// first, by key: the full table's, and the summary's above it.
+	rows := func(text string) map[string][]string {
+		out := map[string][]string{}
+		for _, line := range strings.Split(text, "\n") {
+			cells := strings.Split(line, " | ")
+			if !strings.HasPrefix(line, "| `cruddur:") || len(cells) < 3 {
+				continue
+			}
+			for _, k := range strings.Split(strings.TrimPrefix(cells[0], "| "), ", ") {
+				out[strings.Trim(k, "`")] = append(out[strings.Trim(k, "`")], cells[1])
+			}
+		}
+		return out
+	}
 	_, table, _ := strings.Cut(string(doc), "\n## Context\n")
 	table, _, _ = strings.Cut(table, "\n## ")
-	documented := map[string]string{} // key -> its default column
-	for _, line := range strings.Split(table, "\n") {
-		cells := strings.Split(line, " | ")
-		if !strings.HasPrefix(line, "| `cruddur:") || len(cells) < 3 {
-			continue
-		}
-		for _, k := range strings.Split(strings.TrimPrefix(cells[0], "| "), ", ") {
-			documented[strings.Trim(k, "`")] = cells[1]
-		}
-	}
+	documented, everywhere := rows(table), rows(string(doc))
 	read := map[string]bool{}
-	for _, stage := range []stages.Stage{stages.Development, stages.Production} {
+	for _, stage := range stages.All {
 		r := &contextReader{ctx: map[string]any{}, stack: stage.StackName}
 		readConfig(stage, r)
 		for key, def := range r.defaults {
 			read[key] = true
-			column, ok := documented[key]
 			want := fmt.Sprint(def)
 			switch v := def.(type) {
 			case []string:
@@ -604,8 +609,10 @@ func TestTheDocsListEveryKeyWithItsDefault(t *testing.T) {
 			} else {
 				want = "`" + want + "`"
 			}
-			if ok && !strings.Contains(column, want) {
-				t.Errorf("docs/configuration.md: %s's default is %q; stage %s reads it with %s", key, column, stage.Name, want)
+			for _, column := range everywhere[key] {
+				if !strings.Contains(column, want) {
+					t.Errorf("docs/configuration.md: %s's default is %q; stage %s reads it with %s", key, column, stage.Name, want)
+				}
 			}
 		}
 	}
