@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -66,7 +67,8 @@ func subnetGroup(name, kind string, first int) map[string]any {
 	return map[string]any{"name": name, "type": kind, "subnets": subnets}
 }
 
-// synthesized holds each variant's template, as JSON and for assertions.
+// synthesized holds each variant's template, as JSON and for assertions: its
+// platform and its first service (firstService).
 var synthesized = map[string]struct {
 	json []byte
 	tmpl assertions.Template
@@ -104,8 +106,12 @@ func synthesizeVariants() (err error) {
 		return err
 	}
 	defer os.Chdir("stack")
+	// As the CLI sets it: every resource names its construct path, which
+	// firstService reads.
+	appContext := maps.Clone(lookedUpVpc)
+	appContext["aws:cdk:enable-path-metadata"] = true
 	app := awscdk.NewApp(&awscdk.AppProps{
-		Context: &lookedUpVpc, Outdir: jsii.String(filepath.Join(dir, "cdk.out")),
+		Context: &appContext, Outdir: jsii.String(filepath.Join(dir, "cdk.out")),
 		BuiltinCloudFormationValidation: jsii.Bool(false),
 	})
 	for id, overrides := range variants {
@@ -143,6 +149,9 @@ func synthesizeVariants() (err error) {
 		if err != nil {
 			return err
 		}
+		if data, err = firstService(data); err != nil {
+			return fmt.Errorf("%s: %w", id, err)
+		}
 		synthesized[id] = struct {
 			json []byte
 			tmpl assertions.Template
@@ -152,6 +161,44 @@ func synthesizeVariants() (err error) {
 }
 
 func tmpl(id string) assertions.Template { return synthesized[id].tmpl }
+
+// firstService is a template without the resources of its stack's further
+// services: what the tests read of each stack is its platform and the
+// service at its root, so that another service (another addService, in a
+// construct of its own) leaves them true. That service is the same code
+// again; the app's goldens, its validator and cdk-nag read it whole. A
+// service's scope is where its X-Ray group is (<scope>/Group/Resource in
+// aws:cdk:path, which every resource carries).
+func firstService(template []byte) ([]byte, error) {
+	var doc map[string]any
+	if err := json.Unmarshal(template, &doc); err != nil {
+		return nil, err
+	}
+	path := func(r any) string {
+		meta, _ := r.(map[string]any)["Metadata"].(map[string]any)
+		p, _ := meta["aws:cdk:path"].(string)
+		return p
+	}
+	resources, _ := doc["Resources"].(map[string]any)
+	var others []string
+	for id, r := range resources {
+		if path(r) == "" {
+			return nil, fmt.Errorf("resource %s has no aws:cdk:path", id)
+		}
+		if scope, ok := strings.CutSuffix(path(r), "/Group/Resource"); ok && strings.Contains(scope, "/") {
+			others = append(others, scope+"/")
+		}
+	}
+	if len(others) == 0 {
+		return template, nil
+	}
+	for id, r := range resources {
+		if p := path(r); slices.ContainsFunc(others, func(o string) bool { return strings.HasPrefix(p, o) }) {
+			delete(resources, id)
+		}
+	}
+	return json.Marshal(doc)
+}
 
 // check runs assertions, which panic inside jsii on failure, and reports the
 // failure as a test error naming what was checked.
