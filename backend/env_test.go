@@ -35,12 +35,16 @@ func appContainer(t *testing.T, golden string) (map[string]string, int) {
 // mode finds no rate to copy (the rules decide).
 func TestTheStacksEnvironment(t *testing.T) {
 	for _, golden := range fixtures(t, "testdata") {
-		wantMode := tracing.OpenTelemetry
-		if slices.Equal(sidecars(t, golden), []string{"xray-daemon"}) {
-			wantMode = "" // X-Ray, the backend's default
-		}
 		t.Run(golden, func(t *testing.T) {
-			env, mappedPort := appContainer(t, golden)
+			task, err := standin.ReadTemplate("testdata/" + golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			env, mappedPort := task.Env, task.Port
+			wantMode := tracing.OpenTelemetry
+			if slices.Equal(task.Sidecars, []string{"xray-daemon"}) {
+				wantMode = "" // X-Ray, the backend's default
+			}
 			getenv := func(k string) string { return env[k] }
 			if port, err := portFromEnv(getenv("PORT")); err != nil || port != mappedPort {
 				t.Errorf("PORT=%q gives %d, %v; the task maps %d", getenv("PORT"), port, err, mappedPort)

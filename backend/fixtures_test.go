@@ -38,65 +38,43 @@ func fixtures(t *testing.T, dir string) []string {
 	return names
 }
 
-// sidecars are the containers beside the app in a fixture's task, by name.
-func sidecars(t *testing.T, fixture string) []string {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", fixture))
-	if err != nil {
-		t.Fatal(err)
-	}
+// taskOf is the part of a template the backend's tests read: the sampling
+// rules, and each task definition with its app container, as CloudFormation
+// has them, the names of the others, and its construct path (which names
+// the stack's first service: package standin).
+func taskOf(template []byte) ([]byte, error) {
 	var doc struct {
 		Resources map[string]struct {
-			Properties struct{ ContainerDefinitions []struct{ Name string } }
+			Type       string
+			Metadata   map[string]any
+			Properties map[string]any
 		}
 	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		t.Fatalf("testdata/%s: %v", fixture, err)
-	}
-	var names []string
-	for _, r := range doc.Resources {
-		for _, c := range r.Properties.ContainerDefinitions {
-			if c.Name != "app" {
-				names = append(names, c.Name)
-			}
-		}
-	}
-	return names
-}
-
-// taskOf is the part of a template the backend's tests read: the sampling
-// rules, and the task definition with its app container, as CloudFormation
-// has them, and the names of the others.
-func taskOf(template []byte) ([]byte, error) {
-	var doc struct{ Resources map[string]map[string]any }
 	if err := json.Unmarshal(template, &doc); err != nil {
 		return nil, err
 	}
 	kept := map[string]any{}
 	for id, r := range doc.Resources {
-		switch r["Type"] {
+		switch r.Type {
 		case "AWS::XRay::SamplingRule":
-			kept[id] = map[string]any{"Type": r["Type"], "Properties": r["Properties"]}
+			kept[id] = map[string]any{"Type": r.Type, "Properties": r.Properties}
 		case "AWS::ECS::TaskDefinition":
-			props, _ := r["Properties"].(map[string]any)
-			defs, _ := props["ContainerDefinitions"].([]any)
-			var app []any
+			defs, _ := r.Properties["ContainerDefinitions"].([]any)
+			var containers []any
 			for _, c := range defs {
-				if m, _ := c.(map[string]any); m["Name"] != "app" {
-					app = append(app, map[string]any{"Name": m["Name"]})
-				} else {
-					// What the backend runs by; not the image, whose
-					// tag changes with every change to the backend.
-					kept := map[string]any{}
-					for _, k := range []string{"Name", "Environment", "PortMappings", "StopTimeout"} {
-						if v, ok := m[k]; ok {
-							kept[k] = v
-						}
+				m, _ := c.(map[string]any)
+				// Of the app, what the backend runs by; not the image,
+				// whose tag changes with every change to the backend.
+				kept := map[string]any{"Name": m["Name"]}
+				for _, k := range []string{"Environment", "PortMappings", "StopTimeout"} {
+					if v, ok := m[k]; ok && m["Name"] == "app" {
+						kept[k] = v
 					}
-					app = append(app, kept)
 				}
+				containers = append(containers, kept)
 			}
-			kept[id] = map[string]any{"Type": r["Type"], "Properties": map[string]any{"ContainerDefinitions": app}}
+			kept[id] = map[string]any{"Type": r.Type, "Metadata": map[string]any{"aws:cdk:path": r.Metadata["aws:cdk:path"]},
+				"Properties": map[string]any{"ContainerDefinitions": containers}}
 		}
 	}
 	out, err := json.MarshalIndent(map[string]any{"Resources": kept}, "", " ")

@@ -174,7 +174,8 @@ func TestEveryPublisherMayPublishAndNoOneElse(t *testing.T) {
 			}
 		}
 		want := []string{`{"Service":"cloudwatch.amazonaws.com"} sns:Publish {"ArnLike":{"aws:SourceArn":{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":cloudwatch:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":alarm:*"]]}},"StringEquals":{"aws:SourceAccount":{"Ref":"AWS::AccountId"}}}`}
-		for rid := range resources(t, id, "AWS::Events::Rule") {
+		// The topic is the platform's: every service's rule publishes.
+		for rid := range allResources(t, id, "AWS::Events::Rule") {
 			want = append(want, `{"Service":"events.amazonaws.com"} sns:Publish {"ArnEquals":{"aws:SourceArn":{"Fn::GetAtt":["`+rid+`","Arn"]}}}`)
 		}
 		sort.Strings(allowed)

@@ -68,10 +68,10 @@ func subnetGroup(name, kind string, first int) map[string]any {
 }
 
 // synthesized holds each variant's template, as JSON and for assertions: its
-// platform and its first service (firstService).
+// platform and its first service (firstService); whole is all of it.
 var synthesized = map[string]struct {
-	json []byte
-	tmpl assertions.Template
+	json, whole []byte
+	tmpl        assertions.Template
 }{}
 
 func TestMain(m *testing.M) {
@@ -149,13 +149,14 @@ func synthesizeVariants() (err error) {
 		if err != nil {
 			return err
 		}
-		if data, err = firstService(data); err != nil {
+		first, err := firstService(data)
+		if err != nil {
 			return fmt.Errorf("%s: %w", id, err)
 		}
 		synthesized[id] = struct {
-			json []byte
-			tmpl assertions.Template
-		}{data, assertions.Template_FromString(jsii.String(string(data)), nil)}
+			json, whole []byte
+			tmpl        assertions.Template
+		}{first, data, assertions.Template_FromString(jsii.String(string(first)), nil)}
 	}
 	return nil
 }
@@ -229,11 +230,23 @@ func templateResources(t *testing.T, template []byte) map[string]cfnResource {
 	return doc.Resources
 }
 
-// resources returns a variant's resources of one type, by logical id.
+// resources returns a variant's resources of one type, by logical id, of
+// its platform and first service.
 func resources(t *testing.T, id, resourceType string) map[string]map[string]any {
 	t.Helper()
+	return resourcesOf(t, synthesized[id].json, resourceType)
+}
+
+// allResources is resources of every service of the variant's stack.
+func allResources(t *testing.T, id, resourceType string) map[string]map[string]any {
+	t.Helper()
+	return resourcesOf(t, synthesized[id].whole, resourceType)
+}
+
+func resourcesOf(t *testing.T, template []byte, resourceType string) map[string]map[string]any {
+	t.Helper()
 	out := map[string]map[string]any{}
-	for logicalID, r := range templateResources(t, synthesized[id].json) {
+	for logicalID, r := range templateResources(t, template) {
 		if r.Type == resourceType {
 			out[logicalID] = r.Properties
 		}

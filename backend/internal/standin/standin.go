@@ -15,22 +15,28 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/aws/aws-xray-sdk-go/v2/pattern"
 	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
 )
 
 // maxTemplateBytes bounds what ReadTemplate reads; the goldens are under 200 KiB.
 const maxTemplateBytes = 16 << 20
 
-// Task is what a template says of the backend's task.
+// Task is what a template says of the backend's task: of its first
+// service's, where the stack has more than one (the task at its root).
 type Task struct {
 	// Env is the app container's environment (its values are plain
 	// strings in every stack this project synthesizes).
 	Env map[string]string
+	// Sidecars are the names of the containers beside the app.
+	Sidecars []string
 	// Port is the app container's first mapped port.
 	Port int
-	// Rules are the template's sampling rules, by priority.
+	// Rules are the template's sampling rules for the task's service (by
+	// AWS_XRAY_TRACING_NAME; the others would never match it), by priority.
 	Rules []*sampling.SamplingRule
 	// StopTimeout is how long ECS waits, after SIGTERM, before it kills the
 	// app container: its StopTimeout, or ECS's default of 30 s.
@@ -39,7 +45,7 @@ type Task struct {
 
 // ReadTemplate reads the task from a synthesized template: an error names
 // the file when it cannot be read or has no task definition with a container
-// named "app".
+// named "app", or two at the depth of the shallowest (by aws:cdk:path).
 func ReadTemplate(path string) (Task, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -48,18 +54,13 @@ func ReadTemplate(path string) (Task, error) {
 	defer f.Close()
 	var doc struct {
 		Resources map[string]struct {
-			Type       string
+			Type     string
+			Metadata struct {
+				Path string `json:"aws:cdk:path"`
+			}
 			Properties struct {
-				ContainerDefinitions []struct {
-					Name        string
-					Environment []struct {
-						Name  string
-						Value any
-					}
-					PortMappings []struct{ ContainerPort int }
-					StopTimeout  *int
-				}
-				SamplingRule *sampling.SamplingRule
+				ContainerDefinitions []containerDefinition
+				SamplingRule         *sampling.SamplingRule
 			}
 		}
 	}
@@ -67,36 +68,69 @@ func ReadTemplate(path string) (Task, error) {
 		return Task{}, fmt.Errorf("%s: %w", path, err)
 	}
 	var task Task
+	depth := 0 // the chosen task's, in its aws:cdk:path
+	var all []*sampling.SamplingRule
 	for _, r := range doc.Resources {
 		switch r.Type {
 		case "AWS::ECS::TaskDefinition":
-			for _, c := range r.Properties.ContainerDefinitions {
-				if c.Name != "app" {
-					continue
-				}
-				task.Env = map[string]string{}
-				for _, e := range c.Environment {
-					task.Env[e.Name], _ = e.Value.(string)
-				}
-				if len(c.PortMappings) > 0 {
-					task.Port = c.PortMappings[0].ContainerPort
-				}
-				task.StopTimeout = 30 * time.Second // ECS's default
-				if c.StopTimeout != nil {
-					task.StopTimeout = time.Duration(*c.StopTimeout) * time.Second
-				}
+			candidate, ok := appTask(r.Properties.ContainerDefinitions)
+			d := strings.Count(r.Metadata.Path, "/")
+			switch {
+			case !ok:
+			case task.Env == nil || d < depth:
+				task, depth = candidate, d
+			case d == depth:
+				return Task{}, fmt.Errorf("%s: two tasks with an app container at the stack's root; expected one", path)
 			}
 		case "AWS::XRay::SamplingRule":
 			if r.Properties.SamplingRule != nil {
-				task.Rules = append(task.Rules, r.Properties.SamplingRule)
+				all = append(all, r.Properties.SamplingRule)
 			}
 		}
 	}
 	if task.Env == nil {
 		return Task{}, fmt.Errorf("%s: no task definition with an app container", path)
 	}
+	for _, r := range all {
+		if name := task.Env["AWS_XRAY_TRACING_NAME"]; name == "" || pattern.WildcardMatchCaseInsensitive(value(r.ServiceName), name) {
+			task.Rules = append(task.Rules, r)
+		}
+	}
 	slices.SortFunc(task.Rules, func(a, b *sampling.SamplingRule) int { return cmp.Compare(value(a.Priority), value(b.Priority)) })
 	return task, nil
+}
+
+// containerDefinition is what ReadTemplate reads of a container.
+type containerDefinition struct {
+	Name        string
+	Environment []struct {
+		Name  string
+		Value any
+	}
+	PortMappings []struct{ ContainerPort int }
+	StopTimeout  *int
+}
+
+// appTask is a task of these containers, if one of them is named "app".
+func appTask(containers []containerDefinition) (task Task, ok bool) {
+	for _, c := range containers {
+		if c.Name != "app" {
+			task.Sidecars = append(task.Sidecars, c.Name)
+			continue
+		}
+		ok, task.Env = true, map[string]string{}
+		for _, e := range c.Environment {
+			task.Env[e.Name], _ = e.Value.(string)
+		}
+		if len(c.PortMappings) > 0 {
+			task.Port = c.PortMappings[0].ContainerPort
+		}
+		task.StopTimeout = 30 * time.Second // ECS's default
+		if c.StopTimeout != nil {
+			task.StopTimeout = time.Duration(*c.StopTimeout) * time.Second
+		}
+	}
+	return task, ok
 }
 
 func value[T any](p *T) T {
