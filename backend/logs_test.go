@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cruddur/tracing/backend/internal/backendtest"
 )
 
 // TestEveryLineTheBackendWritesIsJSON runs the backend as ECS does, in each
@@ -20,7 +22,7 @@ func TestEveryLineTheBackendWritesIsJSON(t *testing.T) {
 			t.Parallel()
 			proxy := badProxy(t, http.NotFoundHandler())
 			port, lines, _ := startBackend(t, "CRUDDUR_TRACING="+mode, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:9",
-				"AWS_XRAY_DAEMON_ADDRESS=tcp:"+proxy+" udp:127.0.0.1:9")
+				"AWS_XRAY_DAEMON_ADDRESS=tcp:"+proxy+" udp:"+backendtest.NoDaemon)
 			base := "http://127.0.0.1:" + strconv.Itoa(port)
 			for range 5 {
 				for _, path := range []string{"/api/activities/home", healthCheckPath, "/nowhere"} {

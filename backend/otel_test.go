@@ -90,7 +90,7 @@ func otelBackend(t *testing.T, env map[string]string) (app *httptest.Server, ser
 		}
 	}
 	proxy, rulesServed := backendtest.SamplingProxy(t, []*sampling.SamplingRule{check, backendtest.Everything()})
-	vars := map[string]string{"CRUDDUR_TRACING": "otel", "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.URL, "AWS_XRAY_DAEMON_ADDRESS": "tcp:" + proxy + " udp:127.0.0.1:9"}
+	vars := map[string]string{"CRUDDUR_TRACING": "otel", "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.URL, "AWS_XRAY_DAEMON_ADDRESS": "tcp:" + proxy + " udp:" + backendtest.NoDaemon}
 	for k, v := range env {
 		vars[k] = v
 	}

@@ -31,7 +31,7 @@ func otelRulesBackend(t *testing.T, proxy http.Handler) (url string, collector *
 	prox := httptest.NewServer(proxy)
 	t.Cleanup(prox.Close)
 	env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp.URL
-	env["AWS_XRAY_DAEMON_ADDRESS"] = "tcp:" + strings.TrimPrefix(prox.URL, "http://") + " udp:127.0.0.1:9"
+	env["AWS_XRAY_DAEMON_ADDRESS"] = "tcp:" + strings.TrimPrefix(prox.URL, "http://") + " udp:" + backendtest.NoDaemon
 	handler, flush, err := tracedHandler(context.Background(), func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)

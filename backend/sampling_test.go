@@ -154,7 +154,7 @@ func TestTheBackendIsBoundedAgainstItsSamplingProxy(t *testing.T) {
 				t.Parallel()
 				addr := badProxy(t, tc.h)
 				port, lines, proc := startBackend(t, "CRUDDUR_TRACING="+mode, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:9",
-					"AWS_XRAY_DAEMON_ADDRESS=tcp:"+addr+" udp:127.0.0.1:9")
+					"AWS_XRAY_DAEMON_ADDRESS=tcp:"+addr+" udp:"+backendtest.NoDaemon)
 				url := "http://127.0.0.1:" + strconv.Itoa(port) + "/api/activities/home"
 				get := func() {
 					resp, err := http.Get(url)

@@ -98,6 +98,13 @@ func Get(t testing.TB, url, host string) (*http.Response, []byte) {
 	return resp, body
 }
 
+// NoDaemon is a daemon address where nothing listens, for the tests of a
+// daemon that is down: UDP port 9 (discard), outside the ephemeral range
+// that every stand-in's port 0 is taken from. (A port freed for the
+// purpose would not do: another test's stand-in could take it while
+// segments are still sent there, and count them as its own.)
+const NoDaemon = "127.0.0.1:9"
+
 // Daemon stands in for the X-Ray daemon: a UDP listener on loopback that
 // hands over each datagram it receives, waiting up to 5 s for one.
 func Daemon(t testing.TB) (addr string, next func() []byte) {

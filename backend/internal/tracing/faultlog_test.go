@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -71,12 +70,7 @@ func TestFaultsLogOnceWithTheDaemonDown(t *testing.T) {
 		return
 	}
 	buf := backendtest.CaptureLog(t)
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := conn.LocalAddr().String()
-	conn.Close()
+	addr := backendtest.NoDaemon
 	xray.SetLogger(slogXRay{min: xraylog.LogLevelWarn, faults: newFaultLog()})
 	h, err := traced(api(xraySteps{namespace}), Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace, DaemonAddr: addr}, backendtest.SampleAll(t))
 	if err != nil {
