@@ -148,7 +148,18 @@ func TestOpenTelemetrySamplesByTheTemplatesRules(t *testing.T) {
 			t.Fatal("the SDK did not refresh its targets within 30 s")
 		}
 	}
-	time.Sleep(100 * time.Millisecond)
+	// The SDK applies the targets after it has the answer: wait, bounded,
+	// for that (a fixed 100 ms fell short beside two CPU burners). At the
+	// old rule, 20 of 20 recorded would take the reservoir's 5 and then 15
+	// at 10%: never, in practice.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if k, _ := recorded(t, url, "/api/activities/home", 20, collector, flush); k == 20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the refreshed targets did not apply within 10 s")
+		}
+	}
 	if k, _ := recorded(t, url, "/api/activities/home", 200, collector, flush); k != 200 {
 		t.Errorf("after the rule's rate went to 1: %d of 200 recorded, want all", k)
 	}
