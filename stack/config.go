@@ -348,9 +348,11 @@ func (c *Config) check(k *checker, ctx map[string]any, service string) {
 	if !slices.Contains(Collectors, c.Collector) {
 		var choices []string
 		for _, name := range Collectors {
-			if choices = append(choices, strconv.Quote(name)); name == k.r.defaults[KeyCollector] {
-				choices[len(choices)-1] += " (the default)"
+			choice := strconv.Quote(name)
+			if name == k.r.defaults[KeyCollector] {
+				choice += " (the default)"
 			}
+			choices = append(choices, choice)
 		}
 		check(KeyCollector, fmt.Errorf("%s is not a collector; expected %s or %s", xray.Quote(c.Collector), strings.Join(choices[:len(choices)-1], ", "), choices[len(choices)-1]))
 	}
