@@ -172,8 +172,15 @@ func stageJobProblems(name string, w *actionlint.Workflow, environment string, o
 		for _, n := range job.Needs {
 			needs = append(needs, n.Value)
 		}
-		if !slices.Contains(needs, listStages) || (ordered && !slices.Contains(needs, "test")) {
-			bad("needs %v; want %s%s", needs, listStages, map[bool]string{true: " and test"}[ordered])
+		want := []string{listStages}
+		if ordered {
+			want = append(want, "test") // a deploy waits for the tests
+		}
+		for _, w := range want {
+			if !slices.Contains(needs, w) {
+				bad("needs %v; want %s among them", needs, strings.Join(want, " and "))
+				break
+			}
 		}
 		if ordered && (m == nil || job.Strategy.MaxParallel == nil || job.Strategy.MaxParallel.Value != 1 || job.Strategy.FailFast == nil || !job.Strategy.FailFast.Value) {
 			bad("may run stages side by side, or go on after one fails; want max-parallel: 1 and fail-fast: true")
