@@ -17,15 +17,15 @@ import (
 	"github.com/cruddur/tracing/backend/internal/tracing"
 )
 
-// appContainer reads the app container's environment and port from one of
-// the stack's golden templates: what ECS gives this backend.
-func appContainer(t *testing.T, golden string) (map[string]string, int) {
+// fixtureTask reads the backend's task from one of the stack's golden
+// templates, as testdata/ holds it: what ECS gives this backend.
+func fixtureTask(t *testing.T, golden string) standin.Task {
 	t.Helper()
 	task, err := standin.ReadTemplate("testdata/" + golden)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return task.Env, task.Port
+	return task
 }
 
 // TestTheStacksEnvironment: the variables the stack sets are ones this
@@ -36,10 +36,7 @@ func appContainer(t *testing.T, golden string) (map[string]string, int) {
 func TestTheStacksEnvironment(t *testing.T) {
 	for _, golden := range fixtures(t, "testdata") {
 		t.Run(golden, func(t *testing.T) {
-			task, err := standin.ReadTemplate("testdata/" + golden)
-			if err != nil {
-				t.Fatal(err)
-			}
+			task := fixtureTask(t, golden)
 			env, mappedPort := task.Env, task.Port
 			wantMode := tracing.OpenTelemetry
 			if slices.Equal(task.Sidecars, []string{"xray-daemon"}) {
@@ -82,10 +79,7 @@ func TestTheStacksEnvironment(t *testing.T) {
 func TestTheShutdownGraceFitsTheStopTimeout(t *testing.T) {
 	const flush = 5 * time.Second // tracedHandler's flush bound
 	for _, golden := range fixtures(t, "testdata") {
-		task, err := standin.ReadTemplate("testdata/" + golden)
-		if err != nil {
-			t.Fatal(err)
-		}
+		task := fixtureTask(t, golden)
 		if shutdownGrace+flush >= task.StopTimeout {
 			t.Errorf("%s: the shutdown grace %v and the trace flush %v outlast the app container's stop timeout %v", golden, shutdownGrace, flush, task.StopTimeout)
 		}

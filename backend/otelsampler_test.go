@@ -24,7 +24,7 @@ import (
 // proxy.
 func otelRulesBackend(t *testing.T, proxy http.Handler) (url string, collector *fakeCollector, flush func()) {
 	t.Helper()
-	env, _ := appContainer(t, "Cruddur-adot.template.json")
+	env := fixtureTask(t, "Cruddur-adot.template.json").Env
 	collector = &fakeCollector{}
 	otlp := httptest.NewServer(collector)
 	t.Cleanup(otlp.Close)
