@@ -85,8 +85,9 @@ func seedRule(t *testing.T) sampling.Strategy { return backendtest.LocalRule(t, 
 func recordedShare(t *testing.T, trust bool, n int, header func(i int) string) float64 {
 	t.Helper()
 	daemon := newSegmentCounter(t)
-	h, err := traced(api(xraySteps{namespace}),
-		Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace, DaemonAddr: daemon.conn.LocalAddr().String(), TrustTraceHeader: trust}, seedRule(t))
+	opts := daemonOptions(daemon.conn.LocalAddr().String())
+	opts.TrustTraceHeader = trust
+	h, err := traced(api(xraySteps{namespace}), opts, seedRule(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,8 +154,9 @@ func TestMalformedTraceHeaderIsNeitherSentNorEchoed(t *testing.T) {
 	for _, trust := range []bool{false, true} {
 		for _, junk := range []string{"Root=junk;Sampled=1", "Root=1-5759e988-" + strings.Repeat("a", 6000) + ";Sampled=1"} {
 			daemon := newSegmentCounter(t)
-			h, err := traced(api(xraySteps{namespace}),
-				Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace, TrustTraceHeader: trust, DaemonAddr: daemon.conn.LocalAddr().String()}, backendtest.SampleAll(t))
+			opts := daemonOptions(daemon.conn.LocalAddr().String())
+			opts.TrustTraceHeader = trust
+			h, err := traced(api(xraySteps{namespace}), opts, backendtest.SampleAll(t))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -72,7 +72,7 @@ func TestFaultsLogOnceWithTheDaemonDown(t *testing.T) {
 	buf := backendtest.CaptureLog(t)
 	addr := backendtest.NoDaemon
 	xray.SetLogger(slogXRay{min: xraylog.LogLevelWarn, faults: newFaultLog()})
-	h, err := traced(api(xraySteps{namespace}), Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace, DaemonAddr: addr}, backendtest.SampleAll(t))
+	h, err := traced(api(xraySteps{namespace}), daemonOptions(addr), backendtest.SampleAll(t))
 	if err != nil {
 		t.Fatal(err)
 	}

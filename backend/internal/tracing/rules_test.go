@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +25,7 @@ func TestHealthChecksAreNeverRecorded(t *testing.T) {
 	proxy, served := backendtest.SamplingProxy(t, backendtest.TemplateRules(t, "../../testdata/Cruddur.template.json"))
 	// The strategy as main makes it: through the bounded relay.
 	addr := "tcp:" + proxy + " udp:" + daemon.conn.LocalAddr().String()
-	h, err := traced(api(xraySteps{namespace}), Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace, DaemonAddr: addr}, centralized(t, addr))
+	h, err := traced(api(xraySteps{namespace}), daemonOptions(addr), centralized(t, addr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,8 +62,6 @@ func TestHealthChecksAreNeverRecorded(t *testing.T) {
 	}
 }
 
-var xrayTraceIDPattern = regexp.MustCompile(`^1-[0-9a-f]{8}-[0-9a-f]{24}$`)
-
 // requestLine is a request's log line, as these tests read it.
 type requestLine struct {
 	Msg        string   `json:"msg"`
@@ -96,7 +93,7 @@ func TestEveryRecordedRequestLogsTheTraceTheDaemonGot(t *testing.T) {
 	}
 	buf := backendtest.CaptureLog(t)
 	daemon := newSegmentCounter(t)
-	h, err := traced(api(xraySteps{namespace}), Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace, DaemonAddr: daemon.conn.LocalAddr().String()}, backendtest.SampleAll(t))
+	h, err := traced(api(xraySteps{namespace}), daemonOptions(daemon.conn.LocalAddr().String()), backendtest.SampleAll(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +107,7 @@ func TestEveryRecordedRequestLogsTheTraceTheDaemonGot(t *testing.T) {
 	if len(got) != 2 || got[0].Path != "/api/activities/home" || got[0].Status != 200 || got[1].Status != 404 || got[0].Method != "GET" || got[0].DurationMS == nil {
 		t.Fatalf("log lines %+v; want the two requests that are not health checks", got)
 	}
-	if !xrayTraceIDPattern.MatchString(got[0].TraceID) || len(ids) < 2 || !strings.Contains(strings.Join(ids, " "), got[0].TraceID) {
+	if !traceIDPattern.MatchString(got[0].TraceID) || len(ids) < 2 || !strings.Contains(strings.Join(ids, " "), got[0].TraceID) {
 		t.Errorf("logged trace id %q; the daemon got %v", got[0].TraceID, ids)
 	}
 }
@@ -125,7 +122,7 @@ func TestAnUnrecordedRequestLogsATraceIDOfItsOwn(t *testing.T) {
 	buf := backendtest.CaptureLog(t)
 	daemon := newSegmentCounter(t)
 	none := backendtest.LocalRule(t, 0, 0)
-	h, err := traced(api(xraySteps{namespace}), Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace, DaemonAddr: daemon.conn.LocalAddr().String()}, none)
+	h, err := traced(api(xraySteps{namespace}), daemonOptions(daemon.conn.LocalAddr().String()), none)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +131,7 @@ func TestAnUnrecordedRequestLogsATraceIDOfItsOwn(t *testing.T) {
 	backendtest.Get(t, srv.URL+"/api/activities/home", "")
 	backendtest.Get(t, srv.URL+"/api/activities/home", "")
 	got := requestLines(buf)
-	if len(got) != 2 || !xrayTraceIDPattern.MatchString(got[0].TraceID) || got[0].TraceID == got[1].TraceID {
+	if len(got) != 2 || !traceIDPattern.MatchString(got[0].TraceID) || got[0].TraceID == got[1].TraceID {
 		t.Fatalf("log lines %+v; want each request with a trace id of its own", got)
 	}
 	if n, _ := daemon.settle(0); n != 0 {
@@ -164,7 +161,7 @@ func TestOpenTelemetryLogsTheTraceItExports(t *testing.T) {
 		backendtest.Get(t, srv.URL+path, "")
 	}
 	got := requestLines(buf)
-	if len(got) != 1 || got[0].Path != "/api/activities/home" || !xrayTraceIDPattern.MatchString(got[0].TraceID) {
+	if len(got) != 1 || got[0].Path != "/api/activities/home" || !traceIDPattern.MatchString(got[0].TraceID) {
 		t.Fatalf("log lines %+v; want the one request that is not a health check", got)
 	}
 	spans := exporter.GetSpans()

@@ -31,6 +31,13 @@ func testOptions() Options {
 	return Options{Mode: XRay, ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace}
 }
 
+// daemonOptions are testOptions with segments sent to daemon.
+func daemonOptions(daemon string) Options {
+	o := testOptions()
+	o.DaemonAddr = daemon
+	return o
+}
+
 // api is the API the tests trace, over steps.
 func api(steps Steps) http.Handler {
 	mux := http.NewServeMux()

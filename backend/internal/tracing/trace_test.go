@@ -72,7 +72,7 @@ func TestTraceReachesTheDaemon(t *testing.T) {
 	addr, next := backendtest.Daemon(t)
 	t.Setenv("AWS_XRAY_DAEMON_ADDRESS", addr) // the SDK prefers it to any configured address
 	t.Setenv("AWS_XRAY_TRACING_NAME", "")
-	srv := tracedServer(t, Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace, DaemonAddr: "127.0.0.1:1"})
+	srv := tracedServer(t, daemonOptions("127.0.0.1:1"))
 
 	resp, body := backendtest.Get(t, srv.URL+"/api/activities/home", "")
 	if resp.StatusCode != http.StatusOK {
@@ -121,7 +121,9 @@ func TestSegmentNames(t *testing.T) {
 			addr, next := backendtest.Daemon(t)
 			t.Setenv("AWS_XRAY_DAEMON_ADDRESS", addr)
 			t.Setenv("AWS_XRAY_TRACING_NAME", tc.tracingName)
-			srv := tracedServer(t, Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace, URLPattern: tc.pattern})
+			opts := testOptions()
+			opts.URLPattern = tc.pattern
+			srv := tracedServer(t, opts)
 			backendtest.Get(t, srv.URL+"/api/health-check", tc.host)
 			if got := readSegment(t, next()).Name; got != tc.want {
 				t.Errorf("segment name %q, want %q", got, tc.want)
@@ -134,7 +136,7 @@ func TestSegmentNames(t *testing.T) {
 // nothing listening on the daemon's port, every request still succeeds.
 func TestServesWithoutADaemon(t *testing.T) {
 	t.Setenv("AWS_XRAY_DAEMON_ADDRESS", backendtest.NoDaemon)
-	srv := tracedServer(t, Options{ServiceName: "Cruddur", HealthCheckPath: healthCheckPath, MetadataNamespace: namespace})
+	srv := tracedServer(t, testOptions())
 	for i := 0; i < 20; i++ {
 		resp, body := backendtest.Get(t, srv.URL+"/api/activities/home", "")
 		if resp.StatusCode != http.StatusOK || string(body) != "[]\n" {
