@@ -34,7 +34,7 @@ func fixtureTask(t *testing.T, golden string) standin.Task {
 // daemon, else OpenTelemetry), finds the collector, and in OpenTelemetry
 // mode finds no rate to copy (the rules decide).
 func TestTheStacksEnvironment(t *testing.T) {
-	for _, golden := range fixtures(t, "testdata") {
+	for _, golden := range fixtures(t) {
 		t.Run(golden, func(t *testing.T) {
 			task := fixtureTask(t, golden)
 			env, mappedPort := task.Env, task.Port
@@ -78,7 +78,7 @@ func TestTheStacksEnvironment(t *testing.T) {
 // flushing traces after it.
 func TestTheShutdownGraceFitsTheStopTimeout(t *testing.T) {
 	const flush = 5 * time.Second // tracedHandler's flush bound
-	for _, golden := range fixtures(t, "testdata") {
+	for _, golden := range fixtures(t) {
 		task := fixtureTask(t, golden)
 		if shutdownGrace+flush >= task.StopTimeout {
 			t.Errorf("%s: the shutdown grace %v and the trace flush %v outlast the app container's stop timeout %v", golden, shutdownGrace, flush, task.StopTimeout)

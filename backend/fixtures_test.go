@@ -17,10 +17,20 @@ import (
 var updateFixtures = flag.Bool("update-fixtures", false, "rewrite testdata/*.template.json from ../testdata's goldens")
 
 // fixtures are the goldens whose task this module's tests run the backend
-// as, by file name: every app stack's (each stage's, and production's with
-// each other collector), as dir holds them: testdata/, or the goldens
-// themselves (../testdata/, where their access stacks are too).
-func fixtures(t *testing.T, dir string) []string {
+// as, by file name, as testdata/ holds them.
+func fixtures(t *testing.T) []string {
+	t.Helper()
+	names := appStacks(t, "testdata")
+	if len(names) == 0 {
+		t.Fatal("no fixtures in testdata/; make golden writes them")
+	}
+	return names
+}
+
+// appStacks are the templates in dir of every app stack (each stage's, and
+// production's with each other collector), by file name: not their access
+// stacks, which ../testdata's goldens hold too.
+func appStacks(t *testing.T, dir string) []string {
 	t.Helper()
 	paths, err := filepath.Glob(filepath.Join(dir, "*.template.json"))
 	if err != nil {
@@ -31,9 +41,6 @@ func fixtures(t *testing.T, dir string) []string {
 		if !strings.HasSuffix(p, "-Access.template.json") {
 			names = append(names, filepath.Base(p))
 		}
-	}
-	if len(names) == 0 && dir == "testdata" {
-		t.Fatal("no fixtures in testdata/; make golden writes them")
 	}
 	return names
 }
@@ -87,11 +94,11 @@ func taskOf(template []byte) ([]byte, error) {
 // other tests read only testdata/; this one reads the goldens beside the
 // module, and is skipped where the module stands alone.
 func TestTheFixturesAreTheGoldensTasks(t *testing.T) {
-	goldens := fixtures(t, filepath.Join("..", "testdata"))
+	goldens := appStacks(t, filepath.Join("..", "testdata"))
 	if len(goldens) == 0 {
 		t.Skip("no ../testdata/*.template.json: the module is not in the stack's repository")
 	}
-	for _, name := range fixtures(t, "testdata") {
+	for _, name := range appStacks(t, "testdata") {
 		if slices.Contains(goldens, name) {
 			continue
 		}
