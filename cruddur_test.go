@@ -476,25 +476,33 @@ func TestASignalLeavesNoAssembly(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// The earlier manifest goes as the guarded run starts; a second later
-	// jsii is loading aws-cdk-lib (the whole synth, with the validator,
-	// takes over ten seconds).
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
-		if _, err := os.Stat(filepath.Join(outdir, "manifest.json")); err != nil {
-			break
-		}
+	// The app starts jsii's Node process at its first construct, inside
+	// the guarded run: once it runs, the synth is under way (the whole
+	// synth, with the validator, takes over ten seconds).
+	for deadline := time.Now().Add(time.Minute); !hasChild(cmd.Process.Pid); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
-			t.Fatal("the synth did not start")
+			t.Fatal("the synth did not start jsii within a minute")
 		}
 	}
-	time.Sleep(time.Second)
 	cmd.Process.Signal(syscall.SIGTERM)
 	err = cmd.Wait()
 	if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 143 {
 		t.Errorf("exit %v, want 143", err)
 	}
 	noAssemblyLeft(t, outdir)
+}
+
+// hasChild says whether process pid has started a child process (Linux's
+// /proc/PID/task/*/children).
+func hasChild(pid int) bool {
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, f := range files {
+		if data, _ := os.ReadFile(f); len(bytes.TrimSpace(data)) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // TestBadInputEndsTheProcess runs the app as the CLI does, with bad input:

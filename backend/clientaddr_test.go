@@ -69,7 +69,7 @@ func TestTheClientAddressIsTheOneTheProxiesSaw(t *testing.T) {
 		t.Run("xray, "+tc.name, func(t *testing.T) {
 			log := backendtest.CaptureLog(t)
 			daemon, next := backendtest.Daemon(t)
-			proxy, served := backendtest.SamplingProxy(t, []*sampling.SamplingRule{backendtest.Everything()})
+			proxy := backendtest.SamplingProxy(t, []*sampling.SamplingRule{backendtest.Everything()})
 			env := map[string]string{"CRUDDUR_TRUSTED_PROXIES": tc.proxies, "AWS_XRAY_DAEMON_ADDRESS": "tcp:" + proxy + " udp:" + daemon}
 			handler, _, err := tracedHandler(context.Background(), func(k string) string { return env[k] })
 			if err != nil {
@@ -77,13 +77,7 @@ func TestTheClientAddressIsTheOneTheProxiesSaw(t *testing.T) {
 			}
 			app := httptest.NewServer(handler)
 			t.Cleanup(app.Close)
-			backendtest.Get(t, app.URL+healthCheckPath, "") // starts the rules' poller
-			select {
-			case <-served:
-			case <-time.After(10 * time.Second):
-				t.Fatal("the backend never asked for the sampling rules")
-			}
-			time.Sleep(100 * time.Millisecond)
+			backendtest.WaitForXRayRules(t, app.URL+healthCheckPath)
 			getAs(t, app.URL+path, tc.xff)
 			for {
 				var seg struct {

@@ -89,7 +89,7 @@ func otelBackend(t *testing.T, env map[string]string) (app *httptest.Server, ser
 			check = r
 		}
 	}
-	proxy, rulesServed := backendtest.SamplingProxy(t, []*sampling.SamplingRule{check, backendtest.Everything()})
+	proxy := backendtest.SamplingProxy(t, []*sampling.SamplingRule{check, backendtest.Everything()})
 	vars := map[string]string{"CRUDDUR_TRACING": "otel", "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.URL, "AWS_XRAY_DAEMON_ADDRESS": "tcp:" + proxy + " udp:" + backendtest.NoDaemon}
 	for k, v := range env {
 		vars[k] = v
@@ -102,17 +102,24 @@ func otelBackend(t *testing.T, env map[string]string) (app *httptest.Server, ser
 	t.Cleanup(app.Close)
 	// The SDK polls from the start; until the rules are in it traces
 	// nothing.
-	select {
-	case <-rulesServed:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the backend never asked for the sampling rules")
-	}
-	time.Sleep(100 * time.Millisecond) // the SDK loads the rules just after they are served
-	flush()
-	collector.mu.Lock()
-	collector.spans = nil
-	collector.mu.Unlock()
+	waitForOTelRules(t, app.URL, collector, flush, served)
 	return app, served, collector, flush
+}
+
+// waitForOTelRules waits until the backend in OpenTelemetry mode at url has
+// loaded backendtest.Probe: a probe to its health check (which it does not
+// log) is exported as a span. It leaves the collector empty; served, if
+// not nil, is told of each probe.
+func waitForOTelRules(t *testing.T, url string, c *fakeCollector, flush func(), served chan struct{}) {
+	t.Helper()
+	backendtest.Eventually(t, 10*time.Second, "the backend loading the sampling rules", func() bool {
+		backendtest.Get(t, url+healthCheckPath, backendtest.ProbeHost)
+		if served != nil {
+			<-served
+		}
+		flush()
+		return c.serverSpans() > 0
+	})
 }
 
 func TestOpenTelemetryModeExportsSpans(t *testing.T) {

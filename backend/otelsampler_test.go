@@ -95,13 +95,7 @@ func TestOpenTelemetrySamplesByTheTemplatesRules(t *testing.T) {
 	rules := backendtest.TemplateRules(t, "testdata/Cruddur.template.json")
 	var switched atomic.Bool      // serve the seed's rule at rate 1 from now on
 	var targetsAfter atomic.Int32 // target requests answered since the switch
-	served := make(chan struct{}, 1)
-	proxy := standin.SamplingProxy(rules, func() {
-		select {
-		case served <- struct{}{}:
-		default:
-		}
-	})
+	proxy := standin.SamplingProxy(append(rules, backendtest.Probe()))
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/SamplingTargets" || !switched.Load() {
 			proxy.ServeHTTP(w, r)
@@ -121,13 +115,7 @@ func TestOpenTelemetrySamplesByTheTemplatesRules(t *testing.T) {
 	})
 	url, collector, flush := otelRulesBackend(t, handler)
 
-	// The SDK polls from the start.
-	select {
-	case <-served:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the backend never asked the sampling proxy for the rules")
-	}
-	time.Sleep(100 * time.Millisecond) // the SDK loads the rules just after they are served
+	waitForOTelRules(t, url, collector, flush, nil)
 
 	const n = 1000
 	if k, _ := recorded(t, url, healthCheckPath, n, collector, flush); k != 0 {
@@ -143,23 +131,15 @@ func TestOpenTelemetrySamplesByTheTemplatesRules(t *testing.T) {
 	// The rule's rate changes at the proxy, as when someone edits it in the
 	// X-Ray console: the next target refresh (every 10 s) brings it in.
 	switched.Store(true)
-	for deadline := time.Now().Add(30 * time.Second); targetsAfter.Load() == 0; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the SDK did not refresh its targets within 30 s")
-		}
-	}
-	// The SDK applies the targets after it has the answer: wait, bounded,
-	// for that (a fixed 100 ms fell short beside two CPU burners). At the
-	// old rule, 20 of 20 recorded would take the reservoir's 5 and then 15
-	// at 10%: never, in practice.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if k, _ := recorded(t, url, "/api/activities/home", 20, collector, flush); k == 20 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the refreshed targets did not apply within 10 s")
-		}
-	}
+	backendtest.Eventually(t, 30*time.Second, "the SDK refreshing its targets", func() bool { return targetsAfter.Load() > 0 })
+	// The SDK applies the targets after it has the answer (a fixed 100 ms
+	// fell short beside two CPU burners). At the old rule, 20 of 20
+	// recorded would take the reservoir's 5 and then 15 at 10%: never, in
+	// practice.
+	backendtest.Eventually(t, 10*time.Second, "the refreshed targets applying", func() bool {
+		k, _ := recorded(t, url, "/api/activities/home", 20, collector, flush)
+		return k == 20
+	})
 	if k, _ := recorded(t, url, "/api/activities/home", 200, collector, flush); k != 200 {
 		t.Errorf("after the rule's rate went to 1: %d of 200 recorded, want all", k)
 	}
@@ -180,7 +160,7 @@ func TestWithoutTheAccountsRulesNothingIsTraced(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
 	t.Cleanup(func() { once.Do(func() { close(release) }) })
-	later := standin.SamplingProxy([]*sampling.SamplingRule{backendtest.Everything()}, nil)
+	later := standin.SamplingProxy([]*sampling.SamplingRule{backendtest.Everything()})
 	for name, proxy := range map[string]http.Handler{
 		"unreachable": http.NotFoundHandler(),
 		"garbage":     http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{{{ not json")) }),
@@ -200,12 +180,9 @@ func TestWithoutTheAccountsRulesNothingIsTraced(t *testing.T) {
 			continue
 		}
 		once.Do(func() { close(release) })
-		deadline := time.Now().Add(20 * time.Second)
-		for k := 0; k == 0; k, _ = recorded(t, url, "/api/activities/home", 1, collector, flush) {
-			if time.Now().After(deadline) {
-				t.Fatal("not yet: the rules came and nothing was traced within 20 s")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		backendtest.Eventually(t, 20*time.Second, "not yet: a request traced once the rules came", func() bool {
+			k, _ := recorded(t, url, "/api/activities/home", 1, collector, flush)
+			return k == 1
+		})
 	}
 }

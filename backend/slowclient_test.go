@@ -107,10 +107,13 @@ func TestGracefulShutdown(t *testing.T) {
 	}()
 	<-started
 	cancel() // as SIGTERM does
-	time.Sleep(100 * time.Millisecond)
-	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
-		t.Error("still accepting connections after shutdown began")
-	}
+	backendtest.Eventually(t, 5*time.Second, "the listener closing once shutdown began", func() bool {
+		conn, err := net.Dial("tcp", ln.Addr().String())
+		if err == nil {
+			conn.Close()
+		}
+		return err != nil
+	})
 	close(release)
 	if body := <-got; body != "done" {
 		t.Errorf("in-flight request got %q, want done", body)

@@ -430,7 +430,7 @@ func serveStandin(args []string) {
 			r.FixedRate, r.ReservoirSize = &zero, &none
 		}
 	}
-	proxy := standin.SamplingProxy(rules, nil)
+	proxy := standin.SamplingProxy(rules)
 	mux := http.NewServeMux()
 	mux.Handle("/", proxy)
 	var handler http.Handler = mux

@@ -14,11 +14,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
+	"github.com/cruddur/tracing/backend/internal/edge"
 	"github.com/cruddur/tracing/backend/internal/standin"
 )
 
@@ -78,6 +80,18 @@ func CaptureLog(t testing.TB) *bytes.Buffer {
 	return &buf
 }
 
+// Eventually calls probe until it reports true, every 20 ms for at most
+// within, and fails t with what otherwise: a test waits on what it needs
+// (rules loaded, a span exported), never for a fixed time.
+func Eventually(t testing.TB, within time.Duration, what string, probe func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(within); !probe(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+	}
+}
+
 // Get sends GET url, with host as its Host header when set, and returns the
 // response and its body.
 func Get(t testing.TB, url, host string) (*http.Response, []byte) {
@@ -127,18 +141,38 @@ func Daemon(t testing.TB) (addr string, next func() []byte) {
 }
 
 // SamplingProxy stands in for the daemon's sampling proxy on loopback
-// (standin.SamplingProxy); served receives when the rules have been served.
-func SamplingProxy(t testing.TB, rules []*sampling.SamplingRule) (addr string, served chan struct{}) {
+// (standin.SamplingProxy), serving rules and Probe.
+func SamplingProxy(t testing.TB, rules []*sampling.SamplingRule) (addr string) {
 	t.Helper()
-	served = make(chan struct{}, 1)
-	srv := httptest.NewServer(standin.SamplingProxy(rules, func() {
-		select {
-		case served <- struct{}{}:
-		default:
-		}
-	}))
+	srv := httptest.NewServer(standin.SamplingProxy(append(slices.Clip(rules), Probe())))
 	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://"), served
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// ProbeHost is the Host header of a probe, a request only Probe matches.
+const ProbeHost = "rules-loaded.probe"
+
+// Probe is a sampling rule that records every probe and nothing else. The
+// SDK decides by the account's rules only once it has loaded them, just
+// after the proxy has served them: a test sends probes until one is
+// recorded (WaitForXRayRules) instead of waiting a fixed time.
+func Probe() *sampling.SamplingRule {
+	r := Everything()
+	name, host, first := "probe", ProbeHost, int64(1)
+	r.RuleName, r.Host, r.Priority = &name, &host, &first
+	return r
+}
+
+// WaitForXRayRules waits until the backend in X-Ray mode that serves
+// quietURL (a path it does not log: its health check) has loaded Probe: a
+// probe there comes back with a trace header, which the SDK's handler
+// sets on the requests it records only.
+func WaitForXRayRules(t testing.TB, quietURL string) {
+	t.Helper()
+	Eventually(t, 10*time.Second, "the backend loading the sampling rules", func() bool {
+		resp, _ := Get(t, quietURL, ProbeHost)
+		return resp.Header.Get(edge.TraceHeader) != ""
+	})
 }
 
 // TemplateRules are the sampling rules the template at path declares, in

@@ -152,9 +152,8 @@ func DefaultRule() *sampling.SamplingRule {
 
 // SamplingProxy serves rules as the daemon's sampling proxy does: all of
 // them to GetSamplingRules, and each rule's own rate and reservoir as its
-// target to SamplingTargets. served, if not nil, is called each time the
-// rules are served. It gives each rule an ARN.
-func SamplingProxy(rules []*sampling.SamplingRule, served func()) http.Handler {
+// target to SamplingTargets. It gives each rule an ARN.
+func SamplingProxy(rules []*sampling.SamplingRule) http.Handler {
 	byName := map[string]*sampling.SamplingRule{}
 	var records []map[string]any
 	for _, r := range rules {
@@ -166,9 +165,6 @@ func SamplingProxy(rules []*sampling.SamplingRule, served func()) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /GetSamplingRules", func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]any{"SamplingRuleRecords": records})
-		if served != nil {
-			served()
-		}
 	})
 	mux.HandleFunc("POST /SamplingTargets", func(w http.ResponseWriter, r *http.Request) {
 		var in struct{ SamplingStatisticsDocuments []struct{ RuleName string } }
