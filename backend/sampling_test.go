@@ -191,10 +191,6 @@ func TestTheBackendIsBoundedAgainstItsSamplingProxy(t *testing.T) {
 	}
 }
 
-// TestABadDaemonAddressIsOneLine starts the backend as ECS does with a
-// malformed AWS_XRAY_DAEMON_ADDRESS, which the X-Ray SDK's package
-// initialization would panic on: in every tracing mode, one line naming the
-// variable, and exit 2.
 // TestABadOTLPEndpointIsOneLine: in OpenTelemetry mode, an endpoint the
 // exporter could not send to is refused at start, one line, exit 2, instead
 // of losing every trace later.
@@ -223,6 +219,10 @@ func TestABadOTLPEndpointIsOneLine(t *testing.T) {
 	}
 }
 
+// TestABadDaemonAddressIsOneLine starts the backend as ECS does with a
+// malformed AWS_XRAY_DAEMON_ADDRESS, which the X-Ray SDK's package
+// initialization would panic on: in every tracing mode, one line naming the
+// variable, and exit 2.
 func TestABadDaemonAddressIsOneLine(t *testing.T) {
 	self, err := os.Executable()
 	if err != nil {

@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -71,9 +72,9 @@ func (s accountRulesOnly) ShouldTrace(r *sampling.Request) *sampling.Decision {
 // SDK's sampling poller makes (GetSamplingRules, SamplingTargets), forwarding
 // each to upstream with a time limit and reading at most maxSamplingReply of
 // the reply. The SDK's own client has neither bound (an http.Client without
-// timeout, a JSON decoder over the whole body). Over a bound the SDK gets a
-// 502 and keeps the rules it has (or its fallback), and the fault is logged
-// once per cause every 10 s.
+// timeout, a JSON decoder over the whole body). Over a bound, or for a reply
+// that is not a 2xx with JSON, the SDK gets a 502 and keeps the rules it has
+// (or its fallback), and the fault is logged once per cause every 10 s.
 func samplingRelay(upstream *net.TCPAddr, faults *faultLog) (*net.TCPAddr, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -105,11 +106,18 @@ func samplingRelay(upstream *net.TCPAddr, faults *faultLog) (*net.TCPAddr, error
 			}
 			defer resp.Body.Close()
 			reply, err := io.ReadAll(io.LimitReader(resp.Body, maxSamplingReply+1))
+			// The SDK logs a failed poll only at debug level: without these
+			// lines a proxy that answers with anything but rules would leave
+			// the backend tracing nothing (accountRulesOnly), silently.
 			switch {
 			case err != nil:
 				fault(w, "reading the sampling proxy's reply: "+err.Error())
 			case len(reply) > maxSamplingReply:
 				fault(w, fmt.Sprintf("the sampling proxy's reply to %s is over %d bytes; the rules in use stay", r.URL.Path, maxSamplingReply))
+			case resp.StatusCode/100 != 2:
+				fault(w, fmt.Sprintf("the sampling proxy answered %s with %s; the rules in use stay", r.URL.Path, resp.Status))
+			case !json.Valid(reply):
+				fault(w, fmt.Sprintf("the sampling proxy's reply to %s is not JSON; the rules in use stay", r.URL.Path))
 			default:
 				w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
 				w.WriteHeader(resp.StatusCode)
