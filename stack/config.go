@@ -519,6 +519,15 @@ func (c *Config) loadRule(key, file, service string) (*xray.SamplingRuleProps, e
 		return nil, fmt.Errorf("%s: SamplingRule.ServiceName: %q does not match the service name %q (context %s), so the rule would never sample its traces; expected a rule file (context %s) whose ServiceName matches it or is left out",
 			file, *rule.ServiceName, c.ServiceName, KeyServiceName, key)
 	}
+	// The backend decides by the X-Ray SDK's centralized strategy in both
+	// tracing modes, which skips a rule with attributes or a ResourceARN
+	// other than * (aws-xray-sdk-go v2, strategy/sampling/centralized.go).
+	switch {
+	case len(rule.Attributes) > 0:
+		return nil, fmt.Errorf("context %s: %s: SamplingRule.Attributes: the backend's X-Ray SDK skips a rule with attributes, so the rule would never sample its traces; expected none", key, file)
+	case rule.ResourceARN != nil && *rule.ResourceARN != "*":
+		return nil, fmt.Errorf("context %s: %s: SamplingRule.ResourceARN: %s: the backend's X-Ray SDK skips a rule whose ResourceARN is not *, so the rule would never sample its traces; expected * or none", key, file, xray.Quote(*rule.ResourceARN))
+	}
 	suffix := c.Stage.NameSuffix
 	if rule.RuleName == nil {
 		name := []rune(service + "-" + strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)))

@@ -260,6 +260,27 @@ func TestTheRuleSet(t *testing.T) {
 	}
 }
 
+// TestARuleTheBackendsSDKSkipsIsRefused: the X-Ray SDK the backend decides
+// by, in both tracing modes, skips a rule with attributes or with a
+// ResourceARN other than *; such a rule file, the service's or a further
+// one, is refused in one line naming key, file and field.
+func TestARuleTheBackendsSDKSkipsIsRefused(t *testing.T) {
+	for _, tc := range []struct{ rule, want string }{
+		{`"Attributes": {"tier": "web"}`,
+			`SamplingRule.Attributes: the backend's X-Ray SDK skips a rule with attributes, so the rule would never sample its traces; expected none`},
+		{`"ResourceARN": "arn:aws:execute-api:us-east-1:111122223333:abc/prod/GET"`,
+			`SamplingRule.ResourceARN: "arn:aws:execute-api:us-east-1:111122223333:abc/prod/GET": the backend's X-Ray SDK skips a rule whose ResourceARN is not *, so the rule would never sample its traces; expected * or none`},
+	} {
+		path := writeFile(t, `{"SamplingRule": {"Priority": 50, `+tc.rule+`}}`)
+		for _, key := range []string{KeySamplingRuleFile, keySamplingRuleFiles} {
+			_, err := load(context(map[string]any{key: path}), noEnv)
+			if want := "context " + key + ": " + path + ": " + tc.want; err == nil || err.Error() != want {
+				t.Errorf("error:\n got %v\nwant %s", err, want)
+			}
+		}
+	}
+}
+
 // TestImagesPinByTagOrDigest: every image setting takes a tag other than
 // latest, a digest, or both.
 func TestImagesPinByTagOrDigest(t *testing.T) {
