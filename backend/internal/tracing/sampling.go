@@ -73,8 +73,9 @@ func (s accountRulesOnly) ShouldTrace(r *sampling.Request) *sampling.Decision {
 // each to upstream with a time limit and reading at most maxSamplingReply of
 // the reply. The SDK's own client has neither bound (an http.Client without
 // timeout, a JSON decoder over the whole body). Over a bound, or for a reply
-// that is not a 2xx with JSON, the SDK gets a 502 and keeps the rules it has
-// (or its fallback), and the fault is logged once per cause every 10 s.
+// that is not a 2xx with JSON (and, for the rules, with at least one), the
+// SDK gets a 502 and keeps the rules it has (or its fallback), and the fault
+// is logged once per cause every 10 s.
 func samplingRelay(upstream *net.TCPAddr, faults *faultLog) (*net.TCPAddr, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -118,6 +119,8 @@ func samplingRelay(upstream *net.TCPAddr, faults *faultLog) (*net.TCPAddr, error
 				fault(w, fmt.Sprintf("the sampling proxy answered %s with %s; the rules in use stay", r.URL.Path, resp.Status))
 			case !json.Valid(reply):
 				fault(w, fmt.Sprintf("the sampling proxy's reply to %s is not JSON; the rules in use stay", r.URL.Path))
+			case r.URL.Path == "/GetSamplingRules" && !hasRules(reply):
+				fault(w, "the sampling proxy served no sampling rules; the rules in use stay")
 			default:
 				w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
 				w.WriteHeader(resp.StatusCode)
@@ -127,4 +130,11 @@ func samplingRelay(upstream *net.TCPAddr, faults *faultLog) (*net.TCPAddr, error
 	}
 	go srv.Serve(ln)
 	return ln.Addr().(*net.TCPAddr), nil
+}
+
+// hasRules says whether a GetSamplingRules reply holds a rule, as X-Ray's
+// always does (its Default rule); the SDK asks for one page only.
+func hasRules(reply []byte) bool {
+	var rules struct{ SamplingRuleRecords []json.RawMessage }
+	return json.Unmarshal(reply, &rules) == nil && len(rules.SamplingRuleRecords) > 0
 }

@@ -15,7 +15,7 @@ import (
 )
 
 // TestTheRelayReportsAProxyThatGivesNoRules: a sampling proxy that answers
-// with an error status, or with what is not JSON, leaves the SDK without
+// with an error status, what is not JSON, or no rules leaves the SDK without
 // the account's rules, which it logs only at debug level, and so the
 // backend tracing nothing. The relay logs each as a fault line and answers
 // the SDK 502; rules pass as they came, with no line.
@@ -29,6 +29,8 @@ func TestTheRelayReportsAProxyThatGivesNoRules(t *testing.T) {
 		{"an error status", http.NotFoundHandler(), http.StatusBadGateway, "the sampling proxy answered /GetSamplingRules with 404 Not Found; the rules in use stay"},
 		{"not JSON", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{{{ not json")) }),
 			http.StatusBadGateway, "the sampling proxy's reply to /GetSamplingRules is not JSON; the rules in use stay"},
+		{"no rules", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"SamplingRuleRecords": []}`)) }),
+			http.StatusBadGateway, "the sampling proxy served no sampling rules; the rules in use stay"},
 		{"rules", standin.SamplingProxy([]*sampling.SamplingRule{backendtest.Everything()}), http.StatusOK, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
