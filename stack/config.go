@@ -521,8 +521,12 @@ func (c *Config) loadRule(key, file, service string) (*xray.SamplingRuleProps, e
 	}
 	// The backend decides by the X-Ray SDK's centralized strategy in both
 	// tracing modes, which skips a rule with attributes or a ResourceARN
-	// other than * (aws-xray-sdk-go v2, strategy/sampling/centralized.go).
+	// other than * (aws-xray-sdk-go v2, strategy/sampling/centralized.go),
+	// and asks with its segments' origin.
+	origin := segmentOrigin(&c.Service)
 	switch {
+	case rule.ServiceType != nil && !pattern.WildcardMatchCaseInsensitive(*rule.ServiceType, origin):
+		return nil, fmt.Errorf("context %s: %s: SamplingRule.ServiceType: %s does not match %s, the origin of the backend's segments with %s %s, so the rule would never sample its traces; expected * or a pattern that matches it", key, file, xray.Quote(*rule.ServiceType), origin, KeyCollector, c.Collector)
 	case len(rule.Attributes) > 0:
 		return nil, fmt.Errorf("context %s: %s: SamplingRule.Attributes: the backend's X-Ray SDK skips a rule with attributes, so the rule would never sample its traces; expected none", key, file)
 	case rule.ResourceARN != nil && *rule.ResourceARN != "*":

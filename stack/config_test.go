@@ -281,6 +281,28 @@ func TestARuleTheBackendsSDKSkipsIsRefused(t *testing.T) {
 	}
 }
 
+// TestARuleForAnotherOriginIsRefused: a rule whose ServiceType cannot match
+// the origin the backend's segments carry with the stage's collector (and
+// ask the rules with) never samples: refused, naming the collector; one
+// that matches, in either mode, is taken.
+func TestARuleForAnotherOriginIsRefused(t *testing.T) {
+	for _, tc := range []struct{ collector, serviceType, want string }{
+		{collectorXRayDaemon, "AWS::ECS::Container", ""},
+		{collectorADOT, "aws::ecs::*", ""},
+		{collectorADOT, "AWS::ECS::Container", `SamplingRule.ServiceType: "AWS::ECS::Container" does not match AWS::ECS::Fargate, the origin of the backend's segments with cruddur:collector adot, so the rule would never sample its traces; expected * or a pattern that matches it`},
+		{collectorXRayDaemon, "AWS::ECS::Fargate", `SamplingRule.ServiceType: "AWS::ECS::Fargate" does not match AWS::ECS::Container, the origin of the backend's segments with cruddur:collector xray-daemon, so the rule would never sample its traces; expected * or a pattern that matches it`},
+	} {
+		path := writeFile(t, `{"SamplingRule": {"Priority": 50, "ServiceType": "`+tc.serviceType+`"}}`)
+		_, err := load(context(map[string]any{KeyCollector: tc.collector, keySamplingRuleFiles: path}), noEnv)
+		switch want := "context " + keySamplingRuleFiles + ": " + path + ": " + tc.want; {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s, %s: %v", tc.collector, tc.serviceType, err)
+		case tc.want != "" && (err == nil || err.Error() != want):
+			t.Errorf("%s, %s: error:\n got %v\nwant %s", tc.collector, tc.serviceType, err, want)
+		}
+	}
+}
+
 // TestImagesPinByTagOrDigest: every image setting takes a tag other than
 // latest, a digest, or both.
 func TestImagesPinByTagOrDigest(t *testing.T) {

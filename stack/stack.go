@@ -115,6 +115,17 @@ func appEnvironment(svc *Service) *map[string]*string {
 	return &env
 }
 
+// segmentOrigin is the origin of the backend's segments on Fargate, which
+// it asks the sampling rules with (backend/internal/tracing): in X-Ray
+// mode the X-Ray SDK's ECS plugin writes AWS::ECS::Container; with either
+// other collector the awsxray exporter writes AWS::ECS::Fargate.
+func segmentOrigin(svc *Service) string {
+	if svc.Collector == collectorXRayDaemon {
+		return "AWS::ECS::Container"
+	}
+	return "AWS::ECS::Fargate"
+}
+
 // Go's garbage collector in the backend. At GOGC's default (100) a heap
 // of a few MiB live is collected every time it doubles, and never later than
 // at 4 MiB: 20 to 30 collections a second under load, whose cost grows with
