@@ -106,7 +106,7 @@ func collector(svc *Service) tracing.Collector {
 // client is the address it appended to X-Forwarded-For (backend/internal/edge).
 func appEnvironment(svc *Service) *map[string]*string {
 	env := map[string]*string{"PORT": jsii.String(strconv.Itoa(svc.AppPort))}
-	if svc.Collector != collectorXRayDaemon { // both other collectors take OTLP
+	if tracesWithOpenTelemetry(svc) {
 		env["CRUDDUR_TRACING"] = jsii.String("otel")
 	}
 	if svc.LoadBalancer {
@@ -115,15 +115,20 @@ func appEnvironment(svc *Service) *map[string]*string {
 	return &env
 }
 
+// tracesWithOpenTelemetry says whether the backend traces with
+// OpenTelemetry: with either collector other than the X-Ray daemon, both of
+// which take OTLP.
+func tracesWithOpenTelemetry(svc *Service) bool { return svc.Collector != collectorXRayDaemon }
+
 // segmentOrigin is the origin of the backend's segments on Fargate, which
 // it asks the sampling rules with (backend/internal/tracing): in X-Ray
-// mode the X-Ray SDK's ECS plugin writes AWS::ECS::Container; with either
-// other collector the awsxray exporter writes AWS::ECS::Fargate.
+// mode the X-Ray SDK's ECS plugin writes AWS::ECS::Container; under
+// OpenTelemetry the collector's awsxray exporter writes AWS::ECS::Fargate.
 func segmentOrigin(svc *Service) string {
-	if svc.Collector == collectorXRayDaemon {
-		return "AWS::ECS::Container"
+	if tracesWithOpenTelemetry(svc) {
+		return "AWS::ECS::Fargate"
 	}
-	return "AWS::ECS::Fargate"
+	return "AWS::ECS::Container"
 }
 
 // Go's garbage collector in the backend. At GOGC's default (100) a heap
