@@ -95,7 +95,7 @@ func TestOpenTelemetrySamplesByTheTemplatesRules(t *testing.T) {
 	rules := backendtest.TemplateRules(t, "testdata/Cruddur.template.json")
 	var switched atomic.Bool      // serve the seed's rule at rate 1 from now on
 	var targetsAfter atomic.Int32 // target requests answered since the switch
-	proxy := standin.SamplingProxy(append(rules, backendtest.Probe()))
+	proxy := backendtest.SamplingProxyHandler(rules)
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/SamplingTargets" || !switched.Load() {
 			proxy.ServeHTTP(w, r)

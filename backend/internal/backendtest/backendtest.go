@@ -140,13 +140,19 @@ func Daemon(t testing.TB) (addr string, next func() []byte) {
 	}
 }
 
-// SamplingProxy stands in for the daemon's sampling proxy on loopback
-// (standin.SamplingProxy), serving rules and Probe.
+// SamplingProxy stands in for the daemon's sampling proxy on loopback,
+// serving SamplingProxyHandler.
 func SamplingProxy(t testing.TB, rules []*sampling.SamplingRule) (addr string) {
 	t.Helper()
-	srv := httptest.NewServer(standin.SamplingProxy(append(slices.Clip(rules), Probe())))
+	srv := httptest.NewServer(SamplingProxyHandler(rules))
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// SamplingProxyHandler is standin.SamplingProxy serving rules and Probe,
+// for a test that serves it in a handler of its own.
+func SamplingProxyHandler(rules []*sampling.SamplingRule) http.Handler {
+	return standin.SamplingProxy(append(slices.Clip(rules), Probe()))
 }
 
 // ProbeHost is the Host header of a probe, a request only Probe matches.
