@@ -77,6 +77,7 @@ func TestTheDeployCheckRefusesWhatCannotDeploy(t *testing.T) {
 		{"an account with a space", func(s *Stage) { s.Account = " 123456789012" }, `Account: " 123456789012" is not an AWS account id; expected 12 digits`},
 		{"an account left as TODO", func(s *Stage) { s.Account = "TODO" }, `Account: "TODO" is not an AWS account id`},
 		{"a region with a space", func(s *Stage) { s.Region = "us-east-1 " }, `Region: "us-east-1 " is not an AWS region; expected a name such as us-east-1`},
+		{"a region numbered past 99", func(s *Stage) { s.Region = "us-east-100" }, `Region: "us-east-100" is not an AWS region`},
 		{"not an e-mail", func(s *Stage) { s.AlarmEmail = "not an email" }, `AlarmEmail: "not an email" is not an e-mail address SNS takes`},
 		{"two addresses", func(s *Stage) { s.AlarmEmail = "a,b@c.d" }, `AlarmEmail: "a,b@c.d" is not an e-mail address SNS takes`},
 		{"a bidirectional override", func(s *Stage) { s.AlarmEmail = "oncall@exa\u202emple.com" }, `AlarmEmail: "oncall@exa\u202emple.com" is not an e-mail address`},

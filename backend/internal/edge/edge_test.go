@@ -19,10 +19,10 @@ func TestParseTraceHeader(t *testing.T) {
 		"Self=1-67891234-12456789abcdef012345678;Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=?": false, // Self too short
 		"Self=1-67891234-123456789abcdef012345678;Root=1-5759e988-bd862e3fe1be46a994272793":          true,
 		"Sampled=1": false, // no Root
-		"Root=1-5759e988-bd862e3fe1be46a99427279Z":                                     false,
-		"Root=junk;Sampled=1":                                                          false,
-		"Root=1-5759e988-bd862e3fe1be46a994272793;X=1":                                 false,
-		"Root=1-5759e988-bd862e3fe1be46a994272793;" + strings.Repeat("Sampled=1;", 30): false, // over 256 bytes
+		"Root=1-5759e988-bd862e3fe1be46a99427279Z":                                    false,
+		"Root=junk;Sampled=1":                                                         false,
+		"Root=1-5759e988-bd862e3fe1be46a994272793;X=1":                                false,
+		"Root=1-5759e988-bd862e3fe1be46a994272793" + strings.Repeat(";Sampled=1", 30): false, // over 256 bytes, every field well-formed
 	}
 	for in, want := range cases {
 		if _, ok := ParseTraceHeader(in); ok != want {

@@ -62,6 +62,22 @@ func TestFaultLogWritesOnceACausePerInterval(t *testing.T) {
 	}
 }
 
+// TestFaultLogToldApartAtMostMaxCauses: past maxCauses causes, every new
+// cause shares one, so neither the causes kept nor the lines written grow
+// with what a failing collector's messages vary in.
+func TestFaultLogToldApartAtMostMaxCauses(t *testing.T) {
+	var buf bytes.Buffer
+	f := newFaultLog()
+	f.now = func() time.Time { return time.Unix(0, 0) }
+	f.logger = slog.New(slog.NewJSONHandler(&buf, nil))
+	for i := range maxCauses + 10 {
+		f.log(slog.LevelError, "cause "+strings.Repeat("x", i)) // no digits: each a cause of its own
+	}
+	if n, kept := len(lines(t, &buf)), len(f.causes); n != maxCauses+1 || kept != maxCauses+1 {
+		t.Errorf("%d causes logged %d lines and kept %d; want %d of each (the last 10 one cause)", maxCauses+10, n, kept, maxCauses+1)
+	}
+}
+
 // TestFaultsLogOnceWithTheDaemonDown: with nothing listening on the daemon's
 // port and every request sampled, the X-Ray SDK's errors reach the log once
 // per cause, and every request is served.
