@@ -303,6 +303,32 @@ func TestARuleForAnotherOriginIsRefused(t *testing.T) {
 	}
 }
 
+// TestRulesAreCheckedByTheBackendsOrigin: for each collector, the origin
+// a service's rule's ServiceType is checked against (segmentOrigin) is the
+// one the backend asks the rules with in the tracing mode the app gives it
+// (CRUDDUR_TRACING, xray when unset), as the backend's tests hold it in
+// backend/testdata/origins.json.
+func TestRulesAreCheckedByTheBackendsOrigin(t *testing.T) {
+	data, err := os.ReadFile("../backend/testdata/origins.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var origins map[string]string
+	if err := json.Unmarshal(data, &origins); err != nil {
+		t.Fatalf("backend/testdata/origins.json: %v", err)
+	}
+	for _, c := range Collectors {
+		svc := &Service{Collector: c}
+		mode := "xray"
+		if m := (*appEnvironment(svc))["CRUDDUR_TRACING"]; m != nil {
+			mode = *m
+		}
+		if got, want := segmentOrigin(svc), origins[mode]; got != want || want == "" {
+			t.Errorf("collector %s (tracing mode %s): rules are checked against %q; the backend asks with %q", c, mode, got, want)
+		}
+	}
+}
+
 // TestImagesPinByTagOrDigest: every image setting takes a tag other than
 // latest, a digest, or both.
 func TestImagesPinByTagOrDigest(t *testing.T) {

@@ -1,9 +1,11 @@
 package tracing
 
 import (
+	"encoding/json"
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"testing"
 
@@ -95,5 +97,26 @@ func TestOpenTelemetryAsksTheRulesWithItsSegmentsOrigin(t *testing.T) {
 		if len(asked.types) != 1 || asked.types[0] != tc.want {
 			t.Errorf("%s: the rules were asked with service types %q, want [%q]", tc.name, asked.types, tc.want)
 		}
+	}
+}
+
+// TestTheOriginsTheAppChecksRulesByAreTheBackends: testdata/origins.json
+// holds, by tracing mode (CRUDDUR_TRACING), the origin the backend asks the
+// rules with on ECS Fargate. The app checks a service's rule's ServiceType
+// against the same file's origins (stack/, segmentOrigin), so the two
+// modules' copies cannot part.
+func TestTheOriginsTheAppChecksRulesByAreTheBackends(t *testing.T) {
+	data, err := os.ReadFile("../../testdata/origins.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want map[string]string
+	if err := json.Unmarshal(data, &want); err != nil {
+		t.Fatalf("testdata/origins.json: %v", err)
+	}
+	fargate := resource.NewSchemaless(semconv.CloudProviderAWS, semconv.CloudPlatformAWSECS, semconv.AWSECSLaunchtypeFargate)
+	got := map[string]string{XRay: Options{OnECS: true}.serviceType(), OpenTelemetry: xrayOrigin(fargate)}
+	if !maps.Equal(got, want) {
+		t.Errorf("on ECS Fargate the backend asks the rules with %v; testdata/origins.json says %v", got, want)
 	}
 }

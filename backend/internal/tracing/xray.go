@@ -18,7 +18,7 @@ import (
 // plugin sets on ECS, else none.
 func (o Options) serviceType() string {
 	if o.OnECS {
-		return "AWS::ECS::Container"
+		return ecs.Origin
 	}
 	return ""
 }
