@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -47,6 +48,11 @@ func TestHomeActivities(t *testing.T) {
 	}
 	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type %q", ct)
+	}
+	// Set by the handler, not left to the server: the X-Ray SDK reads the
+	// header for the segment's content_length when the handler returns.
+	if cl, n := rec.Header().Get("Content-Length"), rec.Body.Len(); cl != strconv.Itoa(n) {
+		t.Errorf("Content-Length %q for a body of %d bytes", cl, n)
 	}
 	var got []map[string]any
 	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -120,6 +121,47 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if err := <-served; err != nil {
 		t.Errorf("serve: %v", err)
+	}
+}
+
+// TestServeBoundsHeadersAndBodies: the server as main runs it refuses
+// headers over maxHeaderBytes (431), and a handler that reads a body gets
+// at most maxBodyBytes of it. (The API reads none; the bound holds for any
+// route that comes to.)
+func TestServeBoundsHeadersAndBodies(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reads := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err != nil {
+			http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+		}
+	})
+	go serve(ctx, ln, reads)
+	url := "http://" + ln.Addr().String() + "/"
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("X-Padding", strings.Repeat("a", maxHeaderBytes+4096))
+	for _, tc := range []struct {
+		what string
+		send func() (*http.Response, error)
+		want int
+	}{
+		{fmt.Sprintf("headers over %d bytes", maxHeaderBytes), func() (*http.Response, error) { return http.DefaultClient.Do(req) }, http.StatusRequestHeaderFieldsTooLarge},
+		{fmt.Sprintf("a body of %d bytes", maxBodyBytes+1), func() (*http.Response, error) {
+			return http.Post(url, "application/octet-stream", strings.NewReader(strings.Repeat("a", maxBodyBytes+1)))
+		}, http.StatusRequestEntityTooLarge},
+	} {
+		resp, err := tc.send()
+		if err != nil {
+			t.Fatalf("%s: %v", tc.what, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s: %s; want %d", tc.what, resp.Status, tc.want)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/cruddur/tracing/backend/internal/backendtest"
+	"github.com/cruddur/tracing/backend/internal/edge"
 )
 
 // segment is the part of an X-Ray segment document the tests read.
@@ -29,6 +30,7 @@ type segment struct {
 			ContentLength int `json:"content_length"`
 		} `json:"response"`
 	} `json:"http"`
+	Metadata    map[string]map[string]any `json:"metadata"`
 	Subsegments []struct {
 		Name     string                               `json:"name"`
 		ID       string                               `json:"id"`
@@ -142,5 +144,26 @@ func TestServesWithoutADaemon(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || string(body) != "[]\n" {
 			t.Fatalf("request %d: status %d, body %q", i, resp.StatusCode, body)
 		}
+	}
+}
+
+// TestAnUntrustedCallersTraceIsKeptAsMetadata: at a public edge a
+// well-formed caller's trace header starts no trace of the caller's; its
+// Root is kept on the new trace's segment, as metadata caller_trace_id, as
+// OpenTelemetry mode links it.
+func TestAnUntrustedCallersTraceIsKeptAsMetadata(t *testing.T) {
+	addr, next := backendtest.Daemon(t)
+	srv := tracedServer(t, daemonOptions(addr))
+	const caller = "1-5759e988-bd862e3fe1be46a994272793"
+	req, _ := http.NewRequest("GET", srv.URL+"/api/activities/home", nil)
+	req.Header.Set(edge.TraceHeader, "Root="+caller+";Sampled=1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	seg := readSegment(t, next())
+	if got := seg.Metadata["default"]["caller_trace_id"]; seg.TraceID == caller || got != caller {
+		t.Errorf("the segment has trace id %s and caller_trace_id %v; want a trace of its own, with %s", seg.TraceID, got, caller)
 	}
 }
