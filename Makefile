@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/.venv/bin:$(PATH)
 BASE ?= origin/main
 HEAD ?=
 
-.PHONY: pin-images synth test golden diff-golden diff diff-deployed deployable deploy destroy bench bench-backend bench-load fuzz python-tools
+.PHONY: pin-images mutants synth test golden diff-golden diff diff-deployed deployable deploy destroy bench bench-backend bench-load fuzz python-tools
 
 # NPM_CI_FLAGS adds options to npm ci. The pull-request job passes
 # --ignore-scripts: then the npm package node installs no binary, and the
@@ -72,7 +72,7 @@ test-root:
 test-backend:
 	cd backend && go test ./...
 test-tools:
-	node --test tools/templatediff/diff.test.mjs tools/templatediff/comment.test.mjs tools/controltower/controls.test.mjs tools/importseed/mapping.test.mjs tools/images/pin.test.mjs
+	node --test tools/templatediff/diff.test.mjs tools/templatediff/comment.test.mjs tools/controltower/controls.test.mjs tools/importseed/mapping.test.mjs tools/images/pin.test.mjs tools/mutants/mutants.test.mjs
 	$(NICE) $(CFN_LINT) testdata/*.template.json
 test-synth: node_modules/.installed
 	@$(NICE) $(MAKE) --no-print-directory synth
@@ -146,6 +146,12 @@ FUZZTIME ?= 30s
 fuzz:
 	go test ./constructs/xray -run '^$$' -fuzz '^FuzzParseSamplingRule$$' -fuzztime $(FUZZTIME)
 	cd backend && go test ./internal/edge -run '^$$' -fuzz '^FuzzParseTraceHeader$$' -fuzztime $(FUZZTIME)
+
+## mutants: the mutation sweep (tools/mutants): each of tools/mutants/mutants.json's mutants
+##          breaks one behaviour, and the tests must fail; lists any that survive (about 25
+##          minutes; MUTANTS=3,17 runs those alone)
+mutants: node_modules/.installed
+	node tools/mutants/mutants.mjs
 
 ## diff-deployed: one stage, STACK=..., synthesized and diffed against the stack as deployed
 ##                (tools/templatediff/deployed.sh: a read-only get-template with the credentials
