@@ -230,8 +230,11 @@ func TestABadDaemonAddressIsOneLine(t *testing.T) {
 	}
 	for _, addr := range []string{"garbage", "127.0.0.1:99999", strings.Repeat("a", 300)} {
 		for _, mode := range []string{"xray", "otel", "off"} {
-			cmd := exec.Command(self)
-			cmd.Env = append(os.Environ(), runAsBackendEnv+"=1", "PORT=1", "CRUDDUR_TRACING="+mode, "AWS_XRAY_DAEMON_ADDRESS="+addr)
+			// A backend that took the address would serve on: 10 s at most.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, self)
+			cmd.Env = append(os.Environ(), runAsBackendEnv+"=1", "PORT=0", "CRUDDUR_TRACING="+mode, "AWS_XRAY_DAEMON_ADDRESS="+addr)
 			out, err := cmd.CombinedOutput()
 			exit, _ := err.(*exec.ExitError)
 			text := string(out)
