@@ -45,6 +45,8 @@ export function sweep(root, mutants, { only, report = () => {}, stopped = () => 
       } finally {
         writeFileSync(path, source);
       }
+      if (run.error) throw run.error; // go could not run: no verdict at all
+      if (run.signal) break; // stopped (SIGINT): no verdict for this one
       const out = `${run.stdout}${run.stderr}`;
       result.failed = [...new Set([...out.matchAll(/--- FAIL: (\S+)/g)].map((x) => x[1]))];
       result.status = run.status === 0 ? (m.survives ? 'accepted' : 'survived')
