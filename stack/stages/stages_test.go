@@ -38,6 +38,21 @@ func TestAStageNeedsTheTeamsValuesToDeploy(t *testing.T) {
 	}
 }
 
+// TestAnAccessStackNeedsTheRepository: a stage's access stack, its account
+// and region filled in, may deploy once Repository is, and not before.
+func TestAnAccessStackNeedsTheRepository(t *testing.T) {
+	defer func(r string) { Repository = r }(Repository)
+	s := Stage{Name: "development", StackName: "Cruddur-Dev", Posture: Relaxed, Account: "111122223333", Region: "eu-west-1"}
+	Repository = ""
+	if err := s.AccessDeployable(); err == nil || !strings.Contains(err.Error(), "fill in Repository (the GitHub repository that deploys, OWNER/NAME) in "+File) {
+		t.Errorf("no Repository: %v; want it named", err)
+	}
+	Repository = "octo-org/cruddur"
+	if err := s.AccessDeployable(); err != nil {
+		t.Errorf("with Repository: %v", err)
+	}
+}
+
 // TestEveryStageHasNamesOfItsOwn: every stage has a name, and a stack name
 // and an X-Ray name suffix no other stage has.
 func TestEveryStageHasNamesOfItsOwn(t *testing.T) {
