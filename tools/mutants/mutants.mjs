@@ -34,9 +34,10 @@ export function sweep(root, mutants, { only, report = () => {}, stopped = () => 
     const path = join(root, m.file);
     const source = readFileSync(path, 'utf8');
     const at = source.indexOf(m.from);
-    let result = { n: i + 1, ...m, line: source.slice(0, at).split('\n').length, failed: [] };
-    if (at < 0 || source.indexOf(m.from, at + 1) >= 0) {
-      result = { ...result, status: 'stale', line: 0 };
+    const stale = at < 0 || source.indexOf(m.from, at + 1) >= 0;
+    const result = { n: i + 1, ...m, line: stale ? 0 : source.slice(0, at).split('\n').length, failed: [] };
+    if (stale) {
+      result.status = 'stale';
     } else {
       writeFileSync(path, source.slice(0, at) + m.to + source.slice(at + m.from.length));
       let run;
