@@ -149,7 +149,7 @@ fuzz:
 
 ## mutants: the mutation sweep (tools/mutants): each of tools/mutants/mutants.json's mutants
 ##          breaks one behaviour, and the tests must fail; lists any that survive (about 25
-##          minutes; MUTANTS=3,17 runs those alone)
+##          minutes; MUTANTS=3,17 runs those alone); .github/workflows/mutants.yml runs it weekly
 mutants: node_modules/.installed
 	node tools/mutants/mutants.mjs
 

@@ -58,14 +58,15 @@ func deployJobs(w *actionlint.Workflow) map[string]string {
 }
 
 // workflows are the workflow files, by name.
-var workflows = []string{"deploy.yml", "pull-request.yml", "pull-request-diff.yml", "deployed-diff.yml"}
+var workflows = []string{"deploy.yml", "pull-request.yml", "pull-request-diff.yml", "deployed-diff.yml", "mutants.yml"}
 
 // TestOnlyTheDeployAndDiffJobsMayMintTheToken: no workflow grants id-token at
 // its top; every job that may mint it names a GitHub environment; in the
 // deploy workflow only the deploy jobs have it, after the tests passed in a
 // job without it; in the deployed diff (workflow_run: the default branch's
 // code) only its diff jobs, in <stage>-diff environments; the pull request's
-// own workflow, which runs the pull request's code, never.
+// own workflow, which runs the pull request's code, never; nor the weekly
+// mutation sweep.
 func TestOnlyTheDeployAndDiffJobsMayMintTheToken(t *testing.T) {
 	may := map[string]map[string]string{} // workflow -> job -> stack
 	for _, name := range workflows {
