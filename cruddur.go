@@ -25,27 +25,38 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 {
-		if len(os.Args) != 3 || os.Args[1] != "deployable" {
-			fmt.Fprintln(os.Stderr, "usage: cruddur deployable STACK (run with no arguments, by the CDK CLI, it synthesizes every stage)")
-			os.Exit(2)
-		}
-		ok, err := stages.DeployCheck(os.Args[2])
-		exit(err)
-		fmt.Println(ok)
-		return
-	}
-	err := run(nil, os.Getenv)
-	jsii.Close()
-	exit(err)
-}
-
-// exit ends the process with err as one line and code 1, if there is one.
-func exit(err error) {
+	removeTemp, err := synth.OwnTemp()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cruddur:", err)
 		os.Exit(1)
 	}
+	code := command(os.Args[1:])
+	jsii.Close()
+	removeTemp()
+	os.Exit(code)
+}
+
+// command runs what args ask for and returns the exit code: 1 with a
+// user's mistake as one line, 2 for bad arguments.
+func command(args []string) int {
+	var err error
+	switch {
+	case len(args) == 0:
+		err = run(nil, os.Getenv)
+	case len(args) == 2 && args[0] == "deployable":
+		var ok string
+		if ok, err = stages.DeployCheck(args[1]); err == nil {
+			fmt.Println(ok)
+		}
+	default:
+		fmt.Fprintln(os.Stderr, "usage: cruddur deployable STACK (run with no arguments, by the CDK CLI, it synthesizes every stage)")
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cruddur:", err)
+		return 1
+	}
+	return 0
 }
 
 // run synthesizes the app into props' output folder, or the one the CDK CLI

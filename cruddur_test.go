@@ -461,8 +461,8 @@ func TestAServiceNameThatPassesSynthesizes(t *testing.T) {
 }
 
 // TestASignalLeavesNoAssembly stops the app, run as the CLI runs it, with
-// SIGTERM while jsii synthesizes, over an earlier assembly: exit 143 and no
-// assembly. (internal/synth's tests show the mechanism, that the synth's
+// SIGTERM while jsii synthesizes, over an earlier assembly: exit 143, no
+// assembly, and nothing of jsii's left in TMPDIR. (internal/synth's tests show the mechanism, that the synth's
 // child processes are gone before the process ends, on both signals.)
 func TestASignalLeavesNoAssembly(t *testing.T) {
 	ctx, err := cliContext(nil)
@@ -476,13 +476,15 @@ func TestASignalLeavesNoAssembly(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// The app starts jsii's Node process at its first construct, inside
-	// the guarded run: once it runs, the synth is under way (the whole
-	// synth, with the validator, takes over ten seconds).
-	for deadline := time.Now().Add(time.Minute); !hasChild(cmd.Process.Pid); time.Sleep(10 * time.Millisecond) {
+	// jsii's kernel unpacks the first library into a folder of its own,
+	// in TMPDIR or a folder there, at the app's first construct, inside
+	// the guarded run: then the synth is under way (the whole synth, with
+	// the validator, takes over ten seconds).
+	tmp := appTemp(cmd)
+	for deadline := time.Now().Add(time.Minute); !unpacking(tmp); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
-			t.Fatal("the synth did not start jsii within a minute")
+			t.Fatal("the synth's jsii kernel did not unpack a library within a minute")
 		}
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
@@ -491,22 +493,20 @@ func TestASignalLeavesNoAssembly(t *testing.T) {
 		t.Errorf("exit %v, want 143", err)
 	}
 	noAssemblyLeft(t, outdir)
+	nothingLeftInTemp(t, cmd)
 }
 
-// hasChild says whether process pid has started a child process (Linux's
-// /proc/PID/task/*/children).
-func hasChild(pid int) bool {
-	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	for _, f := range files {
-		if data, _ := os.ReadFile(f); len(bytes.TrimSpace(data)) > 0 {
-			return true
-		}
-	}
-	return false
+// unpacking says whether jsii's kernel has a folder in tmp, or in a folder
+// there.
+func unpacking(tmp string) bool {
+	top, _ := filepath.Glob(filepath.Join(tmp, "jsii-kernel-*"))
+	below, _ := filepath.Glob(filepath.Join(tmp, "*", "jsii-kernel-*"))
+	return len(top)+len(below) > 0
 }
 
 // TestBadInputEndsTheProcess runs the app as the CLI does, with bad input:
-// exit 1, one line on stderr naming the key, no Go stack trace.
+// exit 1, one line on stderr naming the key, no Go stack trace, nothing
+// left in TMPDIR.
 func TestBadInputEndsTheProcess(t *testing.T) {
 	t.Parallel() // processes of its own; no jsii object
 	ctx, err := cliContext(map[string]any{stack.KeyTaskMemoryMiB: "4096"})
@@ -515,22 +515,21 @@ func TestBadInputEndsTheProcess(t *testing.T) {
 	}
 	outdir := filepath.Join(t.TempDir(), "cdk.out")
 	earlierAssembly(t, outdir)
-	stderr, ours, err := runApp(t, ctx, outdir)
+	cmd := appCommand(t, ctx, outdir)
+	stderr, ours, err := runApp(cmd)
 	want := "cruddur: context cruddur:taskCpu/cruddur:taskMemoryMiB: 4096 MiB is not a Fargate memory size for 256 CPU units; expected 512, 1024 or 2048 MiB\n"
 	if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 1 || len(ours) != 1 || ours[0] != want {
 		t.Errorf("exit %v, stderr %q; want exit 1 and %q", err, stderr, want)
 	}
 	noAssemblyLeft(t, outdir)
+	nothingLeftInTemp(t, cmd)
 }
 
-// runApp runs the app as the CLI does, with ctx as its context and outdir as
-// its output folder, and returns its stderr, the lines of it that are the
-// app's own, and how it exited: on a Node that jsii no longer supports (the
-// machine's Node 20, under a plain go test), jsii prints a boxed banner,
-// every line of it starting with "!!".
-func runApp(t *testing.T, ctx map[string]any, outdir string) (stderr string, ours []string, err error) {
-	t.Helper()
-	cmd := appCommand(t, ctx, outdir)
+// runApp runs the app as the CLI does (appCommand), and returns its
+// stderr, the lines of it that are the app's own, and how it exited: on a
+// Node that jsii no longer supports (the machine's Node 20, under a plain
+// go test), jsii prints a boxed banner, every line of it starting with "!!".
+func runApp(cmd *exec.Cmd) (stderr string, ours []string, err error) {
 	var buf bytes.Buffer
 	cmd.Stderr = &buf
 	err = cmd.Run()
@@ -555,8 +554,21 @@ func appCommand(t *testing.T, ctx map[string]any, outdir string) *exec.Cmd {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), runAsAppEnv+"=1", "CDK_OUTDIR="+outdir, "CDK_CONTEXT_JSON="+string(ctxJSON))
+	cmd.Env = append(os.Environ(), runAsAppEnv+"=1", "CDK_OUTDIR="+outdir, "CDK_CONTEXT_JSON="+string(ctxJSON), "TMPDIR="+t.TempDir())
 	return cmd
+}
+
+// appTemp is the TMPDIR of an app's command (appCommand): a folder of its
+// own, the environment's last entry.
+func appTemp(cmd *exec.Cmd) string { return strings.TrimPrefix(cmd.Env[len(cmd.Env)-1], "TMPDIR=") }
+
+// nothingLeftInTemp fails t if the app that cmd ran left anything in its
+// TMPDIR: jsii's runtime, its kernel's unpacked libraries, their tarballs.
+func nothingLeftInTemp(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	if left, err := os.ReadDir(appTemp(cmd)); err != nil || len(left) > 0 {
+		t.Errorf("the app left %v in TMPDIR (%v)", left, err)
+	}
 }
 
 // TestEveryStageIsAStack: the app's assembly (what `cdk list` reads) holds
@@ -726,7 +738,8 @@ func TestEachAccountsProviderIsCreatedOnce(t *testing.T) {
 // does, for every stage and its access stack as stages.go has them now
 // (placeholders or filled in):
 // one the check refuses exits 1 with its one line, one it passes exits 0;
-// an unknown stack and bad usage are refused too.
+// an unknown stack and bad usage are refused too; none leaves anything in
+// TMPDIR.
 func TestTheDeployCheck(t *testing.T) {
 	t.Parallel() // processes of its own; no jsii object
 	self, err := os.Executable()
@@ -762,7 +775,7 @@ func TestTheDeployCheck(t *testing.T) {
 	}
 	for _, tc := range cases {
 		cmd := exec.Command(self, tc.args...)
-		cmd.Env = append(os.Environ(), runAsAppEnv+"=1")
+		cmd.Env = append(os.Environ(), runAsAppEnv+"=1", "TMPDIR="+t.TempDir())
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()
@@ -775,6 +788,7 @@ func TestTheDeployCheck(t *testing.T) {
 		if code != tc.code || stdout.String() != tc.stdout || stderr.String() != tc.stderr {
 			t.Errorf("cruddur %v: exit %d, stdout %q, stderr %q; want exit %d, %q and %q", tc.args, code, stdout.String(), stderr.String(), tc.code, tc.stdout, tc.stderr)
 		}
+		nothingLeftInTemp(t, cmd)
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"syscall"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
+	"github.com/aws/jsii-runtime-go"
 )
 
 // Run runs build, which builds an app writing into outdir and synthesizes
@@ -78,10 +79,39 @@ func recovered(f func() error) (err error) {
 	return f()
 }
 
+// ownTemp is the process's temporary folder (OwnTemp); "" before it has one.
+var ownTemp string
+
+// OwnTemp points TMPDIR, for the rest of the process and the processes it
+// starts, at a new folder of its own. jsii's runtime and kernel keep their
+// files in it (the runtime's bundle, each library's tarball and its
+// unpacked copy: tens of MB), which they remove when jsii.Close ends them.
+// A synth that a signal stops never gets there, so Run's handler removes
+// the folder; remove removes it after jsii.Close. Call it in main, before
+// any construct.
+//
+// jsii-runtime-go prepares its runtime when the first package registers
+// its types, before main: it unpacks the runtime's bundle into the
+// temporary folder and fixes the environment of the Node process it will
+// start. OwnTemp closes that runtime, which has not started (its types stay
+// registered), so the next jsii call prepares one in the new folder.
+func OwnTemp() (remove func(), err error) {
+	dir, err := os.MkdirTemp("", "cdk-app-")
+	if err == nil {
+		err = os.Setenv("TMPDIR", dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("a temporary folder for the synth: %w", err)
+	}
+	jsii.Close()
+	ownTemp = dir
+	return func() { os.RemoveAll(dir) }, nil
+}
+
 // removeOnSignal makes SIGINT and SIGTERM end the process with 128 plus the
 // signal, after killing its child processes (jsii's Node runtime and
 // kernel, which would otherwise finish the synth and write the manifest)
-// and removing the manifest. stopping is set when a signal came; done
+// and removing the manifest and the process's temporary folder (OwnTemp). stopping is set when a signal came; done
 // restores the signals' default.
 func removeOnSignal(manifest string) (stopping *atomic.Bool, done func()) {
 	stopping = new(atomic.Bool)
@@ -95,6 +125,9 @@ func removeOnSignal(manifest string) (stopping *atomic.Bool, done func()) {
 		stopping.Store(true)
 		killDescendants(os.Getpid())
 		os.Remove(manifest)
+		if ownTemp != "" {
+			os.RemoveAll(ownTemp)
+		}
 		fmt.Fprintln(os.Stderr, "stopped by", sig)
 		os.Exit(128 + int(sig.(syscall.Signal)))
 	}()

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/aws/jsii-runtime-go"
 )
 
 // emptyManifest is an assembly's manifest with no stacks, in the version
@@ -117,10 +119,15 @@ const asChild = "SYNTH_TEST_CHILD"
 
 func TestMain(m *testing.M) {
 	if outdir := os.Getenv(asChild); outdir != "" {
+		if _, err := OwnTemp(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(3)
+		}
 		err := Run(outdir, func() error {
 			// jsii's stand-in: a process with a child of its own, which
-			// writes the manifest when that child ends.
-			cmd := exec.Command("sh", "-c", `sleep 60 & echo "$$ $!"; wait; echo '{}' > manifest.json`)
+			// keeps a file in the temporary folder, and writes the manifest
+			// when that child ends.
+			cmd := exec.Command("sh", "-c", `echo runtime > "$TMPDIR/runtime.js"; sleep 60 & echo "$$ $!"; wait; echo '{}' > manifest.json`)
 			cmd.Dir = outdir
 			out, _ := cmd.StdoutPipe()
 			if err := cmd.Start(); err != nil {
@@ -133,18 +140,21 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "run returned:", err)
 		os.Exit(3)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	jsii.Close()
+	os.Exit(code)
 }
 
 // TestASignalKillsTheSynthsProcessesAndLeavesNoManifest stops a synth whose
 // child processes would write a manifest after it: exit 128 plus the
-// signal, both processes gone, no manifest.
+// signal, both processes gone, no manifest, and nothing left in the
+// temporary folder.
 func TestASignalKillsTheSynthsProcessesAndLeavesNoManifest(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
-			outdir := earlier(t)
+			outdir, tmp := earlier(t), t.TempDir()
 			cmd := exec.Command(os.Args[0])
-			cmd.Env = append(os.Environ(), asChild+"="+outdir)
+			cmd.Env = append(os.Environ(), asChild+"="+outdir, "TMPDIR="+tmp)
 			out, _ := cmd.StdoutPipe()
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
@@ -156,9 +166,10 @@ func TestASignalKillsTheSynthsProcessesAndLeavesNoManifest(t *testing.T) {
 				pid, _ := strconv.Atoi(f)
 				pids = append(pids, pid)
 			}
-			if len(pids) != 2 {
+			kept, _ := filepath.Glob(filepath.Join(tmp, "*", "runtime.js"))
+			if len(pids) != 2 || len(kept) != 1 {
 				cmd.Process.Kill()
-				t.Fatalf("the child printed %q", line)
+				t.Fatalf("the child printed %q and kept %v in its own temporary folder; want two pids and one file", line, kept)
 			}
 			cmd.Process.Signal(sig)
 			err := cmd.Wait()
@@ -172,6 +183,9 @@ func TestASignalKillsTheSynthsProcessesAndLeavesNoManifest(t *testing.T) {
 				}
 			}
 			noManifest(t, outdir)
+			if left, _ := os.ReadDir(tmp); len(left) > 0 {
+				t.Errorf("the stopped synth left %s in TMPDIR", left[0].Name())
+			}
 		})
 	}
 }
