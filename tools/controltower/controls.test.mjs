@@ -11,13 +11,17 @@
 // [...], "Reason": "..."}}: the convention of cfn-guard's rules registry.
 // Control Tower's rules do not read it themselves (cdklabs/
 // cdk-validator-cfnguard#202), so this test applies it to their findings.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { arch, platform, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
+
+// This file's temporary folders, all in one that goes when its tests end.
+const scratch = mkdtempSync(join(tmpdir(), 'controls-test-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
 
 const pkg = join(createRequire(import.meta.url).resolve('@cdklabs/cdk-validator-cfnguard/package.json'), '..');
 const binary = join(pkg, 'bin', { linux: 'ubuntu', darwin: 'macos' }[platform()], { x64: 'x86_64', arm64: 'aarch64' }[arch()], 'cfn-guard');
@@ -33,7 +37,7 @@ const appStacks = goldens.filter((f) => !accessStacks.includes(f));
 
 /** Runs cfn-guard; returns its exit code and, per failed rule, the logical ids it names. */
 function guard(text, rules) {
-  const path = join(mkdtempSync(join(tmpdir(), 'guard-')), 'template.json');
+  const path = join(mkdtempSync(join(scratch, 'guard-')), 'template.json');
   writeFileSync(path, text);
   const r = spawnSync(binary, ['validate', '--rules', rules, '--data', path, '--structured', '--output-format', 'json', '--show-summary', 'none'],
     { encoding: 'utf8', timeout: 120_000, maxBuffer: 256 << 20 });

@@ -1,12 +1,16 @@
 // Tests of pin.sh on a copy of the files it pins, with a stand-in for the
 // registry (CRANE: a script that prints a digest): node --test
 // tools/images/pin.test.mjs (make test runs it).
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+
+// This file's temporary folders, all in one that goes when its tests end.
+const scratch = mkdtempSync(join(tmpdir(), 'pin-test-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
 
 const root = new URL('../../', import.meta.url).pathname;
 const files = ['tools/images/pin.sh', 'backend/Dockerfile', 'backend/docker-compose.yml',
@@ -14,7 +18,7 @@ const files = ['tools/images/pin.sh', 'backend/Dockerfile', 'backend/docker-comp
 
 /** A copy of the files pin.sh pins. */
 function project() {
-  const dir = mkdtempSync(join(tmpdir(), 'pin-'));
+  const dir = mkdtempSync(join(scratch, 'pin-'));
   for (const f of files) {
     mkdirSync(dirname(join(dir, f)), { recursive: true });
     cpSync(join(root, f), join(dir, f));

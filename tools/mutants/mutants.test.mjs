@@ -1,15 +1,19 @@
 // The mutation sweep's runner on a module of its own: each status it
 // reports, and every file put back after. Run by make test:
 // node --test tools/mutants/mutants.test.mjs
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sweep } from './mutants.mjs';
 
+// This file's temporary folders, all in one that goes when its tests end.
+const scratch = mkdtempSync(join(tmpdir(), 'mutants-test-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
 test('each mutant is killed, survives, is broken or stale, and the file is put back', () => {
-  const root = mkdtempSync(join(tmpdir(), 'mutants-'));
+  const root = mkdtempSync(join(scratch, 'mutants-'));
   mkdirSync(join(root, 'm'));
   writeFileSync(join(root, 'm', 'go.mod'), 'module example.com/m\n\ngo 1.22\n');
   const source = 'package m\n\n// Add adds.\nfunc Add(a, b int) int { return a + b }\n\n// Half halves.\nfunc Half(a int) int { return a / 2 }\n';

@@ -8,7 +8,7 @@
 // trusts comes from GitHub's API (the pull request's number, base, head and
 // labels) and from git.
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli } from './diff.mjs';
@@ -65,16 +65,20 @@ export function templatesIn(dir) {
  */
 export function diffAgainstBase({ base, dir, allow, git = gitShow }) {
   const work = mkdtempSync(join(tmpdir(), 'pull-request-diff-'));
-  const args = [];
-  for (const { stack, file } of templatesIn(dir)) {
-    const golden = join(work, `${stack}.base.json`);
-    writeFileSync(golden, git(base, `testdata/${stack}.template.json`) ?? '{}');
-    args.push('--stack', stack, golden, file);
+  try {
+    const args = [];
+    for (const { stack, file } of templatesIn(dir)) {
+      const golden = join(work, `${stack}.base.json`);
+      writeFileSync(golden, git(base, `testdata/${stack}.template.json`) ?? '{}');
+      args.push('--stack', stack, golden, file);
+    }
+    const markdown = join(work, 'comment.md');
+    const r = cli([...args, ...(allow ? ['--allow-destructive'] : []), '--markdown', markdown], {});
+    if (r.code !== 0 && r.code !== 3) throw new Error(r.stderr.trim());
+    return { code: r.code, text: r.stdout, body: readFileSync(markdown, 'utf8') };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
-  const markdown = join(work, 'comment.md');
-  const r = cli([...args, ...(allow ? ['--allow-destructive'] : []), '--markdown', markdown], {});
-  if (r.code !== 0 && r.code !== 3) throw new Error(r.stderr.trim());
-  return { code: r.code, text: r.stdout, body: readFileSync(markdown, 'utf8') };
 }
 
 /** A file at a commit, or null where the commit has none. */

@@ -1,12 +1,16 @@
 // Tests of comment.mjs, the trusted half of the pull-request diff, against a
 // GitHub API made here (it records what was asked) and the stack's golden
 // templates: node --test tools/templatediff (make test runs it).
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AUTHOR, MARKER, STATUS, diffAgainstBase, findPullRequest, postComment, run, setVerdict, templatesIn } from './comment.mjs';
+
+// This file's temporary folders, all in one that goes when its tests end.
+const scratch = mkdtempSync(join(tmpdir(), 'comment-test-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
 
 const goldenText = readFileSync(new URL('../../testdata/Cruddur-Dev.template.json', import.meta.url), 'utf8');
 const BASE = 'a'.repeat(40);
@@ -44,7 +48,7 @@ const ours = { id: 1, user: { login: AUTHOR }, body: `${MARKER}\n0 resource(s) c
 
 /** A folder of templates, as the artifact download leaves them. */
 function templatesDir(files) {
-  const dir = mkdtempSync(join(tmpdir(), 'pull-request-templates-'));
+  const dir = mkdtempSync(join(scratch, 'pull-request-templates-'));
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return dir;
 }
@@ -141,7 +145,7 @@ test('a run without templates gets a comment and an error status that say so, an
     repo: { owner: 'octo-org', repo: 'cruddur' }, serverUrl: 'https://github.com', runId: 42,
     payload: { workflow_run: { head_sha: HEAD, pull_requests: [], html_url: 'https://github.com/octo-org/cruddur/actions/runs/41' } },
   };
-  await run({ github, context, core, dir: join(mkdtempSync(join(tmpdir(), 'none-')), 'missing') });
+  await run({ github, context, core, dir: join(mkdtempSync(join(scratch, 'none-')), 'missing') });
   assert.match(failed, /left no templates/);
   const status = github.calls.find((c) => c.name === 'createCommitStatus');
   assert.equal(status.args.state, 'error');

@@ -1,9 +1,9 @@
 // Tests of diff.mjs with Node's own test runner: node --test tools/templatediff
 // (make test runs it). Templates are small ones made here, and the stack's
 // golden template.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GUARDED_TYPES, cli, report } from './diff.mjs';
@@ -15,7 +15,7 @@ const one = (logicalId, type, props = {}) => ({ Resources: { [logicalId]: { Type
 
 /** Writes templates to a temporary folder and returns their paths. */
 function files(...templates) {
-  const dir = mkdtempSync(join(tmpdir(), 'templatediff-'));
+  const dir = mkdtempSync(join(scratch, 'templatediff-'));
   return templates.map((t, i) => {
     const path = join(dir, `t${i}.json`);
     writeFileSync(path, JSON.stringify(t));
@@ -68,7 +68,7 @@ test('a resource type outside the guard may be deleted', () => {
 });
 
 test('the command: --allow-destructive, ALLOW_DESTRUCTIVE and --markdown', () => {
-  const [base, head, md] = [...files(one('Old', 'AWS::XRay::Group'), one('New', 'AWS::XRay::Group')), join(mkdtempSync(join(tmpdir(), 'md-')), 'comment.md')];
+  const [base, head, md] = [...files(one('Old', 'AWS::XRay::Group'), one('New', 'AWS::XRay::Group')), join(mkdtempSync(join(scratch, 'md-')), 'comment.md')];
   assert.equal(cli([base, head], {}).code, 3);
   assert.equal(cli([base, head], { ALLOW_DESTRUCTIVE: '1' }).code, 0);
   const r = cli([base, head, '--allow-destructive', '--markdown', md], {});
@@ -81,7 +81,7 @@ test('the command: --allow-destructive, ALLOW_DESTRUCTIVE and --markdown', () =>
 });
 
 test('every stage under its own heading, the guard on each, one comment', () => {
-  const md = join(mkdtempSync(join(tmpdir(), 'md-')), 'comment.md');
+  const md = join(mkdtempSync(join(scratch, 'md-')), 'comment.md');
   const [dev, devOld, prod, prodNew, empty] = files(golden, golden, one('Rule', 'AWS::XRay::SamplingRule'), one('Topic', 'AWS::SNS::Topic'), {});
   const safe = cli(['--stack', 'Cruddur-Dev', devOld, dev, '--stack', 'Cruddur', empty, prod, '--markdown', md], {});
   assert.equal(safe.code, 0);
@@ -110,6 +110,10 @@ test('bad usage exits 2 with the usage', () => {
 // template (any string property, a construct path) must not render as
 // markup, a mention, a link or a fake verdict, and the body must fit.
 import { COMMENT_LIMIT, commentBody, fenceFor, inert } from './diff.mjs';
+
+// This file's temporary folders, all in one that goes when its tests end.
+const scratch = mkdtempSync(join(tmpdir(), 'diff-test-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** A template whose topic's display name is the given text. */
 const topic = (name) => one('Topic', 'AWS::SNS::Topic', { DisplayName: name });
