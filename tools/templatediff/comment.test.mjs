@@ -3,7 +3,7 @@
 // templates: node --test tools/templatediff (make test runs it).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AUTHOR, MARKER, STATUS, diffAgainstBase, findPullRequest, postComment, run, setVerdict, templatesIn } from './comment.mjs';
@@ -134,6 +134,20 @@ test("the base is the base's golden template, read from git; a stack new in the 
   assert.match(r.body, /^<!-- cruddur-cdk-diff -->\n/);
   assert.match(r.body, /\*\*Blocked\*\*/);
   assert.equal(diffAgainstBase({ base: BASE, dir, allow: true, git }).code, 0);
+});
+
+test('the diff leaves nothing in the temporary folder', () => {
+  const dir = templatesDir({ 'Cruddur-Dev.template.json': goldenText });
+  const tmp = mkdtempSync(join(scratch, 'tmp-'));
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = tmp;
+  try {
+    assert.equal(diffAgainstBase({ base: BASE, dir, allow: false, git: () => goldenText }).code, 0);
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+  }
+  assert.deepEqual(readdirSync(tmp), []);
 });
 
 test('a run without templates gets a comment and an error status that say so, and the job fails', async () => {
