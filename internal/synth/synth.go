@@ -97,10 +97,11 @@ var ownTemp string
 // registered), so the next jsii call prepares one in the new folder.
 func OwnTemp() (remove func(), err error) {
 	dir, err := os.MkdirTemp("", "cdk-app-")
-	if err == nil {
-		err = os.Setenv("TMPDIR", dir)
-	}
 	if err != nil {
+		return nil, fmt.Errorf("a temporary folder for the synth: %w", err)
+	}
+	if err := os.Setenv("TMPDIR", dir); err != nil {
+		os.Remove(dir)
 		return nil, fmt.Errorf("a temporary folder for the synth: %w", err)
 	}
 	jsii.Close()
@@ -111,8 +112,8 @@ func OwnTemp() (remove func(), err error) {
 // removeOnSignal makes SIGINT and SIGTERM end the process with 128 plus the
 // signal, after killing its child processes (jsii's Node runtime and
 // kernel, which would otherwise finish the synth and write the manifest)
-// and removing the manifest and the process's temporary folder (OwnTemp). stopping is set when a signal came; done
-// restores the signals' default.
+// and removing the manifest and the process's temporary folder (OwnTemp).
+// stopping is set when a signal came; done restores the signals' default.
 func removeOnSignal(manifest string) (stopping *atomic.Bool, done func()) {
 	stopping = new(atomic.Bool)
 	signals := make(chan os.Signal, 1)
