@@ -88,7 +88,8 @@ var ownTemp string
 // unpacked copy: tens of MB), which they remove when jsii.Close ends them.
 // A synth that a signal stops never gets there, so Run's handler removes
 // the folder; remove removes it after jsii.Close. Call it in main, before
-// any construct.
+// any construct. (On Windows, where Go and Node read TMP and TEMP, the
+// folder stays empty.)
 //
 // jsii-runtime-go prepares its runtime when the first package registers
 // its types, before main: it unpacks the runtime's bundle into the
