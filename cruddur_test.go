@@ -462,8 +462,9 @@ func TestAServiceNameThatPassesSynthesizes(t *testing.T) {
 
 // TestASignalLeavesNoAssembly stops the app, run as the CLI runs it, with
 // SIGTERM while jsii synthesizes, over an earlier assembly: exit 143, no
-// assembly, and nothing of jsii's left in TMPDIR. (internal/synth's tests show the mechanism, that the synth's
-// child processes are gone before the process ends, on both signals.)
+// assembly, and nothing of jsii's left in TMPDIR. (internal/synth's tests
+// show the mechanism, that the synth's child processes are gone before the
+// process ends, on both signals.)
 func TestASignalLeavesNoAssembly(t *testing.T) {
 	ctx, err := cliContext(nil)
 	if err != nil {
