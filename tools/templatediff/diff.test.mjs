@@ -8,6 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GUARDED_TYPES, cli, report } from './diff.mjs';
 
+// This file's temporary folders, all in one that goes when its tests end.
+const scratch = mkdtempSync(join(tmpdir(), 'diff-test-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
 const golden = JSON.parse(readFileSync(new URL('../../testdata/Cruddur.template.json', import.meta.url), 'utf8'));
 
 /** A template of one resource of the given type. */
@@ -110,10 +114,6 @@ test('bad usage exits 2 with the usage', () => {
 // template (any string property, a construct path) must not render as
 // markup, a mention, a link or a fake verdict, and the body must fit.
 import { COMMENT_LIMIT, commentBody, fenceFor, inert } from './diff.mjs';
-
-// This file's temporary folders, all in one that goes when its tests end.
-const scratch = mkdtempSync(join(tmpdir(), 'diff-test-'));
-after(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** A template whose topic's display name is the given text. */
 const topic = (name) => one('Topic', 'AWS::SNS::Topic', { DisplayName: name });
