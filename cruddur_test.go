@@ -461,8 +461,9 @@ func TestAServiceNameThatPassesSynthesizes(t *testing.T) {
 }
 
 // TestASignalLeavesNoAssembly stops the app, run as the CLI runs it, with
-// SIGTERM while jsii synthesizes, over an earlier assembly: exit 143, no
-// assembly, and nothing of jsii's left in TMPDIR. (internal/synth's tests
+// SIGTERM while jsii synthesizes, over an earlier assembly: exit 143, the
+// message on a line of its own, no assembly, and nothing of jsii's left in
+// TMPDIR. (internal/synth's tests
 // show the mechanism, that the synth's child processes are gone before the
 // process ends, on both signals.)
 func TestASignalLeavesNoAssembly(t *testing.T) {
@@ -474,6 +475,8 @@ func TestASignalLeavesNoAssembly(t *testing.T) {
 	outdir := filepath.Join(t.TempDir(), "cdk.out")
 	earlierAssembly(t, outdir)
 	cmd := appCommand(t, ctx, outdir)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -492,6 +495,9 @@ func TestASignalLeavesNoAssembly(t *testing.T) {
 	err = cmd.Wait()
 	if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 143 {
 		t.Errorf("exit %v, want 143", err)
+	}
+	if !slices.Contains(strings.Split(stderr.String(), "\n"), "stopped by terminated") {
+		t.Errorf("stderr %q; want the line %q", stderr.String(), "stopped by terminated")
 	}
 	noAssemblyLeft(t, outdir)
 	nothingLeftInTemp(t, cmd)

@@ -130,7 +130,9 @@ func removeOnSignal(manifest string) (stopping *atomic.Bool, done func()) {
 		if ownTemp != "" {
 			os.RemoveAll(ownTemp)
 		}
-		fmt.Fprintln(os.Stderr, "stopped by", sig)
+		// On a line of its own: jsii's process monitor has most likely
+		// just written that its runtime died, without ending the line.
+		fmt.Fprintf(os.Stderr, "\nstopped by %v\n", sig)
 		os.Exit(128 + int(sig.(syscall.Signal)))
 	}()
 	return stopping, func() {
