@@ -10,6 +10,10 @@
 // it only prints them and sets the exit code of its Node process, which
 // the app never sees), or a SIGINT or SIGTERM. Templates of a failed run
 // may stay; without a manifest nothing reads them.
+//
+// It builds on Unix only (it signals processes with syscall.Kill): Linux,
+// and macOS, which has no /proc for killDescendants to find jsii's
+// processes in.
 package synth
 
 import (
@@ -88,8 +92,7 @@ var ownTemp string
 // unpacked copy: tens of MB), which they remove when jsii.Close ends them.
 // A synth that a signal stops never gets there, so Run's handler removes
 // the folder; remove removes it after jsii.Close. Call it in main, before
-// any construct. (On Windows, where Go and Node read TMP and TEMP, the
-// folder stays empty.)
+// any construct.
 //
 // jsii-runtime-go prepares its runtime when the first package registers
 // its types, before main: it unpacks the runtime's bundle into the
