@@ -2,6 +2,7 @@ package synth
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -11,9 +12,7 @@ import (
 
 // killDescendants kills the processes below pid and waits, at most five
 // seconds, until each has stopped: a write in progress ends before the
-// process does. It reads each thread's children in /proc (Linux). Where
-// there is no /proc it finds none: a jsii kernel that outlives the process
-// may then finish the synth and write its manifest.
+// process does.
 func killDescendants(pid int) {
 	var pids []int
 	for queue := children(pid); len(queue) > 0; queue = queue[1:] {
@@ -32,11 +31,24 @@ func killDescendants(pid int) {
 	}
 }
 
-// children lists pid's child processes, from /proc/PID/task/*/children:
-// a process's children are listed under the thread that started them.
+// procDir is where Linux lists its processes. Where there is none (macOS),
+// children and running ask ps instead.
+var procDir = "/proc"
+
+// children lists pid's child processes: from /proc/PID/task/*/children (a
+// process's children are listed under the thread that started them), or
+// ps's listing.
 func children(pid int) []int {
-	files, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
 	var out []int
+	if _, err := os.Stat(procDir); err != nil {
+		for _, p := range processes() {
+			if p.ppid == pid {
+				out = append(out, p.pid)
+			}
+		}
+		return out
+	}
+	files, _ := filepath.Glob(filepath.Join(procDir, strconv.Itoa(pid), "task", "*", "children"))
 	for _, f := range files {
 		data, _ := os.ReadFile(f)
 		for _, field := range strings.Fields(string(data)) {
@@ -48,14 +60,52 @@ func children(pid int) []int {
 	return out
 }
 
-// running says whether pid still runs: /proc/PID/stat exists and its state,
-// after the command in parentheses, is not Z (a zombie, which writes
-// nothing more).
+// running says whether pid still runs: it exists and is not a zombie (state
+// Z, which writes nothing more). /proc/PID/stat has the state after the
+// command in parentheses.
 func running(pid int) bool {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if _, err := os.Stat(procDir); err != nil {
+		for _, p := range processes() {
+			if p.pid == pid {
+				return !strings.HasPrefix(p.state, "Z")
+			}
+		}
+		return false
+	}
+	data, err := os.ReadFile(filepath.Join(procDir, strconv.Itoa(pid), "stat"))
 	if err != nil {
 		return false
 	}
 	i := strings.LastIndex(string(data), ") ")
 	return i >= 0 && !strings.HasPrefix(string(data[i+2:]), "Z")
+}
+
+// process is one process in ps's listing.
+type process struct {
+	pid, ppid int
+	state     string
+}
+
+// processes lists every process but ps itself with its parent and state,
+// as ps gives them (-A and -o are POSIX; the state, stat, is Linux's and
+// the BSDs' alike); none where ps cannot run.
+func processes() []process {
+	cmd := exec.Command("ps", "-A", "-o", "pid=", "-o", "ppid=", "-o", "stat=")
+	out, err := cmd.Output()
+	if err != nil {
+		return nil
+	}
+	var list []process
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 {
+			continue
+		}
+		pid, err1 := strconv.Atoi(f[0])
+		ppid, err2 := strconv.Atoi(f[1])
+		if err1 == nil && err2 == nil && pid != cmd.Process.Pid {
+			list = append(list, process{pid, ppid, f[2]})
+		}
+	}
+	return list
 }

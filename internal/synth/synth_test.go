@@ -7,10 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aws/jsii-runtime-go"
 )
@@ -114,11 +116,18 @@ func writeManifest(outdir string) {
 }
 
 // asChild makes the test binary a synth that a signal stops: see
-// TestASignalKillsTheSynthsProcessesAndLeavesNoManifest.
-const asChild = "SYNTH_TEST_CHILD"
+// TestASignalKillsTheSynthsProcessesAndLeavesNoManifest. withoutProc has
+// it find processes as it does where there is no /proc.
+const (
+	asChild     = "SYNTH_TEST_CHILD"
+	withoutProc = "SYNTH_TEST_WITHOUT_PROC"
+)
 
 func TestMain(m *testing.M) {
 	if outdir := os.Getenv(asChild); outdir != "" {
+		if os.Getenv(withoutProc) != "" {
+			procDir = "/nonexistent"
+		}
 		if _, err := OwnTemp(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(3)
@@ -146,15 +155,19 @@ func TestMain(m *testing.M) {
 }
 
 // TestASignalKillsTheSynthsProcessesAndLeavesNoManifest stops a synth whose
-// child processes would write a manifest after it: exit 128 plus the
-// signal, both processes gone, no manifest, and nothing left in the
-// temporary folder.
+// child processes would write a manifest after it, finding them in /proc
+// and, as on macOS, with ps: exit 128 plus the signal, both processes
+// gone, no manifest, and nothing left in the temporary folder.
 func TestASignalKillsTheSynthsProcessesAndLeavesNoManifest(t *testing.T) {
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
-		t.Run(sig.String(), func(t *testing.T) {
+	for _, c := range []struct {
+		sig      syscall.Signal
+		how, env string
+	}{{syscall.SIGINT, "proc", ""}, {syscall.SIGTERM, "proc", ""}, {syscall.SIGINT, "ps", withoutProc + "=1"}, {syscall.SIGTERM, "ps", withoutProc + "=1"}} {
+		sig := c.sig
+		t.Run(sig.String()+", "+c.how, func(t *testing.T) {
 			outdir, tmp := earlier(t), t.TempDir()
 			cmd := exec.Command(os.Args[0])
-			cmd.Env = append(os.Environ(), asChild+"="+outdir, "TMPDIR="+tmp)
+			cmd.Env = append(os.Environ(), asChild+"="+outdir, "TMPDIR="+tmp, c.env)
 			out, _ := cmd.StdoutPipe()
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
@@ -187,5 +200,36 @@ func TestASignalKillsTheSynthsProcessesAndLeavesNoManifest(t *testing.T) {
 				t.Errorf("the stopped synth left %s in TMPDIR", left[0].Name())
 			}
 		})
+	}
+}
+
+// TestWithoutProcPsFindsTheChildrenAndTheirEnd: where there is no /proc,
+// children and running ask ps: a child is found and runs until killed,
+// and a killed child runs no more, as a zombie or once reaped.
+func TestWithoutProcPsFindsTheChildrenAndTheirEnd(t *testing.T) {
+	defer func(dir string) { procDir = dir }(procDir)
+	procDir = filepath.Join(t.TempDir(), "proc")
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	pid := cmd.Process.Pid
+	kids := children(os.Getpid())
+	if !slices.Contains(kids, pid) || slices.ContainsFunc(kids, func(p int) bool { return !running(p) }) {
+		t.Errorf("children: %v; want %d (sleep) among them, and only processes that run (not ps)", kids, pid)
+	}
+	if !running(pid) {
+		t.Error("running: false for a sleeping child")
+	}
+	cmd.Process.Kill()
+	for deadline := time.Now().Add(5 * time.Second); running(pid); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("running: still true 5 s after SIGKILL, before the child is reaped")
+		}
+	}
+	cmd.Wait()
+	if running(pid) {
+		t.Error("running: true for a reaped child")
 	}
 }
