@@ -11,9 +11,8 @@
 // the app never sees), or a SIGINT or SIGTERM. Templates of a failed run
 // may stay; without a manifest nothing reads them.
 //
-// It builds on Unix only (it signals processes with syscall.Kill): Linux,
-// and macOS, which has no /proc for killDescendants to find jsii's
-// processes in.
+// It builds on Unix only (it signals processes with syscall.Kill), and
+// finds jsii's processes in /proc (Linux) or with ps (macOS).
 package synth
 
 import (
