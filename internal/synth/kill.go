@@ -87,10 +87,10 @@ type process struct {
 }
 
 // processes lists every process but ps itself with its parent and state,
-// as ps gives them (-A and -o are POSIX; the state, stat, is Linux's and
-// the BSDs' alike); none where ps cannot run.
+// as ps gives them (-A and -o are POSIX; the state keyword, Z for a
+// zombie, is procps's and macOS's alike); none where ps cannot run.
 func processes() []process {
-	cmd := exec.Command("ps", "-A", "-o", "pid=", "-o", "ppid=", "-o", "stat=")
+	cmd := exec.Command("ps", "-A", "-o", "pid=", "-o", "ppid=", "-o", "state=")
 	out, err := cmd.Output()
 	if err != nil {
 		return nil
