@@ -463,9 +463,8 @@ func TestAServiceNameThatPassesSynthesizes(t *testing.T) {
 // TestASignalLeavesNoAssembly stops the app, run as the CLI runs it, with
 // SIGTERM while jsii synthesizes, over an earlier assembly: exit 143, the
 // message on a line of its own, no assembly, and nothing of jsii's left in
-// TMPDIR. (internal/synth's tests
-// show the mechanism, that the synth's child processes are gone before the
-// process ends, on both signals.)
+// TMPDIR. (internal/synth's tests show the mechanism, that the synth's
+// child processes are gone before the process ends, on both signals.)
 func TestASignalLeavesNoAssembly(t *testing.T) {
 	ctx, err := cliContext(nil)
 	if err != nil {
