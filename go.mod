@@ -6,6 +6,7 @@ go 1.26.8
 ignore ./node_modules
 
 require (
+	github.com/agnivade/levenshtein v1.2.2
 	github.com/aws/aws-cdk-go/awscdk/v2 v2.275.0
 	github.com/aws/aws-xray-sdk-go/v2 v2.0.3
 	github.com/aws/constructs-go/constructs/v10 v10.8.1

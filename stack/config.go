@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/agnivade/levenshtein"
 	"github.com/aws/aws-xray-sdk-go/v2/pattern"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/distribution/reference"
@@ -802,15 +803,10 @@ func (r *contextReader) unknownKeys() error {
 	slices.Sort(unknown)
 	known := slices.Sorted(slices.Values(r.known))
 	rest, _ := nearlyOurs(unknown[0])
-	meant := known[0]
-	for _, k := range known {
-		if editDistance(strings.ToLower(prefix+rest), strings.ToLower(k)) < editDistance(strings.ToLower(prefix+rest), strings.ToLower(meant)) {
-			meant = k
-		}
-	}
-	// A near miss (a typo, a letter's case) gets the key it missed, alone;
-	// anything else the whole list.
-	if editDistance(strings.ToLower(prefix+rest), strings.ToLower(meant)) <= maxTypo {
+	typed := strings.ToLower(prefix + rest)
+	distance := func(k string) int { return levenshtein.ComputeDistance(typed, strings.ToLower(k)) }
+	meant := slices.MinFunc(known, func(a, b string) int { return cmp.Compare(distance(a), distance(b)) })
+	if distance(meant) <= maxTypo {
 		return fmt.Errorf("context %s: unknown key; did you mean %s? (docs/configuration.md lists every key)", strings.Join(unknown, ", "), meant)
 	}
 	// The list names each key once, as every stage reads it.
@@ -823,29 +819,7 @@ func (r *contextReader) unknownKeys() error {
 // follows the colon.
 func nearlyOurs(key string) (rest string, ours bool) {
 	p, rest, found := strings.Cut(key, ":")
-	return rest, found && editDistance(strings.ToLower(p+":"), prefix) <= 2
-}
-
-// editDistance is the Levenshtein distance between a and b, by runes.
-func editDistance(a, b string) int {
-	x, y := []rune(a), []rune(b)
-	prev := make([]int, len(y)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(x); i++ {
-		cur := make([]int, len(y)+1)
-		cur[0] = i
-		for j := 1; j <= len(y); j++ {
-			cost := 1
-			if x[i-1] == y[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(y)]
+	return rest, found && levenshtein.ComputeDistance(strings.ToLower(p+":"), prefix) <= 2
 }
 
 // describe renders a context value as the user wrote it.
