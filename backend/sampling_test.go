@@ -87,6 +87,26 @@ func startBackend(t *testing.T, env ...string) (port int, lines func() []string,
 	return port, lines, cmd.Process
 }
 
+// runBackend runs the backend, as its own process, with env and PORT=0, to
+// its end, and returns its exit code and what it wrote to stdout and
+// stderr. A backend that took env would serve on: it is stopped after 10 s.
+func runBackend(t *testing.T, env ...string) (code int, output string) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, self)
+	cmd.Env = append(append(os.Environ(), runAsBackendEnv+"=1", "PORT=0"), env...)
+	out, err := cmd.CombinedOutput()
+	if _, exited := err.(*exec.ExitError); err != nil && !exited {
+		t.Fatal(err)
+	}
+	return cmd.ProcessState.ExitCode(), string(out)
+}
+
 // rssKiB is a process's resident memory, from /proc.
 func rssKiB(t *testing.T, p *os.Process) int {
 	t.Helper()
@@ -195,21 +215,10 @@ func TestTheBackendIsBoundedAgainstItsSamplingProxy(t *testing.T) {
 // exporter could not send to is refused at start, one line, exit 2, instead
 // of losing every trace later.
 func TestABadOTLPEndpointIsOneLine(t *testing.T) {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, endpoint := range []string{"::garbage::", "ftp://x", "127.0.0.1:4318", "http://", "http://user:pw@host:4318", "http://host:99999", "http://host:4318/?q=1", strings.Repeat("h", 300)} {
-		// A backend that took the endpoint would serve on: 10 s at most.
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, self)
-		cmd.Env = append(os.Environ(), runAsBackendEnv+"=1", "PORT=0", "CRUDDUR_TRACING=otel", "OTEL_EXPORTER_OTLP_ENDPOINT="+endpoint)
-		out, err := cmd.CombinedOutput()
-		exit, _ := err.(*exec.ExitError)
-		text := string(out)
-		if exit == nil || exit.ExitCode() != 2 || strings.Count(text, "\n") != 1 || !strings.HasPrefix(text, "cruddur-backend: OTEL_EXPORTER_OTLP_ENDPOINT: ") || len(text) > 400 {
-			t.Errorf("%.40q: exit %v, output %q; want exit 2 and one line naming the variable", endpoint, err, text)
+		code, text := runBackend(t, "CRUDDUR_TRACING=otel", "OTEL_EXPORTER_OTLP_ENDPOINT="+endpoint)
+		if code != 2 || strings.Count(text, "\n") != 1 || !strings.HasPrefix(text, "cruddur-backend: OTEL_EXPORTER_OTLP_ENDPOINT: ") || len(text) > 400 {
+			t.Errorf("%.40q: exit %d, output %q; want exit 2 and one line naming the variable", endpoint, code, text)
 		}
 	}
 	for _, ok := range []string{"http://127.0.0.1:4318", "https://collector.internal", "http://[::1]:4318/otlp"} {
@@ -224,23 +233,12 @@ func TestABadOTLPEndpointIsOneLine(t *testing.T) {
 // initialization would panic on: in every tracing mode, one line naming the
 // variable, and exit 2.
 func TestABadDaemonAddressIsOneLine(t *testing.T) {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, addr := range []string{"garbage", "127.0.0.1:99999", strings.Repeat("a", 300)} {
 		for _, mode := range []string{"xray", "otel", "off"} {
-			// A backend that took the address would serve on: 10 s at most.
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, self)
-			cmd.Env = append(os.Environ(), runAsBackendEnv+"=1", "PORT=0", "CRUDDUR_TRACING="+mode, "AWS_XRAY_DAEMON_ADDRESS="+addr)
-			out, err := cmd.CombinedOutput()
-			exit, _ := err.(*exec.ExitError)
-			text := string(out)
-			if exit == nil || exit.ExitCode() != 2 || strings.Count(text, "\n") != 1 || strings.Contains(text, "goroutine") ||
+			code, text := runBackend(t, "CRUDDUR_TRACING="+mode, "AWS_XRAY_DAEMON_ADDRESS="+addr)
+			if code != 2 || strings.Count(text, "\n") != 1 || strings.Contains(text, "goroutine") ||
 				!strings.HasPrefix(text, "cruddur-backend: AWS_XRAY_DAEMON_ADDRESS: ") || len(text) > 400 {
-				t.Errorf("%s, %.40q: exit %v, output %q; want exit 2 and one line naming the variable", mode, addr, err, text)
+				t.Errorf("%s, %.40q: exit %d, output %q; want exit 2 and one line naming the variable", mode, addr, code, text)
 			}
 		}
 	}
