@@ -4,6 +4,7 @@ import (
 	"cmp"
 	_ "crypto/sha256" // registers sha256 for go-digest, so images pin by digest
 	"fmt"
+	"math"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -804,9 +805,15 @@ func (r *contextReader) unknownKeys() error {
 	known := slices.Sorted(slices.Values(r.known))
 	rest, _ := nearlyOurs(unknown[0])
 	typed := strings.ToLower(prefix + rest)
-	distance := func(k string) int { return levenshtein.ComputeDistance(typed, strings.ToLower(k)) }
-	meant := slices.MinFunc(known, func(a, b string) int { return cmp.Compare(distance(a), distance(b)) })
-	if distance(meant) <= maxTypo {
+	meant, nearest := "", math.MaxInt
+	for _, k := range known {
+		if d := levenshtein.ComputeDistance(typed, strings.ToLower(k)); d < nearest {
+			meant, nearest = k, d
+		}
+	}
+	// A near miss (a typo, a letter's case) gets the key it missed, alone;
+	// anything else the whole list.
+	if nearest <= maxTypo {
 		return fmt.Errorf("context %s: unknown key; did you mean %s? (docs/configuration.md lists every key)", strings.Join(unknown, ", "), meant)
 	}
 	// The list names each key once, as every stage reads it.
