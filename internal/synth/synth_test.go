@@ -159,50 +159,49 @@ func TestMain(m *testing.M) {
 // and, as on macOS, with ps: exit 128 plus the signal, both processes
 // gone, no manifest, and nothing left in the temporary folder.
 func TestASignalKillsTheSynthsProcessesAndLeavesNoManifest(t *testing.T) {
-	for _, c := range []struct {
-		sig      syscall.Signal
-		how, env string
-	}{{syscall.SIGINT, "proc", ""}, {syscall.SIGTERM, "proc", ""}, {syscall.SIGINT, "ps", withoutProc + "=1"}, {syscall.SIGTERM, "ps", withoutProc + "=1"}} {
-		sig := c.sig
-		t.Run(sig.String()+", "+c.how, func(t *testing.T) {
-			if c.how == "ps" {
-				needPs(t)
-			}
-			outdir, tmp := earlier(t), t.TempDir()
-			cmd := exec.Command(os.Args[0])
-			cmd.Env = append(os.Environ(), asChild+"="+outdir, "TMPDIR="+tmp, c.env)
-			out, _ := cmd.StdoutPipe()
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			// The build has started its processes when it names them.
-			line, _ := bufio.NewReader(out).ReadString('\n')
-			var pids []int
-			for _, f := range strings.Fields(strings.TrimPrefix(line, "pids ")) {
-				pid, _ := strconv.Atoi(f)
-				pids = append(pids, pid)
-			}
-			kept, _ := filepath.Glob(filepath.Join(tmp, "*", "runtime.js"))
-			if len(pids) != 2 || len(kept) != 1 {
-				cmd.Process.Kill()
-				t.Fatalf("the child printed %q and kept %v in its own temporary folder; want two pids and one file", line, kept)
-			}
-			cmd.Process.Signal(sig)
-			err := cmd.Wait()
-			if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 128+int(sig) {
-				t.Errorf("exit %v, want %d", err, 128+int(sig))
-			}
-			for _, pid := range pids {
-				if running(pid) {
-					t.Errorf("process %d still runs", pid)
-					syscall.Kill(pid, syscall.SIGKILL)
+	for _, how := range []string{"proc", "ps"} {
+		for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+			t.Run(sig.String()+", "+how, func(t *testing.T) {
+				outdir, tmp := earlier(t), t.TempDir()
+				cmd := exec.Command(os.Args[0])
+				cmd.Env = append(os.Environ(), asChild+"="+outdir, "TMPDIR="+tmp)
+				if how == "ps" {
+					needPs(t)
+					cmd.Env = append(cmd.Env, withoutProc+"=1")
 				}
-			}
-			noManifest(t, outdir)
-			if left, _ := os.ReadDir(tmp); len(left) > 0 {
-				t.Errorf("the stopped synth left %s in TMPDIR", left[0].Name())
-			}
-		})
+				out, _ := cmd.StdoutPipe()
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				// The build has started its processes when it names them.
+				line, _ := bufio.NewReader(out).ReadString('\n')
+				var pids []int
+				for _, f := range strings.Fields(strings.TrimPrefix(line, "pids ")) {
+					pid, _ := strconv.Atoi(f)
+					pids = append(pids, pid)
+				}
+				kept, _ := filepath.Glob(filepath.Join(tmp, "*", "runtime.js"))
+				if len(pids) != 2 || len(kept) != 1 {
+					cmd.Process.Kill()
+					t.Fatalf("the child printed %q and kept %v in its own temporary folder; want two pids and one file", line, kept)
+				}
+				cmd.Process.Signal(sig)
+				err := cmd.Wait()
+				if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 128+int(sig) {
+					t.Errorf("exit %v, want %d", err, 128+int(sig))
+				}
+				for _, pid := range pids {
+					if running(pid) {
+						t.Errorf("process %d still runs", pid)
+						syscall.Kill(pid, syscall.SIGKILL)
+					}
+				}
+				noManifest(t, outdir)
+				if left, _ := os.ReadDir(tmp); len(left) > 0 {
+					t.Errorf("the stopped synth left %s in TMPDIR", left[0].Name())
+				}
+			})
+		}
 	}
 }
 
